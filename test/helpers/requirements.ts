@@ -1,0 +1,66 @@
+/**
+ * Gates for tests that need something outside Node: ffmpeg, Chromium, PostgreSQL.
+ * Without it the test is skipped with a printed reason; with
+ * STREAM_CASCADE_TEST_STRICT=1 (set by .ci/run) a missing requirement fails instead.
+ *
+ *   import { requireFfmpeg } from '../helpers/requirements.js';
+ *   const gate = requireFfmpeg();            // { skip: 'reason' } or {}
+ *   describe('rtmp with ffmpeg', gate, () => { ... });
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+
+export const STRICT = process.env.STREAM_CASCADE_TEST_STRICT === '1';
+
+export interface Gate {
+  skip?: string;
+}
+
+function gate(what: string, ok: boolean, reason: string): Gate {
+  if (ok) return {};
+  if (STRICT) {
+    throw new Error(`${what} is required (STREAM_CASCADE_TEST_STRICT=1) but ${reason}`);
+  }
+  process.stdout.write(`# SKIP ${what}: ${reason}\n`);
+  return { skip: `${what}: ${reason}` };
+}
+
+function runs(cmd: string, args: string[]): boolean {
+  const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: 10_000 });
+  return r.status === 0;
+}
+
+export const hasFfmpeg = (): boolean => runs('ffmpeg', ['-version']) && runs('ffprobe', ['-version']);
+
+export function requireFfmpeg(): Gate {
+  return gate('ffmpeg', hasFfmpeg(), 'ffmpeg/ffprobe are not installed (apt-get install ffmpeg)');
+}
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export function requireChromium(): Gate {
+  return gate('chromium', existsSync(CHROMIUM_PATH), `${CHROMIUM_PATH} not found (apt-get install chromium)`);
+}
+
+/** PostgreSQL admin URL used to create a fresh database per test file. */
+export const PG_ADMIN_URL = process.env.STREAM_CASCADE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+function tcpReachable(host: string, port: number, timeoutMs = 1500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    const done = (ok: boolean): void => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(timeoutMs, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+export async function requirePostgres(): Promise<Gate> {
+  const u = new URL(PG_ADMIN_URL);
+  const ok = await tcpReachable(u.hostname, Number(u.port || 5432));
+  return gate('postgresql', ok, `nothing listens at ${u.host} (start PostgreSQL or set STREAM_CASCADE_TEST_PG)`);
+}
