@@ -1,0 +1,179 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import {
+  CloseCode,
+  CONTROL_MAX_FRAME_BYTES,
+  encodeFrame,
+  FRAME_HEADER_BYTES,
+  FrameDecoder,
+  isControlFrameType,
+  ProtocolError,
+  type Frame,
+} from '../../dataplane/protocol/index.js';
+
+const controlDecoder = (): FrameDecoder =>
+  new FrameDecoder({ maxFrameBytes: CONTROL_MAX_FRAME_BYTES, isKnownType: isControlFrameType });
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
+  return out;
+}
+
+/** Split bytes at the given cut points (any order, any values). */
+function split(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
+  const points = [...new Set(cuts.map((c) => c % (bytes.byteLength + 1)))].sort((a, b) => a - b);
+  const out: Uint8Array[] = [];
+  let prev = 0;
+  for (const p of points) {
+    out.push(bytes.subarray(prev, p));
+    prev = p;
+  }
+  out.push(bytes.subarray(prev));
+  return out;
+}
+
+/** Feed chunks; returns the frames or the ProtocolError. Anything else is a test failure. */
+function feed(dec: FrameDecoder, chunks: Uint8Array[], finish = true): { frames: Frame[]; error: ProtocolError | null } {
+  const frames: Frame[] = [];
+  try {
+    for (const c of chunks) frames.push(...dec.push(c));
+    if (finish) dec.finish();
+    return { frames, error: null };
+  } catch (err) {
+    if (err instanceof ProtocolError) return { frames, error: err };
+    throw err;
+  }
+}
+
+const frameArb = fc.record({
+  type: fc.integer({ min: 1, max: 8 }),
+  payload: fc.uint8Array({ maxLength: 300 }),
+});
+
+describe('frame codec', () => {
+  test('header layout: u8 type, u32 BE length, payload', () => {
+    const f = encodeFrame(0x04, new Uint8Array([9, 8, 7]));
+    assert.deepEqual([...f], [0x04, 0, 0, 0, 3, 9, 8, 7]);
+    assert.equal(FRAME_HEADER_BYTES, 5);
+  });
+
+  test('round trip of frame sequences split at arbitrary points', () => {
+    fc.assert(
+      fc.property(fc.array(frameArb, { maxLength: 20 }), fc.array(fc.nat(), { maxLength: 30 }), (frames, cuts) => {
+        const bytes = concat(frames.map((f) => encodeFrame(f.type, f.payload)));
+        const { frames: out, error } = feed(controlDecoder(), split(bytes, cuts));
+        assert.equal(error, null);
+        assert.equal(out.length, frames.length);
+        out.forEach((f, i) => {
+          assert.equal(f.type, frames[i]?.type);
+          assert.deepEqual([...f.payload], [...(frames[i]?.payload ?? [])]);
+        });
+      }),
+    );
+  });
+
+  test('byte-at-a-time feeding gives the same frames', () => {
+    fc.assert(
+      fc.property(fc.array(frameArb, { maxLength: 5 }), (frames) => {
+        const bytes = concat(frames.map((f) => encodeFrame(f.type, f.payload)));
+        const chunks = [...bytes].map((b) => new Uint8Array([b]));
+        const { frames: out, error } = feed(controlDecoder(), chunks);
+        assert.equal(error, null);
+        assert.equal(out.length, frames.length);
+      }),
+    );
+  });
+
+  test('truncated input: frames before the cut, then MalformedFrame at finish (or nothing if cut on a boundary)', () => {
+    fc.assert(
+      fc.property(fc.array(frameArb, { minLength: 1, maxLength: 6 }), fc.nat(), (frames, cutSeed) => {
+        const encoded = frames.map((f) => encodeFrame(f.type, f.payload));
+        const bytes = concat(encoded);
+        const cut = cutSeed % bytes.byteLength;
+        const { frames: out, error } = feed(controlDecoder(), [bytes.subarray(0, cut)]);
+        let boundary = 0;
+        let whole = 0;
+        for (const e of encoded) {
+          if (boundary + e.byteLength > cut) break;
+          boundary += e.byteLength;
+          whole++;
+        }
+        assert.equal(out.length, whole);
+        if (boundary === cut) assert.equal(error, null);
+        else assert.equal(error?.code, CloseCode.MalformedFrame);
+      }),
+    );
+  });
+
+  test('random bytes: valid frames or a typed ProtocolError, never anything else', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2000 }), fc.array(fc.nat(), { maxLength: 10 }), (bytes, cuts) => {
+        const { frames, error } = feed(controlDecoder(), split(bytes, cuts));
+        for (const f of frames) assert.ok(isControlFrameType(f.type));
+        if (error) {
+          assert.ok(
+            [CloseCode.MalformedFrame, CloseCode.FrameTooLarge, CloseCode.UnknownFrameType].includes(
+              error.code as 0x31 | 0x32 | 0x33,
+            ),
+          );
+        }
+      }),
+    );
+  });
+
+  test('mutated valid streams: decoded frames are within limits, errors are typed', () => {
+    fc.assert(
+      fc.property(
+        fc.array(frameArb, { minLength: 1, maxLength: 6 }),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }),
+        (frames, mutations) => {
+          const bytes = concat(frames.map((f) => encodeFrame(f.type, f.payload)));
+          for (const [pos, val] of mutations) bytes[pos % bytes.byteLength] = val;
+          const { frames: out } = feed(controlDecoder(), [bytes]);
+          for (const f of out) assert.ok(f.payload.byteLength <= CONTROL_MAX_FRAME_BYTES);
+        },
+      ),
+    );
+  });
+
+  test('oversize header is rejected before the payload arrives', () => {
+    const dec = controlDecoder();
+    const header = new Uint8Array([0x04, 0, 1, 0, 1]); // 65537 bytes
+    assert.throws(() => dec.push(header), (e: unknown) => e instanceof ProtocolError && e.code === CloseCode.FrameTooLarge);
+    // stays failed
+    assert.throws(() => dec.push(new Uint8Array([1])), (e: unknown) => e instanceof ProtocolError && e.code === CloseCode.FrameTooLarge);
+    assert.throws(() => dec.finish(), ProtocolError);
+  });
+
+  test('exactly the limit is accepted', () => {
+    const dec = controlDecoder();
+    const out = dec.push(encodeFrame(0x06, new Uint8Array(CONTROL_MAX_FRAME_BYTES)));
+    assert.equal(out.length, 1);
+    assert.equal(out[0]?.payload.byteLength, CONTROL_MAX_FRAME_BYTES);
+  });
+
+  test('unknown type is rejected on its first byte', () => {
+    const dec = controlDecoder();
+    assert.throws(() => dec.push(new Uint8Array([0x7f])), (e: unknown) => e instanceof ProtocolError && e.code === CloseCode.UnknownFrameType);
+  });
+
+  test('a 4 GiB length claim does not allocate', () => {
+    const dec = new FrameDecoder({ maxFrameBytes: 16 * 1024 * 1024, isKnownType: () => true });
+    assert.throws(() => dec.push(new Uint8Array([1, 0xff, 0xff, 0xff, 0xff])), (e: unknown) => e instanceof ProtocolError && e.code === CloseCode.FrameTooLarge);
+  });
+
+  test('payloads are private copies', () => {
+    const dec = controlDecoder();
+    const bytes = encodeFrame(0x04, new Uint8Array([1, 2, 3]));
+    const [f] = dec.push(bytes);
+    bytes.fill(0);
+    dec.push(encodeFrame(0x05, new Uint8Array([4, 5, 6])));
+    assert.deepEqual([...(f?.payload ?? [])], [1, 2, 3]);
+  });
+});
