@@ -1,0 +1,150 @@
+/**
+ * Client endpoint of the lean driver: one connected UDP socket per link,
+ * server verification by CA or by pinned fingerprint before the link is
+ * handed out (so nothing is sent on it before the check).
+ */
+import { randomBytes } from 'node:crypto';
+import { CASCADE_ALPN, LinkCloseCode, type ConnectOptions, type Link, type LinkCloseInfo } from './link.js';
+import { fingerprintOfDer, normalizeFingerprint } from './certs.js';
+import { buildNativeConfig, type ResolvedLeanQuicOptions } from './quic-lean-config.js';
+import { LeanConnection, type LeanConnectionHost } from './quic-lean-connection.js';
+import { closeUdpSocket, openUdpSocket, resolveHost } from './quic-lean-socket.js';
+import { native, type NativeHostPort } from './quic-native.js';
+
+/** Default handshake timeout in ms. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000; // 5 seconds
+/** Default server name (SNI) presented by the client. */
+export const DEFAULT_SERVER_NAME = 'stream-cascade';
+const CLIENT_CID_LEN = 16;
+
+/** Error of a refused connect(): pin mismatch, TLS failure, timeout. `info` says how the link ended. */
+export class LinkConnectError extends Error {
+  readonly info: LinkCloseInfo;
+  constructor(message: string, info: LinkCloseInfo) {
+    super(message);
+    this.name = 'LinkConnectError';
+    this.info = info;
+  }
+}
+
+/** Connect to a cascade server; resolves once TLS is done and the server is verified. */
+export async function connectLeanQuic(options: ConnectOptions, opts: ResolvedLeanQuicOptions): Promise<Link> {
+  const pin = options.fingerprint === undefined ? null : normalizeFingerprint(options.fingerprint);
+  const idleTimeoutMs = options.maxIdleTimeoutMs ?? opts.maxIdleTimeoutMs;
+  const keepAliveMs = options.keepAliveIntervalMs ?? opts.keepAliveIntervalMs;
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const { address, family } = await resolveHost(options.host);
+  const config = buildNativeConfig({ role: 'client', caPem: options.caPem ?? null }, opts, idleTimeoutMs);
+  const log = opts.logger;
+  let conn: LeanConnection | null = null;
+  const socket = await openUdpSocket({
+    family,
+    host: family === 6 ? '::' : '0.0.0.0',
+    port: 0,
+    bufferBytes: opts.socketBufferBytes,
+    onError: (err) => log?.debug({ err }, 'cascade QUIC client socket error'),
+  });
+  // A connected socket sends synchronously (no lookup) and only hears from the server.
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.connect(options.port, address, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (e) {
+    await closeUdpSocket(socket);
+    throw e;
+  }
+  const localAddr = socket.address();
+  const local: NativeHostPort = { host: localAddr.address, port: localAddr.port };
+  const remote: NativeHostPort = { host: address, port: options.port };
+
+  return new Promise<Link>((resolve, reject) => {
+    let settled = false;
+    const settle = (err: Error | null): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err !== null) reject(err);
+      else if (conn !== null) resolve(conn);
+    };
+    const host: LeanConnectionHost = {
+      sendDatagram(buf, len) {
+        socket.send(buf, 0, len);
+      },
+      sendQueueBusy() {
+        return socket.getSendQueueCount() > 0;
+      },
+      onEstablished(c) {
+        const leaf = c.native.peerCertChain()?.[0];
+        c.peerFingerprint = leaf === undefined ? null : fingerprintOfDer(leaf);
+        const alpn = Buffer.from(c.native.applicationProto()).toString('utf8');
+        let failure: LinkCloseInfo | null = null;
+        if (alpn !== CASCADE_ALPN) {
+          failure = { code: LinkCloseCode.TlsFailure, reason: `unexpected ALPN "${alpn}"`, remote: false };
+        } else if (pin !== null && c.peerFingerprint !== pin) {
+          failure = {
+            code: LinkCloseCode.FingerprintMismatch,
+            reason: `server certificate fingerprint mismatch: expected ${pin}, got ${c.peerFingerprint ?? 'no certificate'}`,
+            remote: false,
+          };
+        }
+        if (failure !== null) {
+          c.fail(failure);
+          settle(new LinkConnectError(failure.reason, failure));
+          return;
+        }
+        c.isOpen = true;
+        settle(null);
+      },
+      onLinkEnded(_c, info) {
+        settle(new LinkConnectError(`connect to ${options.host}:${options.port} failed: ${info.reason}`, info));
+      },
+      onFinalized() {
+        socket.off('message', onMessage);
+        void closeUdpSocket(socket);
+      },
+    };
+    const onMessage = (msg: Buffer): void => {
+      conn?.receive(msg, remote);
+    };
+    const timer = setTimeout(() => {
+      const info: LinkCloseInfo = {
+        code: LinkCloseCode.TransportError,
+        reason: `handshake with ${options.host}:${options.port} timed out after ${connectTimeoutMs} ms`,
+        remote: false,
+      };
+      conn?.fail(info);
+      settle(new LinkConnectError(info.reason, info));
+    }, connectTimeoutMs);
+    try {
+      const nativeConn = native.Connection.connect(
+        options.serverName ?? DEFAULT_SERVER_NAME,
+        randomBytes(CLIENT_CID_LEN),
+        local,
+        remote,
+        config,
+      );
+      conn = new LeanConnection({
+        native: nativeConn,
+        host,
+        options: opts,
+        local,
+        remote,
+        isServer: false,
+        idleTimeoutMs,
+        keepAliveIntervalMs: keepAliveMs,
+        logger: log,
+      });
+    } catch (e) {
+      clearTimeout(timer);
+      void closeUdpSocket(socket);
+      reject(e instanceof Error ? e : new Error(String(e)));
+      return;
+    }
+    socket.on('message', onMessage);
+    conn.scheduleFlush();
+  });
+}

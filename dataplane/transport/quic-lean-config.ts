@@ -1,0 +1,109 @@
+/**
+ * Options of the lean QUIC transport and how they become a quiche Config.
+ */
+import type { Logger } from 'pino';
+import { CASCADE_ALPN } from './link.js';
+import { native, type CongestionControl, type NativeConfig } from './quic-native.js';
+
+/** Tuning knobs of the lean QUIC transport. Every field has a default. */
+export interface LeanQuicOptions {
+  /** Congestion control: 'cubic' (default), 'reno' or 'bbr'. */
+  congestionControl?: CongestionControl;
+  /** UDP socket receive/send buffer sizes in bytes; the kernel caps them (rmem_max/wmem_max). */
+  socketBufferBytes?: number;
+  /** Connection-level flow-control window in bytes (initial max data). */
+  connectionWindowBytes?: number;
+  /** Per-stream flow-control window in bytes (initial max stream data). */
+  streamWindowBytes?: number;
+  /** Concurrent bidirectional streams the peer may open. */
+  maxStreams?: number;
+  /** Largest UDP payload we send, in bytes (1350 fits every usual path MTU). */
+  maxUdpPayloadBytes?: number;
+  /** Default idle timeout in ms (listen/connect options override it). */
+  maxIdleTimeoutMs?: number;
+  /** Default keep-alive interval in ms (listen/connect options override it). */
+  keepAliveIntervalMs?: number;
+  /** Datagrams sent per connection per event-loop turn before yielding. */
+  maxPacketsPerTurn?: number;
+  /** Bytes buffered per stream on the read side (above that, quiche holds the data and grants no credit). */
+  readBufferBytes?: number;
+  /** Server: handshakes in progress allowed per remote IP address. */
+  maxPendingHandshakesPerAddress?: number;
+  /** Server: handshakes in progress allowed in total. */
+  maxPendingHandshakes?: number;
+  /** Server: established connections allowed in total. */
+  maxConnections?: number;
+  /** Bound on close(): after this many ms the connection is dropped even if draining is not done. */
+  closeTimeoutMs?: number;
+  /** Debug logger (pino). */
+  logger?: Logger;
+}
+
+/** The options with every default filled in. */
+export type ResolvedLeanQuicOptions = Required<Omit<LeanQuicOptions, 'logger'>> & { logger: Logger | null };
+
+/** Defaults: a killed peer is noticed within 2.5 s; keepalive every 500 ms. */
+export const LEAN_QUIC_DEFAULTS: Readonly<ResolvedLeanQuicOptions> = Object.freeze({
+  congestionControl: 'cubic',
+  socketBufferBytes: 4 * 1024 * 1024, // 4 MiB
+  connectionWindowBytes: 24 * 1024 * 1024, // 24 MiB
+  streamWindowBytes: 4 * 1024 * 1024, // 4 MiB
+  maxStreams: 1024,
+  maxUdpPayloadBytes: 1350,
+  maxIdleTimeoutMs: 2_500, // 2.5 seconds
+  keepAliveIntervalMs: 500, // 0.5 seconds
+  maxPacketsPerTurn: 64,
+  readBufferBytes: 256 * 1024, // 256 KiB
+  maxPendingHandshakesPerAddress: 16,
+  maxPendingHandshakes: 256,
+  maxConnections: 4096,
+  closeTimeoutMs: 1_000, // 1 second
+  logger: null,
+});
+
+/** Fill defaults and validate ranges. */
+export function resolveLeanQuicOptions(options: LeanQuicOptions = {}): ResolvedLeanQuicOptions {
+  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  const r: ResolvedLeanQuicOptions = { ...LEAN_QUIC_DEFAULTS, ...defined };
+  if (r.maxUdpPayloadBytes < 1200 || r.maxUdpPayloadBytes > 65527) {
+    throw new RangeError(`maxUdpPayloadBytes must be within 1200..65527, got ${r.maxUdpPayloadBytes}`);
+  }
+  if (r.maxPacketsPerTurn < 1) throw new RangeError('maxPacketsPerTurn must be >= 1');
+  if (r.maxIdleTimeoutMs < 0) throw new RangeError('maxIdleTimeoutMs must be >= 0');
+  return r;
+}
+
+/** TLS material for one side of a quiche Config. */
+export type TlsSetup =
+  | { role: 'server'; certPem: string; keyPem: string }
+  | { role: 'client'; caPem: string | null };
+
+/** Build a quiche Config: TLS, ALPN, windows, idle timeout, congestion control. */
+export function buildNativeConfig(tls: TlsSetup, o: ResolvedLeanQuicOptions, maxIdleTimeoutMs: number): NativeConfig {
+  const enc = new TextEncoder();
+  let config: NativeConfig;
+  if (tls.role === 'server') {
+    config = native.Config.withBoringSslCtx(false, false, null, [enc.encode(tls.keyPem)], [enc.encode(tls.certPem)], null);
+  } else if (tls.caPem !== null) {
+    config = native.Config.withBoringSslCtx(true, false, enc.encode(tls.caPem), null, null, null);
+  } else {
+    // No CA: verification is by fingerprint after the handshake (peerCertChain).
+    config = native.Config.withBoringSslCtx(true, true, null, null, null, null);
+  }
+  config.setApplicationProtos([CASCADE_ALPN]);
+  config.setMaxIdleTimeout(maxIdleTimeoutMs);
+  config.setMaxRecvUdpPayloadSize(65527);
+  config.setMaxSendUdpPayloadSize(o.maxUdpPayloadBytes);
+  config.setInitialMaxData(o.connectionWindowBytes);
+  config.setInitialMaxStreamDataBidiLocal(o.streamWindowBytes);
+  config.setInitialMaxStreamDataBidiRemote(o.streamWindowBytes);
+  config.setInitialMaxStreamDataUni(0);
+  config.setInitialMaxStreamsBidi(o.maxStreams);
+  config.setInitialMaxStreamsUni(0);
+  config.setMaxConnectionWindow(Math.max(o.connectionWindowBytes, 24 * 1024 * 1024));
+  config.setMaxStreamWindow(Math.max(o.streamWindowBytes, 16 * 1024 * 1024));
+  config.setDisableActiveMigration(true);
+  config.setCcAlgorithmName(o.congestionControl);
+  config.grease(false);
+  return config;
+}

@@ -1,0 +1,269 @@
+/**
+ * Server endpoint of the lean driver: one UDP socket, connections routed by
+ * fixed-length connection IDs, Initial handling (version negotiation, minimum
+ * size, caps on handshakes in progress), original-DCID mapping until the
+ * handshake is done.
+ */
+import { randomBytes } from 'node:crypto';
+import type { RemoteInfo, Socket } from 'node:dgram';
+import {
+  CASCADE_ALPN,
+  LinkCloseCode,
+  type LinkCloseInfo,
+  type LinkListener,
+  type ListenOptions,
+} from './link.js';
+import { buildNativeConfig, type ResolvedLeanQuicOptions } from './quic-lean-config.js';
+import { LeanConnection, type LeanConnectionHost } from './quic-lean-connection.js';
+import { closeUdpSocket, openUdpSocket, resolveHost } from './quic-lean-socket.js';
+import { native, PacketType, type NativeConfig, type NativeHostPort } from './quic-native.js';
+
+/** Length of the connection IDs this server issues (short headers carry no length). */
+export const SERVER_CID_LEN = 16;
+const MIN_INITIAL_BYTES = 1200;
+
+/** Counters of a lean listener (for tests and metrics). */
+export interface LeanListenerStats {
+  /** Connections with the handshake done. */
+  connections: number;
+  /** Connections still in the handshake. */
+  pendingHandshakes: number;
+  /** Datagrams dropped: garbage, unknown CID, short Initials, over the caps. */
+  droppedDatagrams: number;
+  /** Initials refused because of the handshake caps. */
+  refusedInitials: number;
+}
+
+/** A {@link LinkListener} with counters. */
+export interface LeanLinkListener extends LinkListener {
+  stats(): LeanListenerStats;
+}
+
+interface Entry {
+  conn: LeanConnection;
+  keys: string[];
+  /** Remote IP while the handshake is in progress (for the per-address cap), else null. */
+  pendingIp: string | null;
+}
+
+class LeanServer implements LeanLinkListener, LeanConnectionHost {
+  readonly address: { host: string; port: number };
+  private readonly socket: Socket;
+  private readonly config: NativeConfig;
+  private readonly opts: ResolvedLeanQuicOptions;
+  private readonly listen: ListenOptions;
+  private readonly local: NativeHostPort;
+  private readonly idleTimeoutMs: number;
+  private readonly keepAliveMs: number;
+  private readonly byCid = new Map<string, Entry>();
+  private readonly entries = new Map<LeanConnection, Entry>();
+  private readonly pendingByIp = new Map<string, number>();
+  private pending = 0;
+  private established = 0;
+  private dropped = 0;
+  private refused = 0;
+  private closing: Promise<void> | null = null;
+
+  constructor(socket: Socket, listen: ListenOptions, opts: ResolvedLeanQuicOptions) {
+    this.socket = socket;
+    this.listen = listen;
+    this.opts = opts;
+    const addr = socket.address();
+    this.address = { host: addr.address, port: addr.port };
+    this.local = { host: addr.address, port: addr.port };
+    this.idleTimeoutMs = listen.maxIdleTimeoutMs ?? opts.maxIdleTimeoutMs;
+    this.keepAliveMs = listen.keepAliveIntervalMs ?? opts.keepAliveIntervalMs;
+    this.config = buildNativeConfig(
+      { role: 'server', certPem: listen.tls.certPem, keyPem: listen.tls.keyPem },
+      opts,
+      this.idleTimeoutMs,
+    );
+    socket.on('message', this.onMessage);
+  }
+
+  stats(): LeanListenerStats {
+    return {
+      connections: this.established,
+      pendingHandshakes: this.pending,
+      droppedDatagrams: this.dropped,
+      refusedInitials: this.refused,
+    };
+  }
+
+  close(): Promise<void> {
+    if (this.closing !== null) return this.closing;
+    const conns = [...this.entries.keys()];
+    this.closing = (async () => {
+      // Each close is bounded by closeTimeoutMs; the socket keeps reading meanwhile (new Initials are refused).
+      await Promise.all(conns.map((c) => c.close(LinkCloseCode.Normal, 'server shutting down')));
+      for (const c of conns) c.forceFinalize();
+      await closeUdpSocket(this.socket);
+    })();
+    return this.closing;
+  }
+
+  // --- LeanConnectionHost
+
+  sendDatagram(buf: Buffer, len: number, to: NativeHostPort): void {
+    this.socket.send(buf, 0, len, to.port, to.host);
+  }
+
+  sendQueueBusy(): boolean {
+    return this.socket.getSendQueueCount() > 0;
+  }
+
+  onEstablished(conn: LeanConnection): void {
+    const entry = this.entries.get(conn);
+    if (entry === undefined) return;
+    this.endPending(entry);
+    // The client's original DCID is no longer needed once the handshake is done.
+    const [scidKey] = entry.keys;
+    for (const k of entry.keys.slice(1)) this.byCid.delete(k);
+    entry.keys = scidKey === undefined ? [] : [scidKey];
+    const alpn = Buffer.from(conn.native.applicationProto()).toString('utf8');
+    if (alpn !== CASCADE_ALPN) {
+      conn.fail({ code: LinkCloseCode.TlsFailure, reason: `unexpected ALPN "${alpn}"`, remote: false });
+      return;
+    }
+    if (this.established >= this.opts.maxConnections || this.closing !== null) {
+      conn.fail({ code: LinkCloseCode.TransportError, reason: 'server busy', remote: false });
+      return;
+    }
+    this.established++;
+    conn.isOpen = true;
+    try {
+      this.listen.onConnection(conn);
+    } catch (e) {
+      this.opts.logger?.error({ err: e }, 'onConnection handler threw');
+    }
+  }
+
+  onLinkEnded(conn: LeanConnection, _info: LinkCloseInfo): void {
+    const entry = this.entries.get(conn);
+    if (entry === undefined) return;
+    this.endPending(entry);
+    if (conn.isOpen) {
+      conn.isOpen = false;
+      this.established--;
+    }
+  }
+
+  onFinalized(conn: LeanConnection): void {
+    const entry = this.entries.get(conn);
+    if (entry === undefined) return;
+    this.entries.delete(conn);
+    for (const k of entry.keys) if (this.byCid.get(k) === entry) this.byCid.delete(k);
+    this.endPending(entry);
+  }
+
+  // --- datagrams
+
+  private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
+    if (msg.byteLength < 1 + SERVER_CID_LEN) {
+      this.dropped++;
+      return;
+    }
+    const first = msg[0] ?? 0;
+    if ((first & 0x80) === 0) {
+      // Short header: the DCID is the next SERVER_CID_LEN bytes.
+      const entry = this.byCid.get(msg.toString('hex', 1, 1 + SERVER_CID_LEN));
+      if (entry === undefined) {
+        this.dropped++;
+        return;
+      }
+      entry.conn.receive(msg, { host: rinfo.address, port: rinfo.port });
+      return;
+    }
+    let header: ReturnType<typeof native.Header.fromSlice>;
+    try {
+      header = native.Header.fromSlice(msg, SERVER_CID_LEN);
+    } catch {
+      this.dropped++;
+      return;
+    }
+    const dcidKey = Buffer.from(header.dcid).toString('hex');
+    const entry = this.byCid.get(dcidKey);
+    if (entry !== undefined) {
+      entry.conn.receive(msg, { host: rinfo.address, port: rinfo.port });
+      return;
+    }
+    if (header.ty !== PacketType.Initial || msg.byteLength < MIN_INITIAL_BYTES || this.closing !== null) {
+      this.dropped++;
+      return;
+    }
+    if (!native.versionIsSupported(header.version)) {
+      const out = Buffer.allocUnsafe(this.opts.maxUdpPayloadBytes);
+      try {
+        const n = native.negotiateVersion(header.scid, header.dcid, out);
+        this.socket.send(out, 0, n, rinfo.port, rinfo.address);
+      } catch {
+        this.dropped++;
+      }
+      return;
+    }
+    if (header.dcid.byteLength < 8) {
+      this.dropped++; // RFC 9000 7.2: a client's first DCID is at least 8 bytes
+      return;
+    }
+    this.accept(msg, dcidKey, rinfo);
+  };
+
+  private accept(msg: Buffer, odcidKey: string, rinfo: RemoteInfo): void {
+    const perIp = this.pendingByIp.get(rinfo.address) ?? 0;
+    if (perIp >= this.opts.maxPendingHandshakesPerAddress || this.pending >= this.opts.maxPendingHandshakes) {
+      this.refused++;
+      this.dropped++;
+      return;
+    }
+    const scid = randomBytes(SERVER_CID_LEN);
+    const remote: NativeHostPort = { host: rinfo.address, port: rinfo.port };
+    let nativeConn: LeanConnection['native'];
+    try {
+      nativeConn = native.Connection.accept(scid, null, this.local, remote, this.config);
+    } catch (e) {
+      this.opts.logger?.debug({ err: e }, 'quiche accept failed');
+      this.dropped++;
+      return;
+    }
+    const conn = new LeanConnection({
+      native: nativeConn,
+      host: this,
+      options: this.opts,
+      local: this.local,
+      remote,
+      isServer: true,
+      idleTimeoutMs: this.idleTimeoutMs,
+      keepAliveIntervalMs: this.keepAliveMs,
+      logger: this.opts.logger,
+    });
+    const entry: Entry = { conn, keys: [scid.toString('hex'), odcidKey], pendingIp: rinfo.address };
+    this.entries.set(conn, entry);
+    for (const k of entry.keys) this.byCid.set(k, entry);
+    this.pending++;
+    this.pendingByIp.set(rinfo.address, perIp + 1);
+    conn.receive(msg, remote);
+  }
+
+  private endPending(entry: Entry): void {
+    const ip = entry.pendingIp;
+    if (ip === null) return;
+    entry.pendingIp = null;
+    this.pending--;
+    const n = (this.pendingByIp.get(ip) ?? 1) - 1;
+    if (n <= 0) this.pendingByIp.delete(ip);
+    else this.pendingByIp.set(ip, n);
+  }
+}
+
+/** Bind a UDP socket and serve cascade links on it. */
+export async function listenLeanQuic(listen: ListenOptions, opts: ResolvedLeanQuicOptions): Promise<LeanLinkListener> {
+  const { address, family } = await resolveHost(listen.host);
+  const socket = await openUdpSocket({
+    family,
+    host: address,
+    port: listen.port,
+    bufferBytes: opts.socketBufferBytes,
+    onError: (err) => opts.logger?.warn({ err }, 'cascade QUIC server socket error'),
+  });
+  return new LeanServer(socket, listen, opts);
+}

@@ -1,0 +1,288 @@
+/**
+ * One bidirectional QUIC stream of the lean driver, as a {@link LinkStream}.
+ * Reads are pulled from quiche only while the local buffer is below its bound,
+ * so an idle reader stops flow-control credit; writes wait for stream
+ * capacity and retry partial writes (FIN included).
+ */
+import { LinkClosedError, LinkStreamResetError, type LinkStream } from './link.js';
+import {
+  nativeErrorName,
+  ShutdownDirection,
+  streamResetCode,
+  streamStoppedCode,
+  type NativeConnection,
+} from './quic-native.js';
+
+/** What a stream needs from its connection. */
+export interface LeanStreamOwner {
+  readonly native: NativeConnection;
+  /** Bytes a stream may buffer on its read side. */
+  readonly readBufferBytes: number;
+  /** Send whatever quiche has to send, soon (same event-loop turn). */
+  scheduleFlush(): void;
+  /** The stream has pending writes waiting for capacity (or no longer has). */
+  setBlocked(stream: LeanStream, blocked: boolean): void;
+  /** Both directions are done: forget the stream. */
+  streamFinished(stream: LeanStream): void;
+  /** A scratch buffer for streamRecv (reused; contents copied out). */
+  recvScratch(): Buffer;
+  /** Debug hook for unexpected binding errors. */
+  debug(msg: string, err: unknown): void;
+}
+
+interface Deferred<T> {
+  resolve(value: T): void;
+  reject(err: Error): void;
+}
+
+interface PendingWrite extends Deferred<void> {
+  data: Uint8Array;
+  offset: number;
+  fin: boolean;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** A stream of a lean QUIC connection. */
+export class LeanStream implements LinkStream {
+  readonly id: number;
+  readonly closed: Promise<void>;
+  private resolveClosed!: () => void;
+  private readonly owner: LeanStreamOwner;
+
+  private readonly chunks: Uint8Array[] = [];
+  private buffered = 0;
+  private finReceived = false;
+  private readers: Deferred<Uint8Array | null>[] = [];
+  /** Set once reads can no longer succeed (reset or connection closed). */
+  private readError: Error | null = null;
+
+  private writes: PendingWrite[] = [];
+  private endPromise: Promise<void> | null = null;
+  private finSent = false;
+  private writeError: Error | null = null;
+  private isClosed = false;
+
+  constructor(owner: LeanStreamOwner, id: number) {
+    this.owner = owner;
+    this.id = id;
+    this.closed = new Promise<void>((resolve) => {
+      this.resolveClosed = resolve;
+    });
+  }
+
+  read(): Promise<Uint8Array | null> {
+    const chunk = this.chunks.shift();
+    if (chunk !== undefined) {
+      this.buffered -= chunk.byteLength;
+      if (!this.finReceived && this.readError === null) this.pull();
+      return Promise.resolve(chunk);
+    }
+    if (this.finReceived) return Promise.resolve(null);
+    if (this.readError !== null) return Promise.reject(this.readError);
+    return new Promise<Uint8Array | null>((resolve, reject) => {
+      this.readers.push({ resolve, reject });
+      this.pull();
+    });
+  }
+
+  write(data: Uint8Array): Promise<void> {
+    if (this.writeError !== null) return Promise.reject(this.writeError);
+    if (this.endPromise !== null) return Promise.reject(new Error(`stream ${this.id}: write after end()`));
+    if (data.byteLength === 0) return Promise.resolve();
+    if (this.writes.length === 0) {
+      let n: number | null;
+      try {
+        n = this.send(data, false);
+      } catch (e) {
+        return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+      }
+      if (n !== null && n > 0) this.owner.scheduleFlush();
+      if (n === data.byteLength) return Promise.resolve();
+      return this.enqueue(data, n ?? 0, false);
+    }
+    return this.enqueue(data, 0, false);
+  }
+
+  end(): Promise<void> {
+    if (this.endPromise !== null) return this.endPromise;
+    if (this.writeError !== null) {
+      this.endPromise = Promise.reject(this.writeError);
+      this.endPromise.catch(() => undefined);
+      return this.endPromise;
+    }
+    this.endPromise = this.enqueue(EMPTY, 0, true);
+    this.processWrites();
+    return this.endPromise;
+  }
+
+  reset(code = 0): void {
+    if (this.isClosed) return;
+    this.abort(new LinkStreamResetError(code, `stream ${this.id} reset locally (code ${code})`), code);
+  }
+
+  /** quiche lists this stream as readable: pull what fits the buffer. */
+  onReadable(): void {
+    this.pull();
+  }
+
+  /** Retry queued writes (capacity may have returned). */
+  processWrites(): void {
+    let progressed = false;
+    while (this.writes.length > 0) {
+      const w = this.writes[0];
+      if (w === undefined) break;
+      let n: number | null;
+      try {
+        n = this.send(w.data.subarray(w.offset), w.fin);
+      } catch {
+        return; // send() failed the stream and rejected the queue
+      }
+      if (n === null) break;
+      if (n > 0) progressed = true;
+      w.offset += n;
+      if (w.offset < w.data.byteLength) break; // partial: wait for capacity
+      this.writes.shift();
+      if (w.fin) {
+        this.finSent = true;
+        progressed = true;
+      }
+      w.resolve();
+    }
+    this.owner.setBlocked(this, this.writes.length > 0);
+    if (progressed) this.owner.scheduleFlush();
+    this.maybeFinished();
+  }
+
+  /** The connection ended: fail what is pending; buffered data stays readable. */
+  connectionClosed(err: LinkClosedError): void {
+    if (this.readError === null) this.readError = err;
+    if (this.writeError === null) this.writeError = err;
+    this.failReaders(err);
+    this.failWrites(err);
+    this.finish();
+  }
+
+  private enqueue(data: Uint8Array, offset: number, fin: boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.writes.push({ data, offset, fin, resolve, reject });
+      this.owner.setBlocked(this, true);
+    });
+  }
+
+  /** streamSend with error mapping: null when quiche has no capacity now. */
+  private send(data: Uint8Array, fin: boolean): number | null {
+    try {
+      return this.owner.native.streamSend(this.id, data, fin);
+    } catch (e) {
+      const name = nativeErrorName(e);
+      if (name === 'StreamLimit' || name === 'Done') return null;
+      const stopped = streamStoppedCode(e);
+      const err =
+        stopped !== null
+          ? new LinkStreamResetError(stopped)
+          : new Error(`stream ${this.id}: write failed (${name})`);
+      if (stopped === null) this.owner.debug(`stream ${this.id} streamSend`, e);
+      this.abort(err, stopped ?? 0);
+      throw err;
+    }
+  }
+
+  /** Read from quiche while below the buffer bound, then serve waiting readers. */
+  private pull(): void {
+    const native = this.owner.native;
+    let read = false;
+    while (!this.finReceived && this.readError === null && this.buffered < this.owner.readBufferBytes) {
+      const scratch = this.owner.recvScratch();
+      let r: [number, boolean] | null;
+      try {
+        r = native.streamRecv(this.id, scratch);
+      } catch (e) {
+        const code = streamResetCode(e);
+        if (code !== null) {
+          this.abort(new LinkStreamResetError(code), code);
+        } else if (nativeErrorName(e) !== 'Done') {
+          this.owner.debug(`stream ${this.id} streamRecv`, e);
+          this.abort(new Error(`stream ${this.id}: read failed (${nativeErrorName(e)})`), 0);
+        }
+        break;
+      }
+      if (r === null) break;
+      const [n, fin] = r;
+      if (n > 0) {
+        read = true;
+        // Copy out: the scratch buffer is reused and a 64 KiB slab per small chunk would bloat memory.
+        const chunk = Buffer.allocUnsafe(n);
+        scratch.copy(chunk, 0, 0, n);
+        this.chunks.push(chunk);
+        this.buffered += n;
+      }
+      if (fin) this.finReceived = true;
+    }
+    if (read) this.owner.scheduleFlush(); // reading returns flow-control credit
+    this.serveReaders();
+    this.maybeFinished();
+  }
+
+  private serveReaders(): void {
+    while (this.readers.length > 0) {
+      const chunk = this.chunks.shift();
+      if (chunk !== undefined) {
+        this.buffered -= chunk.byteLength;
+        this.readers.shift()?.resolve(chunk);
+      } else if (this.finReceived) {
+        this.readers.shift()?.resolve(null);
+      } else if (this.readError !== null) {
+        this.failReaders(this.readError);
+      } else {
+        break;
+      }
+    }
+  }
+
+  /** Abort both directions (local reset, peer reset or stop, stream error). */
+  private abort(err: Error, code: number): void {
+    if (this.readError === null) this.readError = err;
+    if (this.writeError === null) this.writeError = err;
+    const native = this.owner.native;
+    for (const dir of [ShutdownDirection.Read, ShutdownDirection.Write]) {
+      try {
+        native.streamShutdown(this.id, dir, code);
+      } catch {
+        // Done / InvalidStreamState: that direction is already finished.
+      }
+    }
+    this.chunks.length = 0;
+    this.buffered = 0;
+    this.failReaders(err);
+    this.failWrites(err);
+    this.owner.scheduleFlush();
+    this.finish();
+  }
+
+  private failReaders(err: Error): void {
+    const readers = this.readers;
+    this.readers = [];
+    for (const r of readers) r.reject(err);
+  }
+
+  private failWrites(err: Error): void {
+    const writes = this.writes;
+    this.writes = [];
+    this.owner.setBlocked(this, false);
+    for (const w of writes) w.reject(err);
+  }
+
+  private maybeFinished(): void {
+    const readDone = this.finReceived || this.readError !== null;
+    const writeDone = this.finSent || this.writeError !== null;
+    if (readDone && writeDone) this.finish();
+  }
+
+  private finish(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.owner.streamFinished(this);
+    this.resolveClosed();
+  }
+}
