@@ -1,0 +1,273 @@
+/**
+ * HTTP-FLV and WS-FLV playback at `/APP/NAME.flv`, as request/upgrade
+ * handlers for the node's own HTTP server (both return false for other URLs
+ * so the caller can route them).
+ *
+ * Output: FLV header, an `onMetaData` script tag (the publisher's, or one
+ * built from the stream info), sequence headers, the cached GOP, then live
+ * tags; timestamps rebased to start near 0. Backpressure: `res.write()`
+ * returning false / WebSocket bytes not yet flushed pause the pump; the
+ * subscriber's bounded queue absorbs, skips or drops meanwhile.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { encodeAmf0, Amf0EcmaArray } from './amf0.js';
+import { encodeFlvHeader, encodeFlvTag, FlvTagType } from './flv.js';
+import { flvTypeId, TimestampRebaser, type MediaTag } from './media-tag.js';
+import type { StreamInfo } from './live-stream.js';
+import { isValidStreamPath, type StreamHub } from './stream-hub.js';
+import type { Subscriber, SubscriberOptions } from './stream-subscriber.js';
+import { pumpSubscriber, waitDrain, type TagSink } from './subscriber-pump.js';
+
+/** Options of {@link createFlvHandler}. */
+export interface FlvHandlerOptions {
+  hub: StreamHub;
+  logger: Logger;
+  /** Queue bounds of HTTP-FLV / WS-FLV players. */
+  subscriber?: SubscriberOptions;
+  /** Wait for a missing stream this long when the hub has a missing-stream handler, ms. Default 5_000. */
+  waitMs?: number;
+  /** WebSocket bytes not yet flushed above which the pump pauses. Default 1 MiB. */
+  wsHighWaterBytes?: number;
+}
+
+/** Request and upgrade handlers for `/APP/NAME.flv`. */
+export interface FlvHandler {
+  /** Serve HTTP-FLV (GET/HEAD/OPTIONS); false when the URL is not an FLV stream path. */
+  handleRequest(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Serve WS-FLV on an `upgrade` event; false when the URL is not an FLV stream path. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /** Number of players currently attached. */
+  readonly players: number;
+  /** End every player and refuse new ones. Idempotent. */
+  close(): void;
+}
+
+const CORS_HEADERS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
+  'Access-Control-Allow-Headers': 'Range, Content-Type, Origin, Accept',
+  'Access-Control-Max-Age': '86400',
+} as const;
+const NOT_FOUND_BODY = JSON.stringify({ code: 404, message: 'stream not found', data: null });
+
+/** The stream path of `/APP/NAME.flv[?query]`, or null. */
+export function flvPathOf(url: string | undefined): string | null {
+  if (url === undefined) return null;
+  const q = url.indexOf('?');
+  const pathname = q >= 0 ? url.slice(0, q) : url;
+  if (!pathname.startsWith('/') || !pathname.endsWith('.flv')) return null;
+  const path = pathname.slice(1, -4);
+  return isValidStreamPath(path) ? path : null;
+}
+
+/** An onMetaData body built from stream info, for streams without metadata of their own. */
+export function buildOnMetaData(info: StreamInfo | undefined): Uint8Array {
+  const props: Record<string, number | boolean> = { duration: 0 };
+  if (info?.video) {
+    const id = info.video.codec === 'h264' ? 7 : info.video.codec === 'hevc' ? 12 : info.video.codec === 'av1' ? 13 : 0;
+    if (id > 0) props.videocodecid = id;
+    if (info.video.width > 0) props.width = info.video.width;
+    if (info.video.height > 0) props.height = info.video.height;
+    if (info.video.fps > 0) props.framerate = info.video.fps;
+  }
+  if (info?.audio) {
+    if (info.audio.codec === 'aac') props.audiocodecid = 10;
+    props.audiosamplerate = info.audio.sampleRate;
+    props.stereo = info.audio.channels > 1;
+  }
+  return encodeAmf0('onMetaData', new Amf0EcmaArray(props));
+}
+
+/** Converts subscriber tags to FLV bytes: injects onMetaData first, rebases timestamps. */
+class FlvTagWriter {
+  private readonly rebaser = new TimestampRebaser();
+  private started = false;
+  constructor(private readonly info: StreamInfo | undefined) {}
+
+  /** FLV header + PreviousTagSize0. */
+  header(): Uint8Array {
+    const hasVideo = this.info?.video != null;
+    const hasAudio = this.info?.audio != null;
+    const unknown = !hasVideo && !hasAudio;
+    return encodeFlvHeader(hasAudio || unknown, hasVideo || unknown);
+  }
+
+  /** The FLV bytes of a tag (preceded by a built onMetaData when the stream has none). */
+  tag(tag: MediaTag, out: (bytes: Uint8Array) => boolean): boolean {
+    if (!this.started) {
+      this.started = true;
+      if (tag.type !== 'script') out(encodeFlvTag(FlvTagType.Script, 0, buildOnMetaData(this.info)));
+    }
+    return out(encodeFlvTag(flvTypeId(tag.type), this.rebaser.map(tag), tag.data));
+  }
+}
+
+/** Create the HTTP-FLV / WS-FLV handlers. */
+export function createFlvHandler({
+  hub,
+  logger,
+  subscriber: subscriberOpts,
+  waitMs = 5_000, // 5 seconds
+  wsHighWaterBytes = 1024 * 1024, // 1 MiB
+}: FlvHandlerOptions): FlvHandler {
+  const log = logger.child({ component: 'http-flv' });
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 });
+  const active = new Set<Subscriber>();
+  let closed = false;
+
+  const attach = async (path: string, protocol: string, remote: string): Promise<Subscriber | null> => {
+    const info = { protocol, remote };
+    if (closed) return null;
+    const sub = hub.hasMissingStreamHandler
+      ? await hub.subscribeOrWait(path, info, waitMs, subscriberOpts)
+      : hub.subscribe(path, info, subscriberOpts);
+    if (sub !== null) {
+      active.add(sub);
+      sub.once('close', () => active.delete(sub));
+    }
+    return sub;
+  };
+
+  const serveHttp = async (path: string, req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
+    const sub = await attach(path, 'http-flv', remote);
+    if (sub === null) {
+      res.writeHead(404, { ...CORS_HEADERS, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(NOT_FOUND_BODY) });
+      res.end(req.method === 'HEAD' ? undefined : NOT_FOUND_BODY);
+      return;
+    }
+    if (res.destroyed || req.method === 'HEAD') {
+      if (!res.destroyed) {
+        res.writeHead(200, { ...CORS_HEADERS, 'Content-Type': 'video/x-flv' });
+        res.end();
+      }
+      sub.close('player disconnected');
+      return;
+    }
+    const plog = log.child({ streamPath: path, remote, subscriber: sub.id });
+    req.socket.setNoDelay(true);
+    res.writeHead(200, { ...CORS_HEADERS, 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-cache' });
+    res.on('close', () => sub.close('player disconnected'));
+    sub.once('close', (reason) => {
+      if (reason === 'too slow' || reason === 'hub closed') res.destroy();
+    });
+    plog.info('http-flv play started');
+    const writer = new FlvTagWriter(hub.get(path));
+    res.write(writer.header());
+    const out = (bytes: Uint8Array): boolean => res.write(bytes);
+    const sink: TagSink = { write: (tag) => writer.tag(tag, out), drained: () => waitDrain(res) };
+    await pumpSubscriber(sub, sink);
+    if (!res.destroyed) res.end();
+    plog.info({ delivered: sub.stats.deliveredTags, skips: sub.stats.skips }, 'http-flv play ended');
+  };
+
+  const serveWs = (path: string, sub: Subscriber, ws: WebSocket, remote: string): Promise<void> => {
+    const plog = log.child({ streamPath: path, remote, subscriber: sub.id });
+    let pending = 0;
+    let wake: ((ok: boolean) => void) | null = null;
+    const sent = (n: number) => (): void => {
+      pending -= n;
+      if (wake !== null && pending < wsHighWaterBytes / 2) wake(true);
+    };
+    const out = (bytes: Uint8Array): boolean => {
+      if (ws.readyState !== ws.OPEN) return false;
+      pending += bytes.length;
+      ws.send(bytes, { binary: true }, sent(bytes.length));
+      return pending < wsHighWaterBytes;
+    };
+    const drained = (): Promise<boolean> =>
+      new Promise((resolve) => {
+        if (ws.readyState !== ws.OPEN) return resolve(false);
+        wake = (ok) => {
+          wake = null;
+          resolve(ok);
+        };
+      });
+    ws.on('close', () => {
+      if (wake !== null) wake(false);
+      sub.close('player disconnected');
+    });
+    ws.on('error', (err) => plog.debug({ err }, 'ws-flv socket error'));
+    ws.on('message', () => undefined); // players send nothing meaningful
+    sub.once('close', (reason) => {
+      if (reason === 'too slow' || reason === 'hub closed') ws.terminate();
+    });
+    plog.info('ws-flv play started');
+    const writer = new FlvTagWriter(hub.get(path));
+    out(writer.header());
+    return pumpSubscriber(sub, { write: (tag) => writer.tag(tag, out), drained }).then(() => {
+      if (ws.readyState === ws.OPEN) ws.close(1000, 'stream ended');
+      plog.info({ delivered: sub.stats.deliveredTags, skips: sub.stats.skips }, 'ws-flv play ended');
+    });
+  };
+
+  return {
+    get players() {
+      return active.size;
+    },
+
+    handleRequest(req, res) {
+      const path = flvPathOf(req.url);
+      if (path === null) return false;
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204, CORS_HEADERS);
+        res.end();
+        return true;
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        const body = JSON.stringify({ code: 405, message: 'method not allowed', data: null });
+        res.writeHead(405, { ...CORS_HEADERS, Allow: 'GET, HEAD, OPTIONS', 'Content-Type': 'application/json' });
+        res.end(body);
+        return true;
+      }
+      serveHttp(path, req, res).catch((err: unknown) => {
+        log.error({ err, streamPath: path }, 'http-flv request failed');
+        res.destroy();
+      });
+      return true;
+    },
+
+    handleUpgrade(req, socket, head) {
+      const path = flvPathOf(req.url);
+      if (path === null) return false;
+      const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
+      socket.on('error', (err) => log.debug({ err }, 'ws-flv upgrade socket error'));
+      attach(path, 'ws-flv', remote)
+        .then((sub) => {
+          if (sub === null) {
+            socket.end(
+              `HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(NOT_FOUND_BODY)}\r\n` +
+                `Access-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n${NOT_FOUND_BODY}`,
+            );
+            return;
+          }
+          if (socket.destroyed) {
+            sub.close('player disconnected');
+            return;
+          }
+          wss.handleUpgrade(req, socket, head, (ws) => {
+            serveWs(path, sub, ws, remote).catch((err: unknown) => {
+              log.error({ err, streamPath: path }, 'ws-flv session failed');
+              ws.terminate();
+            });
+          });
+        })
+        .catch((err: unknown) => {
+          log.error({ err, streamPath: path }, 'ws-flv upgrade failed');
+          socket.destroy();
+        });
+      return true;
+    },
+
+    close() {
+      if (closed) return;
+      closed = true;
+      for (const sub of [...active]) sub.close('hub closed');
+      for (const client of wss.clients) client.terminate();
+      wss.close();
+    },
+  };
+}

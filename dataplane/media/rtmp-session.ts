@@ -1,0 +1,386 @@
+/**
+ * One RTMP connection: handshake, chunk stream both ways, NetConnection /
+ * NetStream commands, and either publishing into the hub or playing from it.
+ * A protocol error or timeout closes this connection only, with a log line.
+ */
+import type net from 'node:net';
+import type { Logger } from 'pino';
+import { amf0Props, decodeAmf0, encodeAmf0, type Amf0Value } from './amf0.js';
+import { MediaError, RtmpProtocolError, StreamBusyError } from './errors.js';
+import { FLV_TAG_HEADER_SIZE } from './flv.js';
+import { createMediaTag, flvTypeId, mediaTagType, TimestampRebaser, type MediaTag } from './media-tag.js';
+import type { Publisher } from './live-stream.js';
+import { RtmpChunkDecoder } from './rtmp-chunk-decoder.js';
+import { RtmpChunkEncoder } from './rtmp-chunk-encoder.js';
+import { RtmpServerHandshake } from './rtmp-handshake.js';
+import {
+  ackMessage,
+  Csid,
+  RtmpMessageType as T,
+  setChunkSizeMessage,
+  setPeerBandwidthMessage,
+  userControlMessage,
+  UserControlEvent,
+  windowAckSizeMessage,
+  type RtmpMessage,
+} from './rtmp-message.js';
+import type { StreamHub } from './stream-hub.js';
+import type { Subscriber, SubscriberOptions } from './stream-subscriber.js';
+import { pumpSubscriber, waitDrain } from './subscriber-pump.js';
+
+/** Tunables of RTMP sessions. */
+export interface RtmpSessionOptions {
+  hub: StreamHub;
+  logger: Logger;
+  /** Handshake must complete within, ms. Default 5_000. */
+  handshakeTimeoutMs?: number;
+  /** Close a connection (not playing) that sends nothing for, ms. Default 10_000. */
+  idleTimeoutMs?: number;
+  /** Outgoing chunk size. Default 4096. */
+  chunkSize?: number;
+  /** How long `play` waits for a missing stream when the hub has a missing-stream handler, ms. Default 5_000. */
+  playWaitMs?: number;
+  /** Queue bounds of RTMP players. */
+  subscriber?: SubscriberOptions;
+}
+
+const WINDOW_ACK_SIZE = 5_000_000;
+const MAX_STREAMS = 8;
+
+/** @internal Created by the RTMP server per accepted socket. */
+export class RtmpSession {
+  private log: Logger;
+  private readonly handshake = new RtmpServerHandshake();
+  private handshakeDone = false;
+  private readonly decoder = new RtmpChunkDecoder();
+  private readonly encoder = new RtmpChunkEncoder();
+  private handshakeTimer: NodeJS.Timeout | null;
+  private bytesIn = 0;
+  private lastAck = 0;
+  private peerWindow = 0;
+  private app: string | null = null;
+  private appQuery = '';
+  private nextStreamId = 1;
+  private publisher: Publisher | null = null;
+  private publishStreamId = 0;
+  private subscriber: Subscriber | null = null;
+  private playStreamId = 0;
+  private closedFlag = false;
+  private readonly remote: string;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly opts: RtmpSessionOptions,
+    private readonly onClosed: (s: RtmpSession) => void,
+  ) {
+    this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    this.log = opts.logger.child({ remote: this.remote });
+    socket.setNoDelay(true);
+    this.handshakeTimer = setTimeout(() => this.close('handshake timeout', 'warn'), opts.handshakeTimeoutMs ?? 5_000);
+    socket.setTimeout(opts.idleTimeoutMs ?? 10_000);
+    socket.on('timeout', () => {
+      if (this.subscriber === null) this.close('idle timeout', 'warn');
+    });
+    socket.on('data', (d: Buffer) => this.onData(d));
+    socket.on('error', (err) => this.log.debug({ err }, 'rtmp socket error'));
+    socket.on('close', () => this.close('socket closed', 'debug'));
+    this.log.debug('rtmp connection');
+  }
+
+  /** Close the connection and release its publisher/subscriber. Idempotent. */
+  close(reason: string, level: 'debug' | 'info' | 'warn' = 'info'): void {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer);
+    this.log[level]({ reason, bytesIn: this.bytesIn }, 'rtmp connection closed');
+    this.publisher?.close('publisher disconnected');
+    this.subscriber?.close('player disconnected');
+    this.socket.destroy();
+    this.onClosed(this);
+  }
+
+  private onData(data: Buffer): void {
+    if (this.closedFlag) return;
+    this.bytesIn += data.length;
+    try {
+      let rest: Uint8Array = data;
+      if (!this.handshakeDone) {
+        const step = this.handshake.push(data);
+        if (step.reply !== undefined) this.socket.write(step.reply);
+        if (!step.done) return;
+        this.handshakeDone = true;
+        if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer);
+        this.handshakeTimer = null;
+        rest = step.rest ?? new Uint8Array(0);
+        if (rest.length === 0) return;
+      }
+      this.decoder.push(rest, (msg) => this.onMessage(msg));
+      if (this.peerWindow > 0 && this.bytesIn - this.lastAck >= this.peerWindow) {
+        this.lastAck = this.bytesIn;
+        this.send(ackMessage(this.bytesIn));
+      }
+    } catch (err) {
+      if (err instanceof MediaError) {
+        this.log.warn({ code: err.code, err: err.message }, 'rtmp protocol error');
+        this.close(`protocol error ${err.code}`, 'debug');
+      } else {
+        this.log.error({ err }, 'rtmp session failed');
+        this.close('internal error', 'debug');
+      }
+    }
+  }
+
+  private send(msg: RtmpMessage): boolean {
+    if (this.socket.destroyed) return false;
+    return this.socket.write(this.encoder.encode(msg));
+  }
+
+  private sendCommand(streamId: number, ...values: Amf0Value[]): void {
+    this.send({ csid: Csid.Command, type: T.CommandAmf0, streamId, timestamp: 0, payload: encodeAmf0(...values) });
+  }
+
+  private sendStatus(streamId: number, level: 'status' | 'error', code: string, description: string): void {
+    this.sendCommand(streamId, 'onStatus', 0, null, { level, code, description });
+  }
+
+  private onMessage(msg: RtmpMessage): void {
+    switch (msg.type) {
+      case T.WindowAckSize:
+        if (msg.payload.length >= 4) this.peerWindow = u32(msg.payload, 0);
+        return;
+      case T.UserControl:
+        if (msg.payload.length >= 6 && u16(msg.payload, 0) === UserControlEvent.PingRequest) {
+          this.send(userControlMessage(UserControlEvent.PingResponse, u32(msg.payload, 2)));
+        }
+        return;
+      case T.Audio:
+      case T.Video:
+      case T.DataAmf0:
+      case T.DataAmf3:
+        return this.onMedia(msg);
+      case T.Aggregate:
+        return this.onAggregate(msg);
+      case T.CommandAmf0:
+      case T.CommandAmf3: {
+        const body = msg.type === T.CommandAmf3 ? msg.payload.subarray(1) : msg.payload;
+        return this.onCommand(msg.streamId, decodeAmf0(body));
+      }
+      default:
+        return; // chunk size, abort, ack, peer bandwidth: nothing to do here
+    }
+  }
+
+  private onMedia(msg: RtmpMessage): void {
+    if (this.publisher === null || msg.streamId !== this.publishStreamId) return;
+    const type = mediaTagType(msg.type === T.DataAmf3 ? T.DataAmf0 : msg.type);
+    if (type === null) return;
+    const body = msg.type === T.DataAmf3 ? msg.payload.subarray(1) : msg.payload;
+    if (body.length === 0) return;
+    this.publisher.write(createMediaTag(type, msg.timestamp, body));
+  }
+
+  /** Aggregate messages carry FLV-tag-shaped sub-messages. */
+  private onAggregate(msg: RtmpMessage): void {
+    const b = msg.payload;
+    let p = 0;
+    let base: number | null = null;
+    while (b.length - p >= FLV_TAG_HEADER_SIZE) {
+      const type = b[p] as number;
+      const size = ((b[p + 1] as number) << 16) | ((b[p + 2] as number) << 8) | (b[p + 3] as number);
+      const ts = (((b[p + 7] as number) << 24) | ((b[p + 4] as number) << 16) | ((b[p + 5] as number) << 8) | (b[p + 6] as number)) >>> 0;
+      if (p + FLV_TAG_HEADER_SIZE + size > b.length) throw new RtmpProtocolError('truncated aggregate message');
+      base ??= ts;
+      this.onMedia({
+        csid: msg.csid,
+        type,
+        streamId: msg.streamId,
+        timestamp: (msg.timestamp + ts - base) >>> 0,
+        payload: b.slice(p + FLV_TAG_HEADER_SIZE, p + FLV_TAG_HEADER_SIZE + size),
+      });
+      p += FLV_TAG_HEADER_SIZE + size + 4;
+    }
+  }
+
+  private onCommand(streamId: number, values: Amf0Value[]): void {
+    const [name, txid, cmdObj] = values;
+    if (typeof name !== 'string') throw new RtmpProtocolError('command without a name');
+    const tx = typeof txid === 'number' ? txid : 0;
+    const arg = (i: number): Amf0Value => values[3 + i];
+    switch (name) {
+      case 'connect':
+        return this.onConnect(tx, cmdObj);
+      case 'createStream': {
+        if (this.nextStreamId > MAX_STREAMS) {
+          this.sendCommand(0, '_error', tx, null, { level: 'error', code: 'NetConnection.Call.Failed', description: 'too many streams' });
+          return;
+        }
+        this.sendCommand(0, '_result', tx, null, this.nextStreamId++);
+        return;
+      }
+      case 'publish':
+        return this.onPublish(streamId, arg(0), arg(1));
+      case 'play':
+        this.onPlay(streamId, arg(0)).catch((err: unknown) => {
+          this.log.error({ err }, 'rtmp play failed');
+          this.close('play failed', 'debug');
+        });
+        return;
+      case 'deleteStream': {
+        const id = arg(0);
+        if (typeof id === 'number') this.stopStream(id);
+        return;
+      }
+      case 'closeStream':
+        return this.stopStream(streamId);
+      default:
+        // releaseStream, FCPublish, FCUnpublish, getStreamLength, _checkbw, receiveAudio/Video,
+        // client replies: nothing to answer.
+        this.log.trace({ command: name }, 'rtmp command ignored');
+        return;
+    }
+  }
+
+  private onConnect(tx: number, cmdObj: Amf0Value): void {
+    const props = amf0Props(cmdObj);
+    const appValue = props?.app;
+    if (typeof appValue !== 'string' || appValue.length === 0) throw new RtmpProtocolError('connect without app');
+    const q = appValue.indexOf('?');
+    this.app = (q >= 0 ? appValue.slice(0, q) : appValue).replace(/\/+$/, '');
+    this.appQuery = q >= 0 ? appValue.slice(q + 1) : '';
+    const chunkSize = this.opts.chunkSize ?? 4096;
+    this.send(windowAckSizeMessage(WINDOW_ACK_SIZE));
+    this.send(setPeerBandwidthMessage(WINDOW_ACK_SIZE, 2));
+    this.send(setChunkSizeMessage(chunkSize));
+    this.encoder.chunkSize = chunkSize;
+    const enc = props?.objectEncoding;
+    this.sendCommand(
+      0,
+      '_result',
+      tx,
+      { fmsVer: 'FMS/3,0,1,123', capabilities: 31 },
+      {
+        level: 'status',
+        code: 'NetConnection.Connect.Success',
+        description: 'Connection succeeded.',
+        objectEncoding: typeof enc === 'number' ? enc : 0,
+      },
+    );
+  }
+
+  private resolvePath(nameValue: Amf0Value): { path: string; query: string } | null {
+    if (this.app === null || typeof nameValue !== 'string') return null;
+    const q = nameValue.indexOf('?');
+    const name = q >= 0 ? nameValue.slice(0, q) : nameValue;
+    const query = [this.appQuery, q >= 0 ? nameValue.slice(q + 1) : ''].filter((s) => s.length > 0).join('&');
+    return { path: `${this.app}/${name}`, query };
+  }
+
+  private onPublish(streamId: number, nameValue: Amf0Value, _type: Amf0Value): void {
+    const target = this.resolvePath(nameValue);
+    if (target === null || this.publisher !== null || this.subscriber !== null) {
+      this.sendStatus(streamId, 'error', 'NetStream.Publish.BadName', 'invalid publish');
+      return;
+    }
+    try {
+      const info = target.query.length > 0
+        ? { protocol: 'rtmp', remote: this.remote, query: target.query }
+        : { protocol: 'rtmp', remote: this.remote };
+      this.publisher = this.opts.hub.publish(target.path, info);
+    } catch (err) {
+      const busy = err instanceof StreamBusyError;
+      this.log.info({ streamPath: target.path, code: err instanceof MediaError ? err.code : undefined }, 'publish refused');
+      this.sendStatus(streamId, 'error', 'NetStream.Publish.BadName', busy ? 'stream already publishing' : 'invalid stream name');
+      return;
+    }
+    this.publishStreamId = streamId;
+    this.log = this.log.child({ streamPath: target.path });
+    const pub = this.publisher;
+    pub.on('close', (reason) => {
+      if (this.publisher === pub) {
+        this.publisher = null;
+        if (reason === 'hub closed') this.close(reason, 'debug');
+      }
+    });
+    this.send(userControlMessage(UserControlEvent.StreamBegin, streamId));
+    this.sendStatus(streamId, 'status', 'NetStream.Publish.Start', `${target.path} is now published.`);
+  }
+
+  private async onPlay(streamId: number, nameValue: Amf0Value): Promise<void> {
+    const target = this.resolvePath(nameValue);
+    if (target === null || this.publisher !== null || this.subscriber !== null) {
+      this.sendStatus(streamId, 'error', 'NetStream.Play.Failed', 'invalid play');
+      return;
+    }
+    const info = { protocol: 'rtmp', remote: this.remote };
+    const hub = this.opts.hub;
+    const sub = hub.hasMissingStreamHandler
+      ? await hub.subscribeOrWait(target.path, info, this.opts.playWaitMs ?? 5_000, this.opts.subscriber)
+      : hub.subscribe(target.path, info, this.opts.subscriber);
+    if (this.closedFlag) {
+      sub?.close('player disconnected');
+      return;
+    }
+    if (sub === null) {
+      this.sendStatus(streamId, 'error', 'NetStream.Play.StreamNotFound', `${target.path} not found`);
+      return;
+    }
+    this.subscriber = sub;
+    this.playStreamId = streamId;
+    this.log = this.log.child({ streamPath: target.path });
+    this.socket.setTimeout(0);
+    this.send(userControlMessage(UserControlEvent.StreamBegin, streamId));
+    this.sendStatus(streamId, 'status', 'NetStream.Play.Reset', `Playing and resetting ${target.path}.`);
+    this.sendStatus(streamId, 'status', 'NetStream.Play.Start', `Started playing ${target.path}.`);
+    this.send({
+      csid: Csid.Data,
+      type: T.DataAmf0,
+      streamId,
+      timestamp: 0,
+      payload: encodeAmf0('|RtmpSampleAccess', true, true),
+    });
+    this.log.info('rtmp play started');
+    const rebaser = new TimestampRebaser();
+    let endReason = 'closed';
+    sub.once('close', (reason) => {
+      endReason = reason;
+      if (reason === 'too slow') this.close('player too slow', 'debug');
+    });
+    await pumpSubscriber(sub, {
+      write: (tag: MediaTag) => this.sendTag(tag, streamId, rebaser),
+      drained: () => waitDrain(this.socket),
+    });
+    if (this.subscriber === sub) this.subscriber = null;
+    if (endReason === 'unpublished' && !this.closedFlag) {
+      this.sendStatus(streamId, 'status', 'NetStream.Play.UnpublishNotify', `${target.path} is now unpublished.`);
+      this.send(userControlMessage(UserControlEvent.StreamEof, streamId));
+      this.socket.end();
+    }
+  }
+
+  private sendTag(tag: MediaTag, streamId: number, rebaser: TimestampRebaser): boolean {
+    const csid = tag.type === 'audio' ? Csid.Audio : tag.type === 'video' ? Csid.Video : Csid.Data;
+    return this.send({ csid, type: flvTypeId(tag.type), streamId, timestamp: rebaser.map(tag), payload: tag.data });
+  }
+
+  private stopStream(streamId: number): void {
+    if (this.publisher !== null && streamId === this.publishStreamId) {
+      const pub = this.publisher;
+      this.publisher = null;
+      pub.close('unpublished');
+      this.sendStatus(streamId, 'status', 'NetStream.Unpublish.Success', `${pub.path} is now unpublished.`);
+    }
+    if (this.subscriber !== null && streamId === this.playStreamId) {
+      const sub = this.subscriber;
+      this.subscriber = null;
+      sub.close('player stopped');
+    }
+  }
+}
+
+function u16(b: Uint8Array, o: number): number {
+  return ((b[o] as number) << 8) | (b[o + 1] as number);
+}
+
+function u32(b: Uint8Array, o: number): number {
+  return (((b[o] as number) << 24) | ((b[o + 1] as number) << 16) | ((b[o + 2] as number) << 8) | (b[o + 3] as number)) >>> 0;
+}
