@@ -1,0 +1,428 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { LinkClosedError, type Link, type LinkCloseInfo, type LinkStream, type Transport } from '../transport/link.js';
+import {
+  CloseCode,
+  closeCodeInfo,
+  closeReason,
+  normalizeFingerprint,
+  PROTOCOL_REVISION,
+  StreamKind,
+  TransportCloseCode,
+  type AnnounceMessage,
+  type StreamKindValue,
+} from '../protocol/index.js';
+import { backoffDelay } from './backoff.js';
+import { ClientSession } from './client-session.js';
+import { CascadeError } from './errors.js';
+import { KnownServersFile, serverKey } from './known-servers.js';
+import type { SessionEnd } from './link-session.js';
+import type { CascadeStreamHandler } from './stream-handler.js';
+import { settleWithin, Sleeper } from './timing.js';
+import { TypedEmitter } from './typed-emitter.js';
+
+/** State of a cascade client's link to its server. */
+export type CascadeClientState = 'stopped' | 'connecting' | 'online' | 'backoff' | 'rejected';
+
+/** How the client verifies the server before it sends its secret (PROTOCOL.md §1). */
+export interface CascadeServerVerification {
+  /** PEM CA bundle: the server's chain must verify against it. */
+  caPem?: string;
+  /** Pinned "sha256:HEX" of the server's leaf certificate. */
+  fingerprint?: string;
+  /** Trust-on-first-use store (used when neither caPem nor fingerprint is set). */
+  knownServersFile?: string;
+}
+
+/** Timers of a cascade client (ms). */
+export interface CascadeClientTiming {
+  backoffInitialMs: number;
+  backoffMaxMs: number;
+  /** Fraction of the delay taken off at random (0..1). */
+  backoffJitter: number;
+  /** Delay after a rejection (auth, verification, replaced, kicked). */
+  rejectedRetryMs: number;
+  connectTimeoutMs: number;
+  /** WELCOME/REJECT must arrive this long after HELLO. */
+  welcomeTimeoutMs: number;
+  maxIdleTimeoutMs: number;
+  keepAliveIntervalMs: number;
+  closeTimeoutMs: number;
+  /** Bound of stop(). */
+  stopTimeoutMs: number;
+  maxStreamsPerLink: number;
+}
+
+/** Defaults of {@link CascadeClientTiming}. */
+export const DEFAULT_CLIENT_TIMING: Readonly<CascadeClientTiming> = Object.freeze({
+  backoffInitialMs: 500, // 0.5 s, doubling
+  backoffMaxMs: 30_000, // up to 30 s
+  backoffJitter: 0.2,
+  rejectedRetryMs: 30_000, // rejected: retry every 30 s, never faster
+  connectTimeoutMs: 5_000,
+  welcomeTimeoutMs: 10_000,
+  maxIdleTimeoutMs: 5_000,
+  keepAliveIntervalMs: 1_000,
+  closeTimeoutMs: 2_000,
+  stopTimeoutMs: 5_000,
+  maxStreamsPerLink: 256,
+});
+
+/** Options of {@link CascadeClient}. */
+export interface CascadeClientOptions {
+  transport: Transport;
+  server: { host: string; port: number };
+  /** The client's secret; absent or null: none (autoregister). Never logged. */
+  secret?: string | null;
+  /** This node's name, sent in HELLO. */
+  name: string;
+  /** This program's version, sent in HELLO. */
+  version: string;
+  verify: CascadeServerVerification;
+  logger: Logger;
+  timing?: Partial<CascadeClientTiming>;
+  /** TLS server name (SNI) to ask for; the transport's default otherwise. */
+  tlsServerName?: string;
+  /** Optional protocol features (PROTOCOL.md §8). */
+  features?: string[];
+  /** Random source for the backoff jitter (tests). */
+  random?: () => number;
+}
+
+/** The client's view of its link, as shown in GraphQL `upstream`. */
+export interface CascadeClientStatus {
+  /** "host:port" of the server. */
+  server: string;
+  state: CascadeClientState;
+  /** When the current state began. */
+  since: Date;
+  rttMs: number | null;
+  /** Why the last link or attempt ended (plain text from the server or the client). */
+  lastError: string | null;
+  /** Close code of the last error, if any. */
+  lastErrorCode: number | null;
+  /** Our client record id at the server (from the last WELCOME). */
+  clientId: number | null;
+  clientName: string | null;
+  serverName: string | null;
+  serverVersion: string | null;
+  /** "sha256:HEX" of the server certificate last seen. */
+  serverFingerprint: string | null;
+  /** When the next attempt is due (states backoff and rejected). */
+  nextAttemptAt: Date | null;
+}
+
+/** Events of a {@link CascadeClient}. */
+export interface CascadeClientEvents extends Record<string, unknown> {
+  stateChanged: CascadeClientStatus;
+  /** The server announced streams (issue 6). */
+  announce: AnnounceMessage;
+}
+
+/**
+ * How a refused connect() ended: LinkClosedError, or any transport error carrying a
+ * LinkCloseInfo as `info` (the lean transport's LinkConnectError).
+ */
+function closeInfoOfError(err: unknown): LinkCloseInfo | null {
+  if (err instanceof LinkClosedError) return err.info;
+  if (typeof err === 'object' && err !== null && 'info' in err) {
+    const info: unknown = err.info;
+    if (typeof info === 'object' && info !== null && 'code' in info && typeof info.code === 'number') {
+      const reason = 'reason' in info && typeof info.reason === 'string' ? info.reason : '';
+      return { code: info.code, reason, remote: 'remote' in info && info.remote === true };
+    }
+  }
+  return null;
+}
+
+interface AttemptOutcome {
+  online: boolean;
+  code: number;
+  reason: string;
+  retryAfterMs?: number;
+}
+
+/**
+ * The lower node's side of the cascade link: connects, verifies the server, sends
+ * HELLO, keeps the link up with heartbeats, and reconnects with backoff after any
+ * drop. See PROTOCOL.md §5.
+ */
+export class CascadeClient extends TypedEmitter<CascadeClientEvents> {
+  private readonly opts: CascadeClientOptions;
+  private readonly timing: CascadeClientTiming;
+  private readonly logger: Logger;
+  private readonly key: string;
+  private readonly pin: string | null;
+  private readonly knownServers: KnownServersFile | null;
+  private readonly handlers = new Map<StreamKindValue, CascadeStreamHandler>();
+  private readonly sleeper = new Sleeper();
+  private readonly instanceId = randomUUID();
+  private state: CascadeClientState = 'stopped';
+  private since = new Date();
+  private lastError: string | null = null;
+  private lastErrorCode: number | null = null;
+  private nextAttemptAt: Date | null = null;
+  private serverFingerprint: string | null = null;
+  private welcome: { clientId: number; clientName: string; serverName: string; serverVersion: string } | null = null;
+  private session: ClientSession | null = null;
+  private pendingLink: Link | null = null;
+  private runPromise: Promise<void> | null = null;
+  private stopPromise: Promise<void> | null = null;
+  private stopping = false;
+
+  constructor(options: CascadeClientOptions) {
+    const key = serverKey(options.server.host, options.server.port);
+    const logger = options.logger.child({ component: 'cascade-client', peer: key });
+    super(logger);
+    this.opts = options;
+    this.logger = logger;
+    this.key = key;
+    this.timing = { ...DEFAULT_CLIENT_TIMING, ...options.timing };
+    const v = options.verify;
+    if (v.fingerprint !== undefined) {
+      this.pin = normalizeFingerprint(v.fingerprint);
+      if (!this.pin) throw new CascadeError('CASCADE_CONFIG', `cascade-client.fingerprint is not a sha256 fingerprint: ${v.fingerprint}`);
+    } else {
+      this.pin = null;
+    }
+    if (!v.caPem && !this.pin && !v.knownServersFile) {
+      throw new CascadeError('CASCADE_CONFIG', 'cascade client: no way to verify the server (set a CA file, a fingerprint, or a known-servers file)');
+    }
+    this.knownServers = !v.caPem && !this.pin && v.knownServersFile ? new KnownServersFile(v.knownServersFile) : null;
+  }
+
+  /** Current status (rttMs is live). */
+  status(): CascadeClientStatus {
+    return {
+      server: this.key,
+      state: this.state,
+      since: this.since,
+      rttMs: this.state === 'online' ? (this.session?.rttMs ?? null) : null,
+      lastError: this.lastError,
+      lastErrorCode: this.lastErrorCode,
+      clientId: this.welcome?.clientId ?? null,
+      clientName: this.welcome?.clientName ?? null,
+      serverName: this.welcome?.serverName ?? null,
+      serverVersion: this.welcome?.serverVersion ?? null,
+      serverFingerprint: this.serverFingerprint,
+      nextAttemptAt: this.nextAttemptAt,
+    };
+  }
+
+  /** Start keeping the link up. Idempotent. */
+  start(): void {
+    if (this.stopping) throw new CascadeError('CASCADE_STATE', 'cascade client was stopped');
+    this.runPromise ??= this.run().catch((err: unknown) => {
+      this.logger.error({ err }, 'cascade client loop failed');
+      this.setState('stopped');
+    });
+  }
+
+  /** Close the link (ClientShutdown) and stop reconnecting. Bounded; idempotent. */
+  stop(): Promise<void> {
+    this.stopPromise ??= (async () => {
+      this.stopping = true;
+      this.sleeper.cancel();
+      const s = this.session;
+      if (s) await s.close(CloseCode.ClientShutdown);
+      const l = this.pendingLink;
+      if (l) await settleWithin(l.close(CloseCode.ClientShutdown, closeReason(CloseCode.ClientShutdown)), this.timing.closeTimeoutMs, undefined);
+      if (this.runPromise) await settleWithin(this.runPromise, this.timing.stopTimeoutMs, undefined);
+      this.setState('stopped');
+      this.logger.info('cascade client stopped');
+    })();
+    return this.stopPromise;
+  }
+
+  /** Handle streams of `kind` opened by the server (e.g. API relay). Returns an unregister function. */
+  onStream(kind: StreamKindValue, handler: CascadeStreamHandler): () => void {
+    if (kind === StreamKind.Control) throw new CascadeError('CASCADE_CONFIG', 'the control stream cannot be handled');
+    this.handlers.set(kind, handler);
+    return () => {
+      if (this.handlers.get(kind) === handler) this.handlers.delete(kind);
+    };
+  }
+
+  /** Open a stream of `kind` to the server (e.g. a media push). Requires state online. */
+  async openStream(kind: StreamKindValue): Promise<LinkStream> {
+    const s = this.session;
+    if (!s || this.state !== 'online' || s.isClosing) throw new CascadeError('CASCADE_NOT_ONLINE', `cascade link to ${this.key} is not online`);
+    return s.openKindStream(kind);
+  }
+
+  private setState(state: CascadeClientState, patch: { error?: { code: number; reason: string } | null; nextAttemptAt?: Date | null } = {}): void {
+    if (patch.error !== undefined) {
+      this.lastError = patch.error?.reason ?? null;
+      this.lastErrorCode = patch.error?.code ?? null;
+    }
+    if (patch.nextAttemptAt !== undefined) this.nextAttemptAt = patch.nextAttemptAt;
+    if (state === this.state && patch.error === undefined) return;
+    this.state = state;
+    this.since = new Date();
+    this.emit('stateChanged', this.status());
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    let attempt = 0;
+    while (!this.stopping) {
+      attempt++;
+      this.setState('connecting', { nextAttemptAt: null });
+      const outcome = await this.attempt(attempt);
+      if (this.stopping) break;
+      if (outcome.online) failures = 0;
+      const policy = closeCodeInfo(outcome.code).retry;
+      let delay: number;
+      let state: CascadeClientState;
+      if (policy === 'slow') {
+        state = 'rejected';
+        delay = Math.max(this.timing.rejectedRetryMs, outcome.retryAfterMs ?? 0);
+      } else {
+        failures++;
+        state = 'backoff';
+        delay = backoffDelay(
+          failures,
+          { initialMs: this.timing.backoffInitialMs, maxMs: this.timing.backoffMaxMs, jitter: this.timing.backoffJitter },
+          this.opts.random,
+        );
+      }
+      this.logger.warn(
+        { code: outcome.code, reason: outcome.reason, wasOnline: outcome.online, retryInMs: delay, state },
+        state === 'rejected' ? 'cascade link refused; retrying slowly' : 'cascade link down; reconnecting',
+      );
+      this.setState(state, { error: { code: outcome.code, reason: outcome.reason }, nextAttemptAt: new Date(Date.now() + delay) });
+      await this.sleeper.sleep(delay);
+    }
+  }
+
+  private async attempt(attempt: number): Promise<AttemptOutcome> {
+    const t = this.timing;
+    const { host, port } = this.opts.server;
+    this.logger.info({ attempt }, 'connecting to cascade server');
+    let link: Link;
+    try {
+      link = await this.opts.transport.connect({
+        host,
+        port,
+        ...(this.opts.tlsServerName !== undefined ? { serverName: this.opts.tlsServerName } : {}),
+        ...(this.opts.verify.caPem !== undefined ? { caPem: this.opts.verify.caPem } : {}),
+        ...(this.pin ? { fingerprint: this.pin } : {}),
+        maxIdleTimeoutMs: t.maxIdleTimeoutMs,
+        keepAliveIntervalMs: t.keepAliveIntervalMs,
+        connectTimeoutMs: t.connectTimeoutMs,
+      });
+    } catch (err) {
+      const info = closeInfoOfError(err);
+      if (info) {
+        const { code } = info;
+        if (code === TransportCloseCode.FingerprintMismatch) {
+          return { online: false, code, reason: `server ${this.key} does not present the pinned certificate ${this.pin ?? ''} (cascade-client.fingerprint)` };
+        }
+        return { online: false, code, reason: `connect failed: ${info.reason || closeReason(code)}` };
+      }
+      return { online: false, code: TransportCloseCode.TransportError, reason: `connect failed: ${(err as Error).message}` };
+    }
+    this.pendingLink = link;
+    try {
+      if (this.stopping) {
+        await settleWithin(link.close(CloseCode.ClientShutdown, closeReason(CloseCode.ClientShutdown)), t.closeTimeoutMs, undefined);
+        return { online: false, code: CloseCode.ClientShutdown, reason: closeReason(CloseCode.ClientShutdown) };
+      }
+      const refusal = await this.verifyServer(link);
+      if (refusal) {
+        await settleWithin(link.close(CloseCode.ServerVerificationFailed, closeReason(CloseCode.ServerVerificationFailed)), t.closeTimeoutMs, undefined);
+        return { online: false, code: CloseCode.ServerVerificationFailed, reason: refusal };
+      }
+      if (this.stopping) {
+        await settleWithin(link.close(CloseCode.ClientShutdown, closeReason(CloseCode.ClientShutdown)), t.closeTimeoutMs, undefined);
+        return { online: false, code: CloseCode.ClientShutdown, reason: closeReason(CloseCode.ClientShutdown) };
+      }
+      return await this.runSession(link);
+    } finally {
+      this.pendingLink = null;
+    }
+  }
+
+  /** Returns null when the server is verified, else the error text. Sends nothing. */
+  private async verifyServer(link: Link): Promise<string | null> {
+    const seen = link.peerFingerprint ? normalizeFingerprint(link.peerFingerprint) : null;
+    this.serverFingerprint = seen;
+    if (this.pin) {
+      if (seen !== this.pin) {
+        return `server ${this.key} presented certificate ${seen ?? '(none)'} but cascade-client.fingerprint pins ${this.pin}`;
+      }
+      return null;
+    }
+    if (!this.knownServers) return null; // verified by the CA in the transport
+    if (!seen) return `server ${this.key} presented no certificate`;
+    let res;
+    try {
+      res = await this.knownServers.check(this.key, seen);
+    } catch (err) {
+      this.logger.error({ err, file: this.knownServers.path }, 'cannot use the known-servers file');
+      return `cannot use the known-servers file ${this.knownServers.path}: ${(err as Error).message}`;
+    }
+    if (res.status === 'added') {
+      this.logger.warn({ fingerprint: seen, file: this.knownServers.path }, 'trusting the server certificate on first use');
+      return null;
+    }
+    if (res.status === 'trusted') return null;
+    const firstSeen = res.comment ? ` (${res.comment})` : '';
+    return (
+      `server ${this.key} presented certificate ${seen} but ${res.trusted} is trusted${firstSeen}. ` +
+      `If the server's certificate was changed on purpose, delete the line for ${this.key} from ${this.knownServers.path}, ` +
+      `or set cascade-client.fingerprint to ${seen}.`
+    );
+  }
+
+  private async runSession(link: Link): Promise<AttemptOutcome> {
+    const t = this.timing;
+    const session = new ClientSession(
+      link,
+      this.logger.child({ instanceId: this.instanceId }),
+      { maxPeerStreams: t.maxStreamsPerLink, closeTimeoutMs: t.closeTimeoutMs },
+      (msg) => this.emit('announce', msg),
+      this.handlers,
+    );
+    this.session = session;
+    try {
+      await session.begin({
+        type: 'hello',
+        protocol: PROTOCOL_REVISION,
+        name: this.opts.name,
+        version: this.opts.version,
+        secret: this.opts.secret ?? null,
+        instanceId: this.instanceId,
+        features: this.opts.features ?? [],
+      });
+    } catch (err) {
+      this.logger.debug({ err }, 'could not send HELLO');
+      void session.close(CloseCode.InternalError, 'could not open the control stream');
+    }
+    const timer = setTimeout(() => {
+      void session.close(CloseCode.HelloTimeout, `hello timeout: no WELCOME within ${t.welcomeTimeoutMs} ms`);
+    }, t.welcomeTimeoutMs);
+    let online = false;
+    try {
+      const w = await session.welcomed;
+      clearTimeout(timer);
+      online = true;
+      this.welcome = { clientId: w.clientId, clientName: w.clientName, serverName: w.serverName, serverVersion: w.serverVersion };
+      session.logger.info(
+        { clientId: w.clientId, serverName: w.serverName, serverVersion: w.serverVersion, fingerprint: this.serverFingerprint },
+        'cascade link online',
+      );
+      if (!this.stopping) this.setState('online');
+    } catch {
+      clearTimeout(timer);
+    }
+    const end: SessionEnd = await session.ended;
+    if (this.session === session) this.session = null;
+    return {
+      online,
+      code: end.code,
+      reason: end.reason,
+      ...(session.retryAfterMs !== undefined ? { retryAfterMs: session.retryAfterMs } : {}),
+    };
+  }
+}

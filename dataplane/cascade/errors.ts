@@ -1,0 +1,20 @@
+/** Stable codes of {@link CascadeError}. */
+export type CascadeErrorCode =
+  /** The client record has no live link. */
+  | 'CASCADE_CLIENT_OFFLINE'
+  /** The cascade client is not online. */
+  | 'CASCADE_NOT_ONLINE'
+  /** Invalid options. */
+  | 'CASCADE_CONFIG'
+  /** The server already started or was stopped. */
+  | 'CASCADE_STATE';
+
+/** An error of the cascade session layer, with a stable code. */
+export class CascadeError extends Error {
+  readonly code: CascadeErrorCode;
+  constructor(code: CascadeErrorCode, message: string) {
+    super(message);
+    this.name = 'CascadeError';
+    this.code = code;
+  }
+}

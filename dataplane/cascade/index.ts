@@ -1,0 +1,13 @@
+/**
+ * Cascade sessions: the server (upper node) and client (lower node) state machines
+ * over the transport's Link interface. See dataplane/PROTOCOL.md.
+ */
+export * from './authority.js';
+export * from './cascade-server.js';
+export * from './cascade-client.js';
+export * from './stream-handler.js';
+export * from './errors.js';
+export { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+export { KnownServersFile, parseKnownServers, serverKey, type KnownServer, type TofuResult } from './known-servers.js';
+export { AuthThrottle, type AuthThrottleOptions, type ThrottleVerdict } from './auth-throttle.js';
+export type { SessionEnd } from './link-session.js';

@@ -1,0 +1,393 @@
+/**
+ * Cascade link sessions over the real QUIC transport on 127.0.0.1: authentication,
+ * autoregister, rejection, hello timeout, bad input, replacement, kick, throttling,
+ * stream-kind dispatch. The authority is a small in-memory one (the real one lives in
+ * the control plane).
+ */
+import { describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import { defaultTransport, fingerprintOfPem, generateSelfSignedIdentity, type Link, type TlsIdentity } from '../../dataplane/transport/index.js';
+import {
+  CascadeClient,
+  CascadeServer,
+  type AuthenticateRequest,
+  type AuthenticateResult,
+  type CascadeAuthority,
+  type CascadeClientOptions,
+  type CascadeClientState,
+  type CascadeServerEvents,
+  type CascadeServerLimits,
+  type LinkDownInfo,
+  type LinkUpInfo,
+} from '../../dataplane/cascade/index.js';
+import { CloseCode, closeReason, encodeControlMessage, encodeFrame, StreamKind } from '../../dataplane/protocol/index.js';
+
+const logger = pino({ level: process.env.CASCADE_TEST_LOG ?? 'silent' });
+
+/** In-memory authority: records by secret, optional autoregister. */
+class MemoryAuthority implements CascadeAuthority {
+  autoregister = false;
+  private nextId = 1;
+  readonly bySecret = new Map<string, { id: number; name: string }>();
+  readonly calls: string[] = [];
+  readonly requests: AuthenticateRequest[] = [];
+  readonly online = new Map<number, LinkUpInfo>();
+
+  addClient(secret: string, name: string): number {
+    const id = this.nextId++;
+    this.bySecret.set(secret, { id, name });
+    return id;
+  }
+
+  async authenticate(req: AuthenticateRequest): Promise<AuthenticateResult> {
+    this.requests.push(req);
+    const rec = req.secret !== null ? this.bySecret.get(req.secret) : undefined;
+    if (rec) return { ok: true, clientId: rec.id, name: rec.name };
+    if (!this.autoregister) {
+      const code = req.secret === null ? CloseCode.AuthSecretRequired : CloseCode.AuthUnknownSecret;
+      return { ok: false, code, reason: closeReason(code) };
+    }
+    const taken = new Set([...this.bySecret.values()].map((r) => r.name));
+    let name = req.name;
+    for (let i = 2; taken.has(name); i++) name = `${req.name}-${i}`;
+    const id = this.nextId++;
+    this.bySecret.set(req.secret ?? `auto-${id}`, { id, name });
+    return { ok: true, clientId: id, name, registered: true };
+  }
+
+  async linkUp(clientId: number, info: LinkUpInfo): Promise<void> {
+    this.calls.push(`up:${clientId}${info.replaced ? ':replaced' : ''}`);
+    this.online.set(clientId, info);
+  }
+
+  async linkDown(clientId: number, info: LinkDownInfo): Promise<void> {
+    this.calls.push(`down:${clientId}:${info.code}`);
+    this.online.delete(clientId);
+  }
+}
+
+async function waitFor(what: string, pred: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+let identity: TlsIdentity;
+let fingerprint: string;
+
+async function startServer(
+  t: TestContext,
+  authority: CascadeAuthority,
+  limits: Partial<CascadeServerLimits> = {},
+): Promise<{ server: CascadeServer; port: number; events: Array<{ event: keyof CascadeServerEvents; payload: unknown }> }> {
+  identity ??= await generateSelfSignedIdentity();
+  fingerprint = fingerprintOfPem(identity.certPem);
+  const server = new CascadeServer({
+    transport: defaultTransport,
+    listen: { host: '127.0.0.1', port: 0 },
+    tls: identity,
+    authority,
+    logger,
+    serverName: 'hq',
+    version: '9.9.9',
+    limits,
+  });
+  const events: Array<{ event: keyof CascadeServerEvents; payload: unknown }> = [];
+  for (const event of ['online', 'offline', 'rejected'] as const) server.on(event, (payload) => void events.push({ event, payload }));
+  const { port } = await server.start();
+  t.after(() => server.stop());
+  return { server, port, events };
+}
+
+function startClient(t: TestContext, port: number, opts: Partial<CascadeClientOptions> = {}): { client: CascadeClient; states: CascadeClientState[] } {
+  const client = new CascadeClient({
+    transport: defaultTransport,
+    server: { host: '127.0.0.1', port },
+    name: 'edge',
+    version: '1.2.3',
+    verify: { fingerprint },
+    logger,
+    timing: { rejectedRetryMs: 1_500 },
+    ...opts,
+  });
+  const states: CascadeClientState[] = [];
+  client.on('stateChanged', (s) => void states.push(s.state));
+  client.start();
+  t.after(() => client.stop());
+  return { client, states };
+}
+
+/** A raw link to the server, for speaking bad protocol. */
+async function rawLink(t: TestContext, port: number): Promise<Link> {
+  const link = await defaultTransport.connect({ host: '127.0.0.1', port, fingerprint });
+  t.after(() => link.close());
+  return link;
+}
+
+async function closedWithin(link: Link, ms: number): Promise<{ code: number; reason: string }> {
+  const info = await Promise.race([link.closed, sleep(ms).then(() => null)]);
+  if (!info) throw new Error(`link not closed within ${ms} ms`);
+  return info;
+}
+
+const helloBytes = (secret: string | null, name = 'raw'): Uint8Array =>
+  encodeControlMessage({ type: 'hello', protocol: 1, name, version: '0', secret });
+
+function withKind(kind: number, bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(1 + bytes.byteLength);
+  out[0] = kind;
+  out.set(bytes, 1);
+  return out;
+}
+
+describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 }, () => {
+  test('a known secret brings the link online; status, RTT and authority calls', async (t) => {
+    const authority = new MemoryAuthority();
+    const id = authority.addClient('s3cret', 'edge-1');
+    const { server, port, events } = await startServer(t, authority);
+    const { client } = startClient(t, port, { secret: 's3cret' });
+    await waitFor('client online', () => client.status().state === 'online');
+    const st = client.status();
+    assert.equal(st.clientId, id);
+    assert.equal(st.clientName, 'edge-1');
+    assert.equal(st.serverName, 'hq');
+    assert.equal(st.serverVersion, '9.9.9');
+    assert.equal(st.serverFingerprint, fingerprint);
+    await waitFor('server session', () => server.sessions().length === 1);
+    const [info] = server.sessions();
+    assert.equal(info?.clientId, id);
+    assert.equal(info?.name, 'edge-1');
+    assert.equal(info?.remoteAddress, '127.0.0.1');
+    assert.equal(info?.version, '1.2.3');
+    assert.ok(info?.connectedSince instanceof Date);
+    await waitFor('rtt measured on both sides', () => client.status().rttMs !== null && server.session(id)?.rttMs !== null, 4_000);
+    const before = server.session(id)?.lastSeen.getTime() ?? 0;
+    await sleep(1_300);
+    assert.ok((server.session(id)?.lastSeen.getTime() ?? 0) > before, 'heartbeat updates lastSeen');
+    await waitFor('linkUp', () => authority.calls.includes(`up:${id}`));
+    assert.equal(events.filter((e) => e.event === 'online').length, 1);
+    assert.equal(server.fingerprint, fingerprint);
+
+    await client.stop();
+    await client.stop(); // idempotent
+    assert.equal(client.status().state, 'stopped');
+    await waitFor('offline at server', () => server.sessions().length === 0, 3_000);
+    const off = events.find((e) => e.event === 'offline')?.payload as CascadeServerEvents['offline'];
+    assert.equal(off.code, CloseCode.ClientShutdown);
+    await waitFor('linkDown', () => authority.calls.includes(`down:${id}:${CloseCode.ClientShutdown}`));
+    assert.ok(authority.requests.every((r) => r.secret === 's3cret'));
+  });
+
+  test('autoregister: no secret and unknown secrets become new records; the same secret keeps its record', async (t) => {
+    const authority = new MemoryAuthority();
+    authority.autoregister = true;
+    const { server, port, events } = await startServer(t, authority);
+    const a = startClient(t, port, { name: 'edge' }).client;
+    const b = startClient(t, port, { name: 'edge', secret: 'fresh-secret' }).client;
+    await waitFor('both online', () => a.status().state === 'online' && b.status().state === 'online');
+    assert.notEqual(a.status().clientId, b.status().clientId);
+    assert.deepEqual(new Set([a.status().clientName, b.status().clientName]), new Set(['edge', 'edge-2']));
+    const online = events.filter((e) => e.event === 'online').map((e) => e.payload as CascadeServerEvents['online']);
+    assert.ok(online.every((o) => o.registered));
+    const idB = b.status().clientId;
+    await b.stop();
+    const b2 = startClient(t, port, { name: 'edge', secret: 'fresh-secret' }).client;
+    await waitFor('b2 online', () => b2.status().state === 'online');
+    assert.equal(b2.status().clientId, idB);
+    assert.equal(server.sessions().length, 2);
+  });
+
+  test('rejection: the client shows the plain reason, goes to rejected and retries slowly', async (t) => {
+    const authority = new MemoryAuthority();
+    const { port, events } = await startServer(t, authority);
+    const { client } = startClient(t, port, { secret: 'wrong' });
+    await waitFor('rejected', () => client.status().state === 'rejected');
+    assert.equal(client.status().lastError, 'authentication failed: unknown secret and autoregister is off');
+    assert.equal(client.status().lastErrorCode, CloseCode.AuthUnknownSecret);
+    const rej = events.find((e) => e.event === 'rejected')?.payload as CascadeServerEvents['rejected'];
+    assert.equal(rej.remoteAddress, '127.0.0.1');
+    assert.equal(rej.code, CloseCode.AuthUnknownSecret);
+    assert.equal(rej.name, 'edge');
+    // slow retry (rejectedRetryMs 1.5 s in these tests): no second attempt for a second
+    assert.equal(authority.requests.length, 1);
+    await sleep(1_000);
+    assert.equal(authority.requests.length, 1);
+    await waitFor('second attempt', () => authority.requests.length === 2, 3_000);
+
+    const nosecret = startClient(t, port).client;
+    await waitFor('rejected without secret', () => nosecret.status().state === 'rejected');
+    assert.equal(nosecret.status().lastError, 'authentication failed: no secret given and autoregister is off');
+  });
+
+  test('hello timeout: a link that never says HELLO is closed with a reason', async (t) => {
+    const { port, server } = await startServer(t, new MemoryAuthority(), { helloTimeoutMs: 400 });
+    const link = await rawLink(t, port);
+    const t0 = Date.now();
+    const info = await closedWithin(link, 3_000);
+    assert.equal(info.code, CloseCode.HelloTimeout);
+    assert.match(info.reason, /hello timeout/);
+    assert.ok(Date.now() - t0 >= 300);
+    assert.equal(server.sessions().length, 0);
+  });
+
+  test('bad input closes only the offending link; other clients stay online', async (t) => {
+    const authority = new MemoryAuthority();
+    const id = authority.addClient('good', 'good-edge');
+    const { server, port } = await startServer(t, authority);
+    const { client, states } = startClient(t, port, { secret: 'good' });
+    await waitFor('good client online', () => client.status().state === 'online');
+
+    const cases: Array<{ name: string; kind: number; bytes: Uint8Array; code: number }> = [
+      { name: 'oversize frame', kind: StreamKind.Control, bytes: new Uint8Array([0x01, 0xff, 0xff, 0xff, 0xff]), code: CloseCode.FrameTooLarge },
+      { name: 'invalid JSON', kind: StreamKind.Control, bytes: encodeFrame(0x01, new TextEncoder().encode('{nope')), code: CloseCode.MalformedFrame },
+      { name: 'unknown frame type', kind: StreamKind.Control, bytes: encodeFrame(0x3e, new Uint8Array(0)), code: CloseCode.UnknownFrameType },
+      { name: 'PING before HELLO', kind: StreamKind.Control, bytes: encodeControlMessage({ type: 'ping', seq: 1, ts: 1 }), code: CloseCode.UnexpectedFrame },
+      { name: 'unknown stream kind', kind: 0x09, bytes: new Uint8Array([1, 2, 3]), code: CloseCode.UnknownStreamKind },
+      { name: 'media stream before auth', kind: StreamKind.MediaPush, bytes: new Uint8Array([1]), code: CloseCode.StreamBeforeAuth },
+    ];
+    for (const c of cases) {
+      const link = await rawLink(t, port);
+      const s = await link.openStream();
+      await s.write(withKind(c.kind, c.bytes));
+      const info = await closedWithin(link, 3_000);
+      assert.equal(info.code, c.code, `${c.name}: code 0x${info.code.toString(16)} ${info.reason}`);
+      assert.ok(info.reason.length > 0);
+    }
+    // a second HELLO after WELCOME (another record, so the good client is not replaced)
+    authority.addClient('other', 'other-edge');
+    const link = await rawLink(t, port);
+    const s = await link.openStream();
+    await s.write(withKind(StreamKind.Control, helloBytes('other')));
+    await s.read(); // WELCOME
+    await s.write(helloBytes('other'));
+    assert.equal((await closedWithin(link, 3_000)).code, CloseCode.UnexpectedFrame);
+
+    await sleep(300);
+    assert.equal(client.status().state, 'online');
+    assert.ok(!states.includes('backoff'), 'the good client never dropped');
+    assert.equal(server.session(id)?.name, 'good-edge');
+  });
+
+  test('too many streams closes the link', async (t) => {
+    const authority = new MemoryAuthority();
+    authority.addClient('k', 'k');
+    const { port } = await startServer(t, authority, { maxStreamsPerLink: 3 });
+    const link = await rawLink(t, port);
+    const ctl = await link.openStream();
+    await ctl.write(withKind(StreamKind.Control, helloBytes('k')));
+    await ctl.read(); // WELCOME
+    for (let i = 0; i < 3; i++) {
+      const s = await link.openStream().catch(() => null);
+      await s?.write(Uint8Array.of(StreamKind.MediaPush)).catch(() => undefined);
+    }
+    const info = await closedWithin(link, 3_000);
+    assert.equal(info.code, CloseCode.TooManyStreams);
+  });
+
+  test('a second connection of the same record replaces the first', async (t) => {
+    const authority = new MemoryAuthority();
+    const id = authority.addClient('dup', 'dup-edge');
+    const { server, port, events } = await startServer(t, authority);
+    const a = startClient(t, port, { secret: 'dup' }).client;
+    await waitFor('a online', () => a.status().state === 'online');
+    const b = startClient(t, port, { secret: 'dup' }).client;
+    await waitFor('b online', () => b.status().state === 'online');
+    await waitFor('a replaced', () => a.status().state === 'rejected');
+    assert.equal(a.status().lastError, 'replaced by a newer connection for the same client');
+    assert.equal(a.status().lastErrorCode, CloseCode.Replaced);
+    assert.equal(server.sessions().length, 1);
+    assert.equal(server.sessions()[0]?.clientId, id);
+    assert.equal(events.filter((e) => e.event === 'offline').length, 0, 'the record never went offline');
+    const online = events.filter((e) => e.event === 'online').map((e) => e.payload as CascadeServerEvents['online']);
+    assert.deepEqual(online.map((o) => o.replaced), [false, true]);
+    await waitFor('authority calls', () => authority.calls.length === 2);
+    assert.deepEqual(authority.calls, [`up:${id}`, `up:${id}:replaced`]);
+  });
+
+  test('kick closes the live link with the given code and reason', async (t) => {
+    const authority = new MemoryAuthority();
+    const id = authority.addClient('kick', 'kicked');
+    const { server, port, events } = await startServer(t, authority);
+    const { client } = startClient(t, port, { secret: 'kick' });
+    await waitFor('online', () => client.status().state === 'online');
+    authority.bySecret.delete('kick');
+    assert.equal(await server.kick(id, CloseCode.ClientDeleted), true);
+    await waitFor('client rejected', () => client.status().state === 'rejected');
+    assert.equal(client.status().lastError, 'client record deleted');
+    await waitFor('offline event', () => events.some((e) => e.event === 'offline'));
+    const off = events.find((e) => e.event === 'offline')?.payload as CascadeServerEvents['offline'];
+    assert.equal(off.code, CloseCode.ClientDeleted);
+    assert.equal(off.remote, false);
+    assert.equal(await server.kick(id), false);
+    assert.equal(await server.kick(12345, CloseCode.SecretChanged), false);
+  });
+
+  test('repeated auth failures from one address are throttled and reported once', async (t) => {
+    const authority = new MemoryAuthority();
+    const { port, events } = await startServer(t, authority, { authFailureLimit: 3, authFailureWindowMs: 60_000 });
+    for (let i = 0; i < 3; i++) {
+      const link = await rawLink(t, port);
+      const s = await link.openStream();
+      await s.write(withKind(StreamKind.Control, helloBytes('bad')));
+      assert.equal((await closedWithin(link, 3_000)).code, CloseCode.AuthUnknownSecret);
+    }
+    for (let i = 0; i < 2; i++) {
+      const link = await rawLink(t, port);
+      const info = await closedWithin(link, 3_000);
+      assert.equal(info.code, CloseCode.Throttled);
+      assert.equal(info.reason, closeReason(CloseCode.Throttled));
+    }
+    assert.equal(authority.requests.length, 3, 'throttled attempts never reach the authority');
+    const throttled = events.filter((e) => e.event === 'rejected' && (e.payload as CascadeServerEvents['rejected']).code === CloseCode.Throttled);
+    assert.equal(throttled.length, 1);
+  });
+
+  test('streams by kind: client-opened media stream reaches the server handler; unhandled kinds are reset', async (t) => {
+    const authority = new MemoryAuthority();
+    const id = authority.addClient('m', 'media-edge');
+    const { server, port } = await startServer(t, authority);
+    const received: Array<{ text: string; clientId: number; peer: string }> = [];
+    server.onStream(StreamKind.MediaPush, async (stream, ctx) => {
+      let text = '';
+      for (let c = await stream.read(); c !== null; c = await stream.read()) text += new TextDecoder().decode(c);
+      received.push({ text, clientId: ctx.clientId, peer: ctx.peerName });
+      await stream.write(new TextEncoder().encode('ok'));
+      await stream.end();
+    });
+    const { client } = startClient(t, port, { secret: 'm' });
+    await waitFor('online', () => client.status().state === 'online');
+    const s = await client.openStream(StreamKind.MediaPush);
+    await s.write(new TextEncoder().encode('hello media'));
+    await s.end();
+    let answer = '';
+    for (let c = await s.read(); c !== null; c = await s.read()) answer += new TextDecoder().decode(c);
+    assert.equal(answer, 'ok');
+    assert.deepEqual(received, [{ text: 'hello media', clientId: id, peer: 'media-edge' }]);
+
+    // server → client stream (API relay) with a handler on the client
+    client.onStream(StreamKind.ApiRelay, async (stream, ctx) => {
+      assert.equal(ctx.clientId, id);
+      await stream.write(new TextEncoder().encode(`relay for ${ctx.peerName}`));
+      await stream.end();
+    });
+    const r = await server.openStream(id, StreamKind.ApiRelay);
+    let relay = '';
+    for (let c = await r.read(); c !== null; c = await r.read()) relay += new TextDecoder().decode(c);
+    assert.equal(relay, 'relay for hq');
+
+    // no handler for MediaPull on the server: that stream is reset, the link goes on
+    const pull = await client.openStream(StreamKind.MediaPull);
+    await assert.rejects(async () => {
+      for (let c = await pull.read(); c !== null; c = await pull.read());
+      throw new Error('stream ended instead of being reset');
+    }, (e: Error) => e.name === 'LinkStreamResetError');
+    await sleep(200);
+    assert.equal(client.status().state, 'online');
+    await assert.rejects(server.openStream(999, StreamKind.ApiRelay), (e: Error & { code?: string }) => e.code === 'CASCADE_CLIENT_OFFLINE');
+  });
+});
