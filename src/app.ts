@@ -1,0 +1,86 @@
+/**
+ * Assembles one node from its configuration: database, services, HTTP
+ * (GraphQL + REST), and the data plane. `main.ts` is the only caller that
+ * listens on real ports by default; tests build apps on port 0.
+ */
+import type { Config } from './config.js';
+import { openDatabase, type Database } from './db/database.js';
+import { clientRoutes } from './http/rest-clients.js';
+import { startHttpServer, type HttpServer } from './http/http-server.js';
+import { createLogger, type Logger } from './logger.js';
+import { ClientService } from './services/client.service.js';
+import { EventBus } from './services/event-bus.js';
+import type { NodeEvents } from './services/events.js';
+import type { NodeRole, Services } from './services/index.js';
+import { VERSION } from './version.js';
+
+export interface App {
+  readonly config: Config;
+  readonly logger: Logger;
+  /** Available after start(). */
+  readonly services: Services;
+  /** Bound addresses, available after start(). */
+  readonly addresses: { http: { host: string; port: number } };
+  start(): Promise<void>;
+  /** Stops everything, in reverse order; bounded and idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface BuildOptions {
+  logger?: Logger;
+}
+
+export function buildApp(config: Config, opts: BuildOptions = {}): App {
+  const logger = opts.logger ?? createLogger(config.log.level, config.name);
+  let db: Database | null = null;
+  let http: HttpServer | null = null;
+  let services: Services | null = null;
+  let stopping: Promise<void> | null = null;
+
+  const roles: NodeRole[] = ['MEDIA'];
+  if (config.cascadeServer) roles.push('CASCADE_SERVER');
+  if (config.cascadeClient) roles.push('CASCADE_CLIENT');
+
+  const app: App = {
+    config,
+    logger,
+    get services() {
+      if (!services) throw new Error('app not started');
+      return services;
+    },
+    get addresses() {
+      if (!http) throw new Error('app not started');
+      return { http: http.address };
+    },
+    async start() {
+      logger.info({ version: VERSION, roles, config: config.file ?? '(defaults)', datadir: config.datadir }, 'node starting');
+      try {
+        db = await openDatabase(config.database, logger);
+        const events = new EventBus<NodeEvents>((err, topic) => logger.error({ err, topic }, 'event listener failed'));
+        const clients = new ClientService(db, events);
+        const n = await clients.markAllOffline();
+        if (n > 0) logger.info({ count: n }, 'clients marked offline at start');
+        services = {
+          node: { name: config.name, version: VERSION, startedAt: new Date(), roles, fingerprint: null },
+          clients,
+          events,
+          logger,
+        };
+        http = await startHttpServer({ listen: config.http.listen, services, logger, routes: [...clientRoutes] });
+        logger.info('node started');
+      } catch (err) {
+        await app.stop();
+        throw err;
+      }
+    },
+    stop() {
+      stopping ??= (async () => {
+        await http?.close().catch((err: unknown) => logger.warn({ err }, 'closing HTTP'));
+        await db?.close();
+        logger.info('node stopped');
+      })();
+      return stopping;
+    },
+  };
+  return app;
+}

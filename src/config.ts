@@ -1,0 +1,342 @@
+/**
+ * Node configuration: YAML parsed once, validated with zod, normalised and frozen.
+ * Nothing else in the program reads the file or process.env for settings.
+ */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import {
+  type Cidr,
+  type ListenAddress,
+  parseCidr,
+  parseDialAddress,
+  parseListenAddress,
+} from './net-address.js';
+
+/** A user's configuration mistake: printed as one line, never with a stack trace. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const listenAddr = z.string().transform((text, ctx) => {
+  const r = parseListenAddress(text);
+  if (typeof r === 'string') {
+    ctx.addIssue({ code: 'custom', message: r });
+    return z.NEVER;
+  }
+  return r;
+});
+
+const dialAddr = z.string().transform((text, ctx) => {
+  const r = parseDialAddress(text);
+  if (typeof r === 'string') {
+    ctx.addIssue({ code: 'custom', message: r });
+    return z.NEVER;
+  }
+  return r;
+});
+
+const cidr = z.string().transform((text, ctx) => {
+  const r = parseCidr(text);
+  if (typeof r === 'string') {
+    ctx.addIssue({ code: 'custom', message: r });
+    return z.NEVER;
+  }
+  return r;
+});
+
+const fingerprint = z
+  .string()
+  .regex(/^sha256:[0-9a-fA-F]{64}$/, 'expected "sha256:" followed by 64 hex digits')
+  .transform((s) => s.toLowerCase());
+
+const duration = (defaultMs: number) => z.number().int().min(0).max(86_400_000).default(defaultMs);
+
+const relayServer = z
+  .strictObject({
+    enable: z.boolean().default(false),
+    whitelist: z.array(cidr).default([]),
+    /** Addresses whose X-Forwarded-For is trusted. */
+    trustedproxies: z.array(cidr).default([]),
+    /** How long the lower node may take to start answering, ms. */
+    timeout: duration(15_000),
+    /** Largest relayed request body, bytes. */
+    maxbody: z.number().int().min(0).max(1 << 30).default(16 * 1024 * 1024),
+  })
+  .prefault({});
+
+const relayClient = z
+  .strictObject({
+    enable: z.boolean().default(false),
+    whitelist: z.array(cidr).default([]),
+  })
+  .prefault({});
+
+const pullRule = z.strictObject({
+  streampath: z.string().regex(/^[\w.-]+(\/[\w.-]+)+$/, 'expected a stream path like "live/camera1"'),
+  pullurl: z.string().regex(/^cascade:\/\/[\w.-]+(\/[\w.-]+)+$/, 'expected a URL like "cascade://live/camera1"'),
+});
+
+const fileSchema = z.strictObject({
+  name: z.string().min(1).max(64).regex(/^[^\u0000-\u001f]+$/, 'must not contain control characters').optional(),
+  datadir: z.string().min(1).default('./data'),
+  http: z
+    .strictObject({
+      listenaddr: listenAddr.default({ host: null, port: 8080 }),
+      /** Optional bearer token required for mutating operations. */
+      token: z.string().min(8).optional(),
+    })
+    .prefault({}),
+  rtmp: z.strictObject({ listenaddr: listenAddr.default({ host: null, port: 1935 }) }).prefault({}),
+  database: z
+    .strictObject({
+      url: z
+        .string()
+        .regex(/^(pglite:\/\/.+|postgres(ql)?:\/\/.+)$/, 'expected "pglite://PATH", "pglite://memory" or "postgres://user@host:port/db"')
+        .optional(),
+    })
+    .prefault({}),
+  log: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),
+  'cascade-server': z
+    .strictObject({
+      quic: z
+        .strictObject({
+          listenaddr: listenAddr.default({ host: null, port: 44944 }),
+          certfile: z.string().min(1).optional(),
+          keyfile: z.string().min(1).optional(),
+        })
+        .prefault({}),
+      autoregister: z.boolean().default(true),
+      relayapi: relayServer,
+    })
+    .nullable()
+    .optional(),
+  'cascade-client': z
+    .strictObject({
+      server: dialAddr,
+      secret: z.string().min(1).max(256).optional(),
+      autopush: z.boolean().default(false),
+      fingerprint: fingerprint.optional(),
+      /** PEM CA bundle to verify the upper node with (instead of a fingerprint). */
+      cafile: z.string().min(1).optional(),
+      relayapi: relayClient,
+      pull: z.array(pullRule).default([]),
+    })
+    .optional(),
+});
+
+type FileConfig = z.output<typeof fileSchema>;
+
+export type DatabaseConfig =
+  | { kind: 'pglite'; url: string; dir: string | null }
+  | { kind: 'postgres'; url: string };
+
+export interface CascadeServerConfig {
+  listen: ListenAddress;
+  certFile: string | null;
+  keyFile: string | null;
+  autoregister: boolean;
+  relayApi: {
+    enable: boolean;
+    whitelist: readonly Cidr[];
+    trustedProxies: readonly Cidr[];
+    timeoutMs: number;
+    maxBodyBytes: number;
+  };
+}
+
+export interface CascadeClientConfig {
+  server: { host: string; port: number };
+  secret: string | null;
+  autopush: boolean;
+  fingerprint: string | null;
+  caFile: string | null;
+  relayApi: { enable: boolean; whitelist: readonly Cidr[] };
+  pull: readonly { streamPath: string; pullUrl: string }[];
+}
+
+/** The validated, normalised, frozen configuration of one node. */
+export interface Config {
+  /** The file it came from, or null for built-in defaults. */
+  file: string | null;
+  name: string;
+  /** Absolute path of the data directory. */
+  datadir: string;
+  http: { listen: ListenAddress; token: string | null };
+  rtmp: { listen: ListenAddress };
+  database: DatabaseConfig;
+  log: { level: LogLevel };
+  cascadeServer: CascadeServerConfig | null;
+  cascadeClient: CascadeClientConfig | null;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, raw: unknown): { path: string; message: string }[] {
+  const base = formatPath(issue.path);
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((k) => ({ path: base ? `${base}.${k}` : k, message: 'unknown key' }));
+  }
+  let message = issue.message;
+  if (issue.code === 'invalid_type') {
+    const input = valueAt(raw, issue.path);
+    message = input === undefined ? 'is required' : `expected ${article(issue.expected)}, got ${typeName(input)}`;
+  } else if (issue.code === 'invalid_value' && 'values' in issue) {
+    message = `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  }
+  return [{ path: base || '(top level)', message }];
+}
+
+function valueAt(raw: unknown, p: readonly PropertyKey[]): unknown {
+  let v = raw;
+  for (const k of p) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[k];
+  }
+  return v;
+}
+
+function article(t: string): string {
+  return /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`;
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+function formatPath(p: readonly PropertyKey[]): string {
+  let out = '';
+  for (const k of p) {
+    if (typeof k === 'number') out += `[${k}]`;
+    else out += out ? `.${String(k)}` : String(k);
+  }
+  return out;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+function resolveDatabase(url: string | undefined, datadir: string): DatabaseConfig {
+  if (url === undefined) {
+    const dir = path.join(datadir, 'db');
+    return { kind: 'pglite', url: `pglite://${dir}`, dir };
+  }
+  if (url.startsWith('pglite://')) {
+    const rest = url.slice('pglite://'.length);
+    return { kind: 'pglite', url, dir: rest === 'memory' ? null : path.resolve(rest) };
+  }
+  return { kind: 'postgres', url };
+}
+
+function normalise(file: string | null, c: FileConfig, baseDir: string): Config {
+  const datadir = path.resolve(baseDir, c.datadir);
+  const server = c['cascade-server'];
+  const client = c['cascade-client'];
+  const rel = (p: string | undefined): string | null => (p === undefined ? null : path.resolve(baseDir, p));
+  return deepFreeze({
+    file,
+    name: c.name ?? os.hostname(),
+    datadir,
+    http: { listen: c.http.listenaddr, token: c.http.token ?? null },
+    rtmp: { listen: c.rtmp.listenaddr },
+    database: resolveDatabase(c.database.url, datadir),
+    log: { level: c.log.level },
+    cascadeServer: server
+      ? {
+          listen: server.quic.listenaddr,
+          certFile: rel(server.quic.certfile),
+          keyFile: rel(server.quic.keyfile),
+          autoregister: server.autoregister,
+          relayApi: {
+            enable: server.relayapi.enable,
+            whitelist: server.relayapi.whitelist,
+            trustedProxies: server.relayapi.trustedproxies,
+            timeoutMs: server.relayapi.timeout,
+            maxBodyBytes: server.relayapi.maxbody,
+          },
+        }
+      : null,
+    cascadeClient: client
+      ? {
+          server: client.server,
+          secret: client.secret ?? null,
+          autopush: client.autopush,
+          fingerprint: client.fingerprint ?? null,
+          caFile: rel(client.cafile),
+          relayApi: { enable: client.relayapi.enable, whitelist: client.relayapi.whitelist },
+          pull: client.pull.map((p) => ({ streamPath: p.streampath, pullUrl: p.pullurl })),
+        }
+      : null,
+  });
+}
+
+/**
+ * Validates a configuration object (as parsed from YAML). `label` names the
+ * source in error messages. Relative paths resolve against `baseDir`.
+ */
+export function configFromObject(raw: unknown, label = 'config', baseDir = process.cwd()): Config {
+  const parsed = fileSchema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    const problems = parsed.error.issues.flatMap((i) => describeIssue(i, raw));
+    const text = problems.map((p) => `${p.path}: ${p.message}`).join('; ');
+    throw new ConfigError(`${label}: ${text}`);
+  }
+  const c = parsed.data;
+  const server = c['cascade-server'];
+  if (server && (server.quic.certfile === undefined) !== (server.quic.keyfile === undefined)) {
+    throw new ConfigError(`${label}: cascade-server.quic: certfile and keyfile go together (set both or neither)`);
+  }
+  if (c['cascade-client']?.fingerprint && c['cascade-client'].cafile) {
+    throw new ConfigError(`${label}: cascade-client: set fingerprint or cafile, not both`);
+  }
+  return normalise(label === 'config' ? null : label, c, baseDir);
+}
+
+/** The configuration `npm start` runs with when no file is given: cascade server role on, PGlite under ./data. */
+export function defaultConfig(baseDir = process.cwd()): Config {
+  return configFromObject({ 'cascade-server': {} }, 'config', baseDir);
+}
+
+/** Reads and validates a YAML file. Throws ConfigError with a one-line message. */
+export function loadConfigFile(file: string): Config {
+  const label = path.basename(file);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      code === 'ENOENT' ? `${file}: no such file` : `${file}: cannot read (${code ?? String(err)})`,
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+  } catch (err) {
+    if (err instanceof YAMLParseError) {
+      const pos = err.linePos?.[0];
+      const where = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
+      const what = (err.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+      throw new ConfigError(`${label}: invalid YAML${where}: ${what}`);
+    }
+    throw new ConfigError(`${label}: invalid YAML: ${String(err)}`);
+  }
+  if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw))) {
+    throw new ConfigError(`${label}: (top level): expected a mapping of settings`);
+  }
+  return configFromObject(raw, label, process.cwd());
+}

@@ -1,0 +1,107 @@
+/**
+ * GraphQL over HTTP (graphql-yoga) and over WebSocket (graphql-ws) on the same
+ * path, /graphql, with GraphiQL served from the node itself (no CDN).
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { GraphQLError } from 'graphql';
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import { schema, type GraphQLContext } from '../../resolvers/index.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Services } from '../services/index.js';
+
+export const GRAPHQL_PATH = '/graphql';
+
+export interface GraphQLEndpoint {
+  yoga: YogaServerInstance<Record<string, unknown>, GraphQLContext>;
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  close(): Promise<void>;
+}
+
+/** Maps expected errors to `extensions.code`; masks and logs everything else. */
+function maskError(log: Logger) {
+  return (error: unknown): Error => {
+    const original = error instanceof GraphQLError ? error.originalError : error;
+    if (original instanceof AppError && error instanceof GraphQLError) {
+      return new GraphQLError(original.message, {
+        nodes: error.nodes,
+        path: error.path,
+        extensions: { code: original.code },
+      });
+    }
+    if (error instanceof GraphQLError && !error.originalError) return error;
+    log.error({ err: original }, 'unexpected error in GraphQL resolver');
+    return new GraphQLError('Unexpected error.', {
+      ...(error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {}),
+      extensions: { code: 'INTERNAL' },
+    });
+  };
+}
+
+export function createGraphQLEndpoint(services: Services, log: Logger): GraphQLEndpoint {
+  const context: GraphQLContext = { services };
+  const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
+    schema,
+    graphqlEndpoint: GRAPHQL_PATH,
+    context: () => context,
+    maskedErrors: { maskError: maskError(log) },
+    graphiql: { title: `stream-cascade · ${services.node.name}`, subscriptionsProtocol: 'WS' },
+    renderGraphiQL,
+    landingPage: false,
+    logging: {
+      debug: (...a: unknown[]) => log.debug({ yoga: a }, 'yoga'),
+      info: (...a: unknown[]) => log.debug({ yoga: a }, 'yoga'),
+      warn: (...a: unknown[]) => log.warn({ yoga: a }, 'yoga'),
+      error: (...a: unknown[]) => log.error({ yoga: a }, 'yoga'),
+    },
+  });
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  const disposable = useServer(
+    {
+      execute: (args) => (args.rootValue as { execute: typeof import('graphql').execute }).execute(args),
+      subscribe: (args) => (args.rootValue as { subscribe: typeof import('graphql').subscribe }).subscribe(args),
+      onSubscribe: async (ctx, _id, params) => {
+        const { schema: s, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params,
+        });
+        let document;
+        try {
+          document = parse(params.query);
+        } catch (err) {
+          return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
+        }
+        const errors = validate(s, document);
+        if (errors.length > 0) return errors;
+        return {
+          schema: s,
+          operationName: params.operationName,
+          document,
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+      },
+    },
+    wss,
+  );
+
+  return {
+    yoga,
+    handleUpgrade(req, socket, head) {
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    },
+    async close() {
+      for (const c of wss.clients) c.terminate();
+      await disposable.dispose();
+      await new Promise<void>((r) => wss.close(() => r()));
+    },
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * The node's one HTTP server: GraphQL (+ WebSocket subscriptions and GraphiQL)
+ * at /graphql, the REST shims under /api/, and whatever extra handlers the data
+ * plane registers (HTTP-FLV / WS-FLV playback).
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { randomUUID } from 'node:crypto';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { ListenAddress } from '../net-address.js';
+import type { Services } from '../services/index.js';
+import { sendError } from './envelope.js';
+import { createGraphQLEndpoint, GRAPHQL_PATH } from './graphql.js';
+import { Router, type Route } from './router.js';
+
+/** A handler the data plane adds (e.g. HTTP-FLV). Each returns false when the request is not its own. */
+export interface HttpExtension {
+  handleRequest?(req: IncomingMessage, res: ServerResponse): boolean;
+  handleUpgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+}
+
+export interface HttpServer {
+  readonly address: { host: string; port: number };
+  close(): Promise<void>;
+}
+
+export interface HttpServerOptions {
+  listen: ListenAddress;
+  services: Services;
+  logger: Logger;
+  routes: Route[];
+  extensions?: HttpExtension[];
+}
+
+export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
+  const log = opts.logger.child({ component: 'http' });
+  const gql = createGraphQLEndpoint(opts.services, log);
+  const router = new Router(opts.routes);
+  const extensions = opts.extensions ?? [];
+
+  const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const reqLog = log.child({ reqId: randomUUID().slice(0, 8), remote: req.socket.remoteAddress });
+    reqLog.debug({ method: req.method, url: req.url }, 'request');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://node');
+    } catch {
+      sendError(res, new AppError('VALIDATION', 'bad request URL'), reqLog);
+      return;
+    }
+    try {
+      if (url.pathname === GRAPHQL_PATH) {
+        Promise.resolve(gql.yoga.requestListener(req, res)).catch((err: unknown) => sendError(res, err, reqLog));
+        return;
+      }
+      if (router.handle({ req, res, url, services: opts.services, log: reqLog })) return;
+      for (const ext of extensions) if (ext.handleRequest?.(req, res)) return;
+      sendError(res, new AppError('NOT_FOUND', `no such endpoint: ${req.method ?? ''} ${url.pathname}`), reqLog);
+    } catch (err) {
+      sendError(res, err, reqLog);
+    }
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', (err) => log.debug({ err: err.message }, 'upgrade socket error'));
+    try {
+      const path = new URL(req.url ?? '/', 'http://node').pathname;
+      if (path === GRAPHQL_PATH) {
+        gql.handleUpgrade(req, socket, head);
+        return;
+      }
+      for (const ext of extensions) if (ext.handleUpgrade?.(req, socket, head)) return;
+    } catch (err) {
+      log.warn({ err }, 'upgrade failed');
+    }
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+  server.on('clientError', (err, socket) => {
+    log.debug({ err: err.message }, 'bad HTTP request');
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    const cb = (): void => {
+      server.off('error', reject);
+      resolve();
+    };
+    if (opts.listen.host === null) server.listen(opts.listen.port, cb);
+    else server.listen(opts.listen.port, opts.listen.host, cb);
+  });
+  server.on('error', (err) => log.error({ err }, 'HTTP server error'));
+  const a = server.address() as AddressInfo;
+  const address = { host: a.address, port: a.port };
+  log.info({ address: `${a.address}:${a.port}` }, 'HTTP listening (GraphQL and GraphiQL at /graphql)');
+
+  let closing: Promise<void> | null = null;
+  return {
+    address,
+    close() {
+      closing ??= (async () => {
+        await gql.close().catch((err: unknown) => log.warn({ err }, 'closing GraphQL WebSocket server'));
+        const done = new Promise<void>((r) => server.close(() => r()));
+        server.closeIdleConnections();
+        const t = setTimeout(() => server.closeAllConnections(), 1_000);
+        await done;
+        clearTimeout(t);
+      })();
+      return closing;
+    },
+  };
+}

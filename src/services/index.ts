@@ -1,0 +1,27 @@
+/**
+ * The services one node offers to its APIs (GraphQL resolvers and REST shims).
+ * Resolvers and shims call these; they never touch TypeORM or the data plane.
+ */
+import type { Logger } from '../logger.js';
+import type { ClientService } from './client.service.js';
+import type { EventBus } from './event-bus.js';
+import type { NodeEvents } from './events.js';
+
+export type NodeRole = 'CASCADE_SERVER' | 'CASCADE_CLIENT' | 'MEDIA';
+
+/** Facts about this node. */
+export interface NodeInfo {
+  name: string;
+  version: string;
+  startedAt: Date;
+  roles: NodeRole[];
+  /** "sha256:HEX" of the cascade server's certificate, when the server role is on. */
+  fingerprint: string | null;
+}
+
+export interface Services {
+  node: NodeInfo;
+  clients: ClientService;
+  events: EventBus<NodeEvents>;
+  logger: Logger;
+}

@@ -1,0 +1,3 @@
+import { controlPlaneSuite } from './suites/control-plane.js';
+
+controlPlaneSuite('PGlite', () => 'pglite://memory');

@@ -1,0 +1,112 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, configFromObject, defaultConfig, loadConfigFile } from '../../src/config.js';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'sc-config-'));
+function file(name: string, text: string): string {
+  const p = path.join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    assert.ok(!err.message.includes('\n'), 'one line');
+    return err.message;
+  }
+  assert.fail('expected an error');
+}
+
+describe('config', () => {
+  test('defaults: cascade server on, PGlite under ./data, the spec ports', () => {
+    const c = defaultConfig('/srv/x');
+    assert.equal(c.datadir, '/srv/x/data');
+    assert.deepEqual(c.http.listen, { host: null, port: 8080 });
+    assert.deepEqual(c.rtmp.listen, { host: null, port: 1935 });
+    assert.deepEqual(c.database, { kind: 'pglite', url: 'pglite:///srv/x/data/db', dir: '/srv/x/data/db' });
+    assert.ok(c.cascadeServer);
+    assert.deepEqual(c.cascadeServer.listen, { host: null, port: 44944 });
+    assert.equal(c.cascadeServer.autoregister, true);
+    assert.equal(c.cascadeServer.relayApi.enable, false);
+    assert.deepEqual(c.cascadeServer.relayApi.whitelist, []);
+    assert.equal(c.cascadeClient, null);
+    assert.equal(c.log.level, 'info');
+    assert.ok(Object.isFrozen(c) && Object.isFrozen(c.cascadeServer.listen), 'frozen');
+  });
+
+  test('the spec examples parse', () => {
+    const server = loadConfigFile(
+      file(
+        'hq.yaml',
+        `cascade-server:\n  quic:\n    listenaddr: ":44944"\n  autoregister: true\n  relayapi:\n    enable: true\n    whitelist:\n      - "192.168.1.0/24"\n      - "10.0.0.0/8"\n`,
+      ),
+    );
+    assert.equal(server.cascadeServer?.relayApi.whitelist.length, 2);
+    assert.equal(server.file, 'hq.yaml');
+    const client = loadConfigFile(
+      file(
+        'edge.yaml',
+        `cascade-client:\n  server: "192.168.1.100:44944"\n  secret: "your-secret-key"\n  autopush: true\n  pull:\n    - streampath: "live/camera1"\n      pullurl: "cascade://live/camera1"\n  relayapi:\n    enable: true\n    whitelist:\n      - "192.168.1.0/24"\n`,
+      ),
+    );
+    assert.deepEqual(client.cascadeClient?.server, { host: '192.168.1.100', port: 44944 });
+    assert.equal(client.cascadeClient?.secret, 'your-secret-key');
+    assert.equal(client.cascadeClient?.autopush, true);
+    assert.deepEqual(client.cascadeClient?.pull, [{ streamPath: 'live/camera1', pullUrl: 'cascade://live/camera1' }]);
+    assert.equal(client.cascadeServer, null);
+  });
+
+  test('listen addresses: ":port", "host:port", "[v6]:port"', () => {
+    const c = configFromObject({
+      http: { listenaddr: '127.0.0.1:9000' },
+      rtmp: { listenaddr: '[::1]:1936' },
+      'cascade-server': { quic: { listenaddr: ':0' } },
+    });
+    assert.deepEqual(c.http.listen, { host: '127.0.0.1', port: 9000 });
+    assert.deepEqual(c.rtmp.listen, { host: '::1', port: 1936 });
+    assert.deepEqual(c.cascadeServer?.listen, { host: null, port: 0 });
+  });
+
+  test('database urls', () => {
+    assert.deepEqual(configFromObject({ database: { url: 'pglite://memory' } }).database, { kind: 'pglite', url: 'pglite://memory', dir: null });
+    assert.equal(configFromObject({ database: { url: 'postgres://postgres@127.0.0.1:5432/x' } }).database.kind, 'postgres');
+  });
+
+  test('bad CIDR names the file, the key path and the value', () => {
+    const p = file('bad-cidr.yaml', `cascade-server:\n  relayapi:\n    whitelist: ["10.0.0.0/8", "10.0.0.0/33"]\n`);
+    assert.equal(errorOf(() => loadConfigFile(p)), 'bad-cidr.yaml: cascade-server.relayapi.whitelist[1]: "10.0.0.0/33" is not a CIDR');
+  });
+
+  test('unknown keys are errors', () => {
+    const p = file('unknown.yaml', `cascade-server:\n  autoregistr: false\n`);
+    assert.equal(errorOf(() => loadConfigFile(p)), 'unknown.yaml: cascade-server.autoregistr: unknown key');
+    assert.match(errorOf(() => configFromObject({ colour: 'red' }, 'x.yaml')), /^x\.yaml: colour: unknown key$/);
+  });
+
+  test('bad port, bad type, bad enum', () => {
+    assert.match(errorOf(() => configFromObject({ http: { listenaddr: ':70000' } }, 'p.yaml')), /^p\.yaml: http\.listenaddr: ":70000": port 70000 is out of range 0-65535$/);
+    assert.match(errorOf(() => configFromObject({ http: { listenaddr: 'nonsense' } }, 'p.yaml')), /^p\.yaml: http\.listenaddr: "nonsense" is not a listen address/);
+    assert.match(errorOf(() => configFromObject({ 'cascade-server': { autoregister: 'yes' } }, 'p.yaml')), /^p\.yaml: cascade-server\.autoregister: expected a boolean, got string "yes"$/);
+    assert.match(errorOf(() => configFromObject({ log: { level: 'loud' } }, 'p.yaml')), /^p\.yaml: log\.level: expected one of /);
+    assert.match(errorOf(() => configFromObject({ 'cascade-client': {} }, 'p.yaml')), /^p\.yaml: cascade-client\.server: is required$/);
+    assert.match(errorOf(() => configFromObject({ 'cascade-client': { server: 'h:1', fingerprint: 'md5:00' } }, 'p.yaml')), /cascade-client\.fingerprint: expected "sha256:"/);
+  });
+
+  test('invalid YAML and missing file say so', () => {
+    const p = file('broken.yaml', `cascade-server:\n  quic: [unclosed\n`);
+    assert.match(errorOf(() => loadConfigFile(p)), /^broken\.yaml: invalid YAML at line \d+, column \d+: /);
+    assert.match(errorOf(() => loadConfigFile(path.join(dir, 'nope.yaml'))), /nope\.yaml: no such file$/);
+    assert.match(errorOf(() => loadConfigFile(file('list.yaml', '- a\n- b\n'))), /^list\.yaml: \(top level\): expected a mapping/);
+  });
+
+  test('an empty file is the defaults without the server role', () => {
+    const c = loadConfigFile(file('empty.yaml', ''));
+    assert.equal(c.cascadeServer, null);
+    assert.equal(c.http.listen.port, 8080);
+  });
+});
