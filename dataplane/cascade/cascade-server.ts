@@ -36,7 +36,7 @@ export interface CascadeServerLimits extends ServerSessionLimits {
 export const DEFAULT_SERVER_LIMITS: Readonly<CascadeServerLimits> = Object.freeze({
   helloTimeoutMs: 5_000, // 5 s from connection to HELLO
   heartbeatIntervalMs: 1_000, // PING every second, both ways
-  heartbeatTimeoutMs: 2_500, // silent this long → offline
+  heartbeatTimeoutMs: 2_000, // silent this long (two missed PINGs) → offline
   maxStreamsPerLink: 256,
   closeTimeoutMs: 2_000,
   authFailureLimit: 10,
