@@ -22,7 +22,7 @@ export type { MediaTag, MediaTagType } from './media-tag.js';
 export { StreamHub, isValidStreamPath } from './stream-hub.js';
 export type { StreamHubEvents, StreamHubOptions, MissingStreamHandler } from './stream-hub.js';
 export { Publisher } from './live-stream.js';
-export type { PublisherInfo, StreamInfo, VideoStreamInfo, AudioStreamInfo, GopCacheOptions, PublisherEvents } from './live-stream.js';
+export type { PublisherInfo, StreamInfo, VideoStreamInfo, AudioStreamInfo, GopCacheOptions, PublisherEvents, SubscriberSnapshot } from './live-stream.js';
 export { Subscriber } from './stream-subscriber.js';
 export type { SubscriberInfo, SubscriberOptions, SubscriberEvents, SubscriberStats } from './stream-subscriber.js';
 export { pumpSubscriber } from './subscriber-pump.js';

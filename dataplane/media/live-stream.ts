@@ -8,7 +8,7 @@ import { amf0Props, decodeAmf0Value, type Amf0Object } from './amf0.js';
 import { parseAudioTag, parseVideoSequenceHeader, videoCodecName } from './codec-info.js';
 import { createMediaTag, type MediaTag } from './media-tag.js';
 import { SafeEmitter } from './safe-emitter.js';
-import { Subscriber, type SubscriberInfo, type SubscriberOptions } from './stream-subscriber.js';
+import { Subscriber, type SubscriberInfo, type SubscriberOptions, type SubscriberStats } from './stream-subscriber.js';
 
 /** Who publishes a stream. */
 export interface PublisherInfo {
@@ -53,6 +53,11 @@ export interface StreamInfo {
   /** Current number of subscribers. */
   subscribers: number;
   startedAt: Date;
+}
+
+/** One subscriber of a stream, for admin views and tests. */
+export interface SubscriberSnapshot extends SubscriberInfo, SubscriberStats {
+  id: number;
 }
 
 /** GOP cache bounds. Past either, the cache is emptied until the next keyframe. */
@@ -198,6 +203,10 @@ export class LiveStream {
     this.subscribers.push(sub);
     this.hooks.subscribersChanged(this);
     return sub;
+  }
+
+  subscriberSnapshots(): SubscriberSnapshot[] {
+    return this.subscribers.map((s) => ({ id: s.id, ...s.info, ...s.stats }));
   }
 
   /** The cached onMetaData tag (normalized, without `@setDataFrame`), if any. */

@@ -12,7 +12,14 @@
  */
 import type { Logger } from 'pino';
 import { InvalidStreamPathError, MediaClosedError, StreamBusyError } from './errors.js';
-import { LiveStream, type GopCacheOptions, type Publisher, type PublisherInfo, type StreamInfo } from './live-stream.js';
+import {
+  LiveStream,
+  type GopCacheOptions,
+  type Publisher,
+  type PublisherInfo,
+  type StreamInfo,
+  type SubscriberSnapshot,
+} from './live-stream.js';
 import { SafeEmitter } from './safe-emitter.js';
 import type { Subscriber, SubscriberInfo, SubscriberOptions } from './stream-subscriber.js';
 
@@ -186,6 +193,11 @@ export class StreamHub extends SafeEmitter<StreamHubEvents> {
   /** Snapshot of one stream, or undefined. */
   get(path: string): StreamInfo | undefined {
     return this.streams.get(path)?.info();
+  }
+
+  /** The subscribers of a stream with their queue counters (empty when not live). */
+  subscribers(path: string): SubscriberSnapshot[] {
+    return this.streams.get(path)?.subscriberSnapshots() ?? [];
   }
 
   /** True when `path` has a publisher. */
