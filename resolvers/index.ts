@@ -3,6 +3,7 @@ import { lexicographicSortSchema, type GraphQLSchema } from 'graphql';
 import { builder } from './builder.js';
 import './node.js';
 import './client.js';
+import './stream.js';
 
 export type { GraphQLContext } from './builder.js';
 

@@ -3,15 +3,18 @@
  * (GraphQL + REST), and the data plane. `main.ts` is the only caller that
  * listens on real ports by default; tests build apps on port 0.
  */
+import { createFlvHandler, startRtmpServer, StreamHub, type FlvHandler, type RtmpServer } from '../dataplane/media/index.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { clientRoutes } from './http/rest-clients.js';
+import { streamRoutes } from './http/rest-streams.js';
 import { startHttpServer, type HttpServer } from './http/http-server.js';
 import { createLogger, type Logger } from './logger.js';
 import { ClientService } from './services/client.service.js';
 import { EventBus } from './services/event-bus.js';
 import type { NodeEvents } from './services/events.js';
 import type { NodeRole, Services } from './services/index.js';
+import { StreamService } from './services/stream.service.js';
 import { VERSION } from './version.js';
 
 export interface App {
@@ -20,7 +23,9 @@ export interface App {
   /** Available after start(). */
   readonly services: Services;
   /** Bound addresses, available after start(). */
-  readonly addresses: { http: { host: string; port: number } };
+  readonly addresses: { http: { host: string; port: number }; rtmp: { host: string; port: number } };
+  /** The media hub (available after start()). */
+  readonly hub: StreamHub;
   start(): Promise<void>;
   /** Stops everything, in reverse order; bounded and idempotent. */
   stop(): Promise<void>;
@@ -35,6 +40,9 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
   let db: Database | null = null;
   let http: HttpServer | null = null;
   let services: Services | null = null;
+  let hub: StreamHub | null = null;
+  let rtmp: RtmpServer | null = null;
+  let flv: FlvHandler | null = null;
   let stopping: Promise<void> | null = null;
 
   const roles: NodeRole[] = ['MEDIA'];
@@ -49,8 +57,12 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
       return services;
     },
     get addresses() {
-      if (!http) throw new Error('app not started');
-      return { http: http.address };
+      if (!http || !rtmp) throw new Error('app not started');
+      return { http: http.address, rtmp: rtmp.address };
+    },
+    get hub() {
+      if (!hub) throw new Error('app not started');
+      return hub;
     },
     async start() {
       logger.info({ version: VERSION, roles, config: config.file ?? '(defaults)', datadir: config.datadir }, 'node starting');
@@ -60,13 +72,29 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
         const clients = new ClientService(db, events);
         const n = await clients.markAllOffline();
         if (n > 0) logger.info({ count: n }, 'clients marked offline at start');
+        hub = new StreamHub({ logger });
+        const streams = new StreamService(hub, events);
         services = {
           node: { name: config.name, version: VERSION, startedAt: new Date(), roles, fingerprint: null },
           clients,
+          streams,
           events,
           logger,
         };
-        http = await startHttpServer({ listen: config.http.listen, services, logger, routes: [...clientRoutes] });
+        rtmp = await startRtmpServer({
+          hub,
+          logger,
+          host: config.rtmp.listen.host ?? '0.0.0.0',
+          port: config.rtmp.listen.port,
+        });
+        flv = createFlvHandler({ hub, logger });
+        http = await startHttpServer({
+          listen: config.http.listen,
+          services,
+          logger,
+          routes: [...clientRoutes, ...streamRoutes],
+          extensions: [flv],
+        });
         logger.info('node started');
       } catch (err) {
         await app.stop();
@@ -75,7 +103,11 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
     },
     stop() {
       stopping ??= (async () => {
+        flv?.close();
         await http?.close().catch((err: unknown) => logger.warn({ err }, 'closing HTTP'));
+        await rtmp?.close().catch((err: unknown) => logger.warn({ err }, 'closing RTMP'));
+        services?.streams.close();
+        hub?.close();
         await db?.close();
         logger.info('node stopped');
       })();

@@ -1,6 +1,7 @@
 /**
  * The node's event map: what services publish and GraphQL subscriptions push.
  */
+import type { StreamInfo } from '../../dataplane/media/index.js';
 import type { ClientRecord } from './client.service.js';
 
 export type ClientEventKind = 'CREATED' | 'UPDATED' | 'DELETED' | 'ONLINE' | 'OFFLINE';
@@ -18,7 +19,18 @@ export interface AuthRejectedEvent {
   at: Date;
 }
 
+export type StreamEventKind = 'PUBLISHED' | 'UPDATED' | 'UNPUBLISHED' | 'SUBSCRIBERS';
+
+/** A stream of this node appeared, changed, lost subscribers/gained some, or ended. */
+export interface StreamEvent {
+  kind: StreamEventKind;
+  path: string;
+  /** The stream now; null once unpublished. */
+  stream: StreamInfo | null;
+}
+
 export interface NodeEvents {
   clientChanged: ClientEvent;
   authRejected: AuthRejectedEvent;
+  streamChanged: StreamEvent;
 }

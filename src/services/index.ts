@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import type { ClientService } from './client.service.js';
 import type { EventBus } from './event-bus.js';
 import type { NodeEvents } from './events.js';
+import type { StreamService } from './stream.service.js';
 
 export type NodeRole = 'CASCADE_SERVER' | 'CASCADE_CLIENT' | 'MEDIA';
 
@@ -22,6 +23,7 @@ export interface NodeInfo {
 export interface Services {
   node: NodeInfo;
   clients: ClientService;
+  streams: StreamService;
   events: EventBus<NodeEvents>;
   logger: Logger;
 }

@@ -1,0 +1,71 @@
+import type { AudioStreamInfo, StreamInfo, VideoStreamInfo } from '../dataplane/media/index.js';
+import type { StreamEvent, StreamEventKind } from '../src/services/events.js';
+import { builder } from './builder.js';
+
+const VideoRef = builder.objectRef<VideoStreamInfo>('VideoTrack').implement({
+  fields: (t) => ({
+    codec: t.exposeString('codec'),
+    width: t.exposeInt('width'),
+    height: t.exposeInt('height'),
+    fps: t.exposeFloat('fps'),
+  }),
+});
+
+const AudioRef = builder.objectRef<AudioStreamInfo>('AudioTrack').implement({
+  fields: (t) => ({
+    codec: t.exposeString('codec'),
+    sampleRate: t.exposeInt('sampleRate'),
+    channels: t.exposeInt('channels'),
+  }),
+});
+
+const PublisherRef = builder.objectRef<StreamInfo['publisher']>('StreamPublisher').implement({
+  fields: (t) => ({
+    protocol: t.exposeString('protocol', { description: '"rtmp", "cascade", ...' }),
+    remote: t.exposeString('remote', { description: 'Remote address, or the node it came from.' }),
+  }),
+});
+
+export const StreamRef = builder.objectRef<StreamInfo>('Stream').implement({
+  description: 'A live stream on this node.',
+  fields: (t) => ({
+    path: t.exposeString('path', { description: '"app/name", e.g. "live/camera1".' }),
+    video: t.field({ type: VideoRef, nullable: true, resolve: (s) => s.video }),
+    audio: t.field({ type: AudioRef, nullable: true, resolve: (s) => s.audio }),
+    bitrateKbps: t.exposeFloat('bitrateKbps'),
+    publisher: t.field({ type: PublisherRef, resolve: (s) => s.publisher }),
+    subscribers: t.exposeInt('subscribers'),
+    startedAt: t.expose('startedAt', { type: 'DateTime' }),
+  }),
+});
+
+const StreamEventKindEnum = builder.enumType('StreamEventKind', {
+  values: ['PUBLISHED', 'UPDATED', 'UNPUBLISHED', 'SUBSCRIBERS'] as const satisfies readonly StreamEventKind[],
+});
+
+const StreamEventRef = builder.objectRef<StreamEvent>('StreamEvent').implement({
+  fields: (t) => ({
+    kind: t.field({ type: StreamEventKindEnum, resolve: (e) => e.kind }),
+    path: t.exposeString('path'),
+    stream: t.field({ type: StreamRef, nullable: true, resolve: (e) => e.stream }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  streams: t.field({ type: [StreamRef], resolve: (_r, _a, ctx) => ctx.services.streams.list() }),
+  stream: t.field({
+    type: StreamRef,
+    nullable: true,
+    args: { path: t.arg.string({ required: true }) },
+    resolve: (_r, args, ctx) => ctx.services.streams.get(args.path),
+  }),
+}));
+
+builder.subscriptionField('streamChanged', (t) =>
+  t.field({
+    type: StreamEventRef,
+    description: 'Streams published, updated, unpublished; subscriber counts (throttled).',
+    subscribe: (_r, _a, ctx) => ctx.services.events.subscribe('streamChanged'),
+    resolve: (e) => e,
+  }),
+);

@@ -1,0 +1,29 @@
+/**
+ * REST: GET /api/stream/list — this node's live streams, in the envelope.
+ */
+import type { StreamInfo } from '../services/stream.service.js';
+import { sendOk } from './envelope.js';
+import type { Route } from './router.js';
+
+/** The JSON shape of a stream (snake_case, like the spec's other endpoints). */
+export function streamJson(s: StreamInfo): Record<string, unknown> {
+  return {
+    path: s.path,
+    video: s.video && { codec: s.video.codec, width: s.video.width, height: s.video.height, fps: s.video.fps },
+    audio: s.audio && { codec: s.audio.codec, sample_rate: s.audio.sampleRate, channels: s.audio.channels },
+    bitrate_kbps: s.bitrateKbps,
+    publisher: { protocol: s.publisher.protocol, remote: s.publisher.remote },
+    subscribers: s.subscribers,
+    started_time: s.startedAt.toISOString(),
+  };
+}
+
+export const streamRoutes: Route[] = [
+  {
+    method: 'GET',
+    pattern: /^\/api\/stream\/list$/,
+    handler: async ({ res, services }) => {
+      sendOk(res, services.streams.list().map(streamJson));
+    },
+  },
+];

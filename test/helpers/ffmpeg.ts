@@ -1,0 +1,85 @@
+/**
+ * ffmpeg / ffprobe drivers for media tests: a generated test stream published
+ * over RTMP, and probes of what a node plays back.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+
+export interface Publisher {
+  child: ChildProcess;
+  stderr(): string;
+  /** Kill it and wait for exit. */
+  stop(): Promise<void>;
+  exited: Promise<number | null>;
+}
+
+/** Publishes testsrc + sine as H.264/AAC FLV to `url` (real time) for `seconds`. */
+export function publishTestStream(url: string, seconds = 30, opts: { size?: string; gop?: number } = {}): Publisher {
+  const args = [
+    '-hide_banner', '-loglevel', 'error', '-re',
+    '-f', 'lavfi', '-i', `testsrc=size=${opts.size ?? '320x240'}:rate=25`,
+    '-f', 'lavfi', '-i', 'sine=frequency=1000:sample_rate=44100',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(opts.gop ?? 50), '-pix_fmt', 'yuv420p',
+    '-c:a', 'aac', '-b:a', '64k',
+    '-t', String(seconds), '-f', 'flv', url,
+  ];
+  const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return {
+    child,
+    stderr: () => err,
+    exited,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+export interface ProbeResult {
+  videoCodec: string | null;
+  audioCodec: string | null;
+  width: number | null;
+  videoFrames: number;
+  firstVideoKey: boolean;
+}
+
+/** Reads `seconds` of `url` with ffprobe: codecs, decoded frame count, whether the first video frame is a keyframe. */
+export function probe(url: string, seconds = 3, timeoutMs = 30_000): Promise<ProbeResult> {
+  return new Promise((resolve, reject) => {
+    const args = [
+      '-hide_banner', '-v', 'error', '-rw_timeout', '10000000',
+      '-read_intervals', `%+${seconds}`,
+      '-show_entries', 'stream=codec_type,codec_name,width:frame=media_type,key_frame,pict_type',
+      '-of', 'json', url,
+    ];
+    const child = spawn('ffprobe', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(t);
+      try {
+        const j = JSON.parse(out) as {
+          streams?: { codec_type: string; codec_name: string; width?: number }[];
+          frames?: { media_type: string; key_frame: number; pict_type?: string }[];
+        };
+        const v = j.streams?.find((s) => s.codec_type === 'video');
+        const a = j.streams?.find((s) => s.codec_type === 'audio');
+        const vf = (j.frames ?? []).filter((f) => f.media_type === 'video');
+        resolve({
+          videoCodec: v?.codec_name ?? null,
+          audioCodec: a?.codec_name ?? null,
+          width: v?.width ?? null,
+          videoFrames: vf.length,
+          firstVideoKey: vf[0]?.key_frame === 1,
+        });
+      } catch {
+        reject(new Error(`ffprobe ${url} failed (exit ${code}): ${err.slice(0, 500)}`));
+      }
+    });
+  });
+}
