@@ -10,6 +10,7 @@ import {
   StreamKind,
   TransportCloseCode,
   type AnnounceMessage,
+  type AnnounceUpdate,
   type StreamKindValue,
 } from '../protocol/index.js';
 import { backoffDelay } from './backoff.js';
@@ -248,6 +249,13 @@ export class CascadeClient extends TypedEmitter<CascadeClientEvents> {
     const s = this.session;
     if (!s || this.state !== 'online' || s.isClosing) throw new CascadeError('CASCADE_NOT_ONLINE', `cascade link to ${this.key} is not online`);
     return s.openKindStream(kind);
+  }
+
+  /** Announce streams to the server (ANNOUNCE frames; issue 6). Requires state online. */
+  async announce(update: AnnounceUpdate): Promise<void> {
+    const s = this.session;
+    if (!s || this.state !== 'online' || s.isClosing) throw new CascadeError('CASCADE_NOT_ONLINE', `cascade link to ${this.key} is not online`);
+    await s.announce(update);
   }
 
   private setState(state: CascadeClientState, patch: { error?: { code: number; reason: string } | null; nextAttemptAt?: Date | null } = {}): void {

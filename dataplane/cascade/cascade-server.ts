@@ -8,6 +8,7 @@ import {
   PROTOCOL_REVISION,
   StreamKind,
   type AnnounceMessage,
+  type AnnounceUpdate,
   type HelloMessage,
   type StreamKindValue,
 } from '../protocol/index.js';
@@ -214,6 +215,13 @@ export class CascadeServer extends TypedEmitter<CascadeServerEvents> {
     const s = this.live.get(clientId);
     if (!s || s.isClosing) throw new CascadeError('CASCADE_CLIENT_OFFLINE', `cascade client ${clientId} is offline`);
     return s.openKindStream(kind);
+  }
+
+  /** Announce streams to an online client (ANNOUNCE frames; issue 6). */
+  async announce(clientId: number, update: AnnounceUpdate): Promise<void> {
+    const s = this.live.get(clientId);
+    if (!s || s.isClosing) throw new CascadeError('CASCADE_CLIENT_OFFLINE', `cascade client ${clientId} is offline`);
+    await s.announce(update);
   }
 
   private infoOf(s: ServerSession): CascadeSessionInfo {

@@ -11,3 +11,18 @@ export { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js'
 export { KnownServersFile, parseKnownServers, serverKey, type KnownServer, type TofuResult } from './known-servers.js';
 export { AuthThrottle, type AuthThrottleOptions, type ThrottleVerdict } from './auth-throttle.js';
 export type { SessionEnd } from './link-session.js';
+// The close-code catalogue and stream kinds, re-exported for callers of the session API.
+export {
+  CLOSE_CODES,
+  CloseCode,
+  closeCodeInfo,
+  closeReason,
+  isAuthFailureCode,
+  StreamKind,
+  type AnnounceMessage,
+  type AnnounceUpdate,
+  type CloseCodeInfo,
+  type CloseCodeName,
+  type CloseCodeValue,
+  type StreamKindValue,
+} from '../protocol/index.js';

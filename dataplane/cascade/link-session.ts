@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { LinkClosedError, type Link, type LinkCloseInfo, type LinkStream } from '../transport/link.js';
 import {
+  chunkAnnounce,
   CloseCode,
   closeReason,
   CONTROL_MAX_FRAME_BYTES,
@@ -12,6 +13,7 @@ import {
   ProtocolError,
   StreamKind,
   streamKindName,
+  type AnnounceUpdate,
   type ControlMessage,
   type StreamKindValue,
 } from '../protocol/index.js';
@@ -106,6 +108,12 @@ export abstract class LinkSession {
       await settleWithin(this.link.close(code, reason.slice(0, 512)), this.closeTimeoutMs, undefined);
     })();
     return this.closePromise;
+  }
+
+  /** Send a stream announce delta, split into ANNOUNCE frames as needed (after WELCOME only). */
+  async announce(update: AnnounceUpdate): Promise<void> {
+    if (!this.isOnline || this.isClosing) return;
+    for (const msg of chunkAnnounce(update)) await this.sendControl(msg);
   }
 
   /** Queue a control message; writes go out in order. Never rejects. */

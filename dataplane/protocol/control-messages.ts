@@ -163,3 +163,45 @@ export function decodeControlFrame(frame: Frame): ControlMessage {
 export function controlFrameTypeOf(name: ControlMessageName): ControlFrameTypeValue {
   return TYPE_BYTE[name];
 }
+
+/** An ANNOUNCE delta before it is split into frames. */
+export interface AnnounceUpdate {
+  reset: boolean;
+  added: AnnounceMessage['added'];
+  removed: string[];
+}
+
+/** Most entries (added + removed) per ANNOUNCE frame, within the schema's limits. */
+const ANNOUNCE_MAX_ENTRIES = 1000;
+
+/**
+ * Split an announce delta into ANNOUNCE messages that each fit a control frame and the
+ * schema's list limits (PROTOCOL.md §4). Only the first carries `reset: true`. An
+ * empty delta without reset gives no message. Throws RangeError for a path the
+ * receiver would refuse (empty or over 512 characters).
+ */
+export function chunkAnnounce(update: AnnounceUpdate, maxPayloadBytes: number = CONTROL_MAX_FRAME_BYTES - 1024): AnnounceMessage[] {
+  const out: AnnounceMessage[] = [];
+  let cur: AnnounceMessage = { type: 'announce', reset: update.reset, added: [], removed: [] };
+  let size = 64; // {"reset":false,"added":[],"removed":[]} and slack
+  const flush = (): void => {
+    out.push(cur);
+    cur = { type: 'announce', reset: false, added: [], removed: [] };
+    size = 64;
+  };
+  const add = (bytes: number, put: () => void): void => {
+    const n = cur.added.length + cur.removed.length;
+    if (n > 0 && (n >= ANNOUNCE_MAX_ENTRIES || size + bytes + 1 > maxPayloadBytes)) flush();
+    put();
+    size += bytes + 1;
+  };
+  const check = (path: string): void => {
+    if (path.length < 1 || path.length > 512) throw new RangeError(`announce path length must be 1-512, got ${path.length}`);
+  };
+  update.added.forEach((e) => check(e.path));
+  update.removed.forEach(check);
+  for (const entry of update.added) add(utf8.encode(JSON.stringify(entry)).byteLength, () => cur.added.push(entry));
+  for (const path of update.removed) add(utf8.encode(JSON.stringify(path)).byteLength, () => cur.removed.push(path));
+  if (cur.added.length + cur.removed.length > 0 || cur.reset) out.push(cur);
+  return out;
+}

@@ -7,7 +7,7 @@
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { defaultTransport, fingerprintOfPem, generateSelfSignedIdentity, type Link, type TlsIdentity } from '../../dataplane/transport/index.js';
+import { defaultTransport, fingerprintOfPem, generateSelfSignedIdentity, type Link, type LinkStream, type TlsIdentity } from '../../dataplane/transport/index.js';
 import {
   CascadeClient,
   CascadeServer,
@@ -21,7 +21,19 @@ import {
   type LinkDownInfo,
   type LinkUpInfo,
 } from '../../dataplane/cascade/index.js';
-import { CloseCode, closeReason, encodeControlMessage, encodeFrame, StreamKind } from '../../dataplane/protocol/index.js';
+import {
+  CloseCode,
+  closeReason,
+  CONTROL_MAX_FRAME_BYTES,
+  decodeControlFrame,
+  encodeControlMessage,
+  encodeFrame,
+  FrameDecoder,
+  isControlFrameType,
+  StreamKind,
+  type AnnounceMessage,
+  type ControlMessage,
+} from '../../dataplane/protocol/index.js';
 
 const logger = pino({ level: process.env.CASCADE_TEST_LOG ?? 'silent' });
 
@@ -130,7 +142,9 @@ async function rawLink(t: TestContext, port: number): Promise<Link> {
 }
 
 async function closedWithin(link: Link, ms: number): Promise<{ code: number; reason: string }> {
-  const info = await Promise.race([link.closed, sleep(ms).then(() => null)]);
+  let timer: NodeJS.Timeout | undefined;
+  const info = await Promise.race([link.closed, new Promise<null>((r) => (timer = setTimeout(() => r(null), ms)))]);
+  clearTimeout(timer);
   if (!info) throw new Error(`link not closed within ${ms} ms`);
   return info;
 }
@@ -389,5 +403,97 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     await sleep(200);
     assert.equal(client.status().state, 'online');
     await assert.rejects(server.openStream(999, StreamKind.ApiRelay), (e: Error & { code?: string }) => e.code === 'CASCADE_CLIENT_OFFLINE');
+  });
+
+  test('announce: deltas both ways, long lists split over frames', async (t) => {
+    const authority = new MemoryAuthority();
+    const id = authority.addClient('a', 'announcer');
+    const { server, port } = await startServer(t, authority);
+    const atServer: AnnounceMessage[] = [];
+    server.on('announce', (e) => {
+      assert.equal(e.clientId, id);
+      atServer.push(e.message);
+    });
+    const { client } = startClient(t, port, { secret: 'a' });
+    const atClient: AnnounceMessage[] = [];
+    client.on('announce', (m) => void atClient.push(m));
+    await assert.rejects(client.announce({ reset: true, added: [], removed: [] }), (e: Error & { code?: string }) => e.code === 'CASCADE_NOT_ONLINE');
+    await waitFor('online', () => client.status().state === 'online');
+    const added = Array.from({ length: 1500 }, (_, i) => ({ path: `live/cam${i}` }));
+    await client.announce({ reset: true, added, removed: [] });
+    await waitFor('all announced', () => atServer.flatMap((m) => m.added).length === 1500);
+    assert.ok(atServer.length >= 2);
+    assert.deepEqual(atServer.map((m) => m.reset), atServer.map((_, i) => i === 0));
+    await server.announce(id, { reset: false, added: [{ path: 'live/hq' }], removed: ['live/old'] });
+    await waitFor('client got announce', () => atClient.length === 1);
+    assert.deepEqual(atClient[0], { type: 'announce', reset: false, added: [{ path: 'live/hq' }], removed: ['live/old'] });
+    assert.equal(client.status().state, 'online');
+  });
+
+  test('the client closes a link to a misbehaving server with a reason and backs off', async (t) => {
+    identity ??= await generateSelfSignedIdentity();
+    fingerprint = fingerprintOfPem(identity.certPem);
+    type Behaviour = (ctl: LinkStream, hello: ControlMessage) => Promise<void>;
+    let behaviour: Behaviour = async () => undefined;
+    const hellos: ControlMessage[] = [];
+    const listener = await defaultTransport.listen({
+      host: '127.0.0.1',
+      port: 0,
+      tls: identity,
+      onConnection: (link) => {
+        link.onStream = (stream) => {
+          void (async () => {
+            const dec = new FrameDecoder({ maxFrameBytes: CONTROL_MAX_FRAME_BYTES, isKnownType: isControlFrameType });
+            let first = true;
+            for (let c = await stream.read(); c !== null; c = await stream.read()) {
+              const bytes = first ? c.subarray(1) : c;
+              first = false;
+              const [f] = dec.push(bytes);
+              if (f) {
+                const hello = decodeControlFrame(f);
+                hellos.push(hello);
+                await behaviour(stream, hello);
+                return;
+              }
+            }
+          })().catch(() => undefined);
+        };
+      },
+    });
+    t.after(() => listener.close());
+    const welcome = (interval: number, timeout: number): Uint8Array =>
+      encodeControlMessage({
+        type: 'welcome', protocol: 1, clientId: 3, clientName: 'c', serverName: 'raw', serverVersion: '0',
+        heartbeatIntervalMs: interval, heartbeatTimeoutMs: timeout, features: [],
+      });
+    const cases: Array<{ name: string; behaviour: Behaviour; error: RegExp; code: number }> = [
+      { name: 'no WELCOME', behaviour: async () => undefined, error: /^hello timeout: no WELCOME within 300 ms$/, code: CloseCode.HelloTimeout },
+      { name: 'oversize frame', behaviour: (ctl) => ctl.write(new Uint8Array([0x02, 0x7f, 0, 0, 0])), error: /frame too large/, code: CloseCode.FrameTooLarge },
+      { name: 'HELLO from the server', behaviour: (ctl) => ctl.write(helloBytes(null)), error: /unexpected frame HELLO/, code: CloseCode.UnexpectedFrame },
+      { name: 'silent after WELCOME', behaviour: (ctl) => ctl.write(welcome(100, 400)), error: /^heartbeat timeout/, code: CloseCode.HeartbeatTimeout },
+    ];
+    for (const c of cases) {
+      behaviour = c.behaviour;
+      const client = new CascadeClient({
+        transport: defaultTransport,
+        server: { host: '127.0.0.1', port: listener.address.port },
+        secret: 'sent-only-to-a-verified-server',
+        name: 'probe',
+        version: '0',
+        verify: { fingerprint },
+        logger,
+        timing: { welcomeTimeoutMs: 300, backoffInitialMs: 5_000 },
+      });
+      client.start();
+      try {
+        await waitFor(`backoff after ${c.name}`, () => client.status().state === 'backoff', 5_000);
+        assert.match(client.status().lastError ?? '', c.error, c.name);
+        assert.equal(client.status().lastErrorCode, c.code, c.name);
+      } finally {
+        await client.stop();
+      }
+    }
+    const h = hellos[0];
+    assert.ok(h?.type === 'hello' && h.secret === 'sent-only-to-a-verified-server' && h.name === 'probe' && h.protocol === 1);
   });
 });

@@ -5,6 +5,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import pino from 'pino';
 import {
   AuthThrottle,
   backoffDelay,
@@ -13,6 +14,7 @@ import {
   parseKnownServers,
   serverKey,
 } from '../../dataplane/cascade/index.js';
+import { TypedEmitter } from '../../dataplane/cascade/typed-emitter.js';
 
 const FP_A = `sha256:${'a'.repeat(64)}`;
 const FP_B = `sha256:${'b'.repeat(64)}`;
@@ -101,5 +103,32 @@ describe('known servers', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('typed emitter', () => {
+  test('a throwing or rejecting listener is logged; the others still run', async () => {
+    const logged: string[] = [];
+    const logger = pino({ level: 'error' }, { write: (s: string) => void logged.push(s) });
+    class E extends TypedEmitter<{ ping: number }> {
+      fire(n: number): void {
+        this.emit('ping', n);
+      }
+    }
+    const e = new E(logger);
+    const seen: number[] = [];
+    e.on('ping', () => {
+      throw new Error('boom');
+    });
+    e.on('ping', async () => {
+      throw new Error('async boom');
+    });
+    e.on('ping', (n) => void seen.push(n));
+    e.once('ping', (n) => void seen.push(n * 10));
+    e.fire(1);
+    e.fire(2);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(seen, [1, 10, 2]);
+    assert.equal(logged.filter((l) => l.includes('event listener failed')).length, 4);
   });
 });

@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
+  chunkAnnounce,
   CloseCode,
   CONTROL_MAX_FRAME_BYTES,
   ControlFrameType,
@@ -187,5 +188,42 @@ describe('control messages', () => {
       () => encodeControlMessage({ type: 'goaway', code: 0, reason: 'x'.repeat(CONTROL_MAX_FRAME_BYTES) }),
       RangeError,
     );
+  });
+});
+
+describe('announce chunking', () => {
+  test('chunks fit a frame and the schema, keep order, reset only first', () => {
+    const path = fc.string({ minLength: 1, maxLength: 512, unit: fc.constantFrom('a', 'é', '\u0000', '"', '😀'.charAt(0)) });
+    fc.assert(
+      fc.property(
+        fc.boolean(),
+        fc.array(path, { maxLength: 400 }),
+        fc.array(path, { maxLength: 400 }),
+        fc.integer({ min: 2_000, max: CONTROL_MAX_FRAME_BYTES - 1024 }),
+        (reset, addedPaths, removed, maxBytes) => {
+          const added = addedPaths.map((p) => ({ path: p }));
+          const chunks = chunkAnnounce({ reset, added, removed }, maxBytes);
+          if (!reset && added.length + removed.length === 0) assert.equal(chunks.length, 0);
+          chunks.forEach((c, i) => {
+            assert.equal(c.reset, reset && i === 0);
+            const bytes = encodeControlMessage(c);
+            assert.ok(bytes.byteLength - 5 <= maxBytes, `${bytes.byteLength} > ${maxBytes}`);
+            assert.deepEqual(decodeOne(bytes), c);
+          });
+          assert.deepEqual(chunks.flatMap((c) => c.added), added);
+          assert.deepEqual(chunks.flatMap((c) => c.removed), removed);
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+
+  test('a big announce splits over several frames', () => {
+    const added = Array.from({ length: 3000 }, (_, i) => ({ path: `live/${'x'.repeat(100)}/${i}` }));
+    const chunks = chunkAnnounce({ reset: true, added, removed: [] });
+    assert.ok(chunks.length >= 3);
+    for (const c of chunks) assert.ok(c.added.length <= 1000);
+    assert.throws(() => chunkAnnounce({ reset: false, added: [{ path: '' }], removed: [] }), RangeError);
+    assert.throws(() => chunkAnnounce({ reset: false, added: [], removed: ['x'.repeat(513)] }), RangeError);
   });
 });
