@@ -114,7 +114,8 @@ export class LiveStream {
   ended = false;
   readonly startedAt = new Date();
   readonly publisher: Publisher;
-  private readonly subscribers: Subscriber[] = [];
+  /** Copy-on-write: `write()` iterates a snapshot while subscribers come and go. */
+  private subscribers: readonly Subscriber[] = [];
   private metadata: MediaTag | null = null;
   private videoHeader: MediaTag | null = null;
   private audioHeader: MediaTag | null = null;
@@ -200,7 +201,7 @@ export class LiveStream {
     if (this.audioHeader !== null) initial.push(this.audioHeader);
     for (const t of this.gop) initial.push(t);
     sub.prime(initial, this.gop.length > 0);
-    this.subscribers.push(sub);
+    this.subscribers = [...this.subscribers, sub];
     this.hooks.subscribersChanged(this);
     return sub;
   }
@@ -218,7 +219,7 @@ export class LiveStream {
     if (this.ended) return;
     this.ended = true;
     this.gop = [];
-    for (const sub of this.subscribers.slice()) sub.end();
+    for (const sub of this.subscribers) sub.end();
     this.hooks.ended(this, reason);
   }
 
@@ -238,9 +239,8 @@ export class LiveStream {
   }
 
   private removeSubscriber(sub: Subscriber): void {
-    const i = this.subscribers.indexOf(sub);
-    if (i < 0) return;
-    this.subscribers.splice(i, 1);
+    if (!this.subscribers.includes(sub)) return;
+    this.subscribers = this.subscribers.filter((s) => s !== sub);
     this.hooks.subscribersChanged(this);
   }
 

@@ -175,7 +175,6 @@ export class StreamHub extends SafeEmitter<StreamHubEvents> {
         if (s?.size === 0) this.waiters.delete(path);
         resolve(false);
       }, timeoutMs);
-      timer.unref();
       set.add(done);
     });
   }
