@@ -7,7 +7,7 @@
  *   npm run bench:media                          # N = 1, 10, 50, 100
  *   npm run bench:media -- --readers 1,10 --seconds 5 --bitrate 3000
  *
- * Prints one row per N: readers, input kbit/s, Mbit/s delivered (sum over
+ * Prints one row per N: readers, input kbit/s (hub's rolling bitrate, averaged), Mbit/s delivered (sum over
  * readers), CPU % of one core, RSS, readers that fell behind (skips/drops).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -117,7 +117,11 @@ async function main(): Promise<void> {
       const cpu0 = process.cpuUsage();
       const wall0 = process.hrtime.bigint();
       let rssMax = process.memoryUsage().rss;
-      const sampler = setInterval(() => (rssMax = Math.max(rssMax, process.memoryUsage().rss)), 200);
+      const inputSamples: number[] = [];
+      const sampler = setInterval(() => {
+        rssMax = Math.max(rssMax, process.memoryUsage().rss);
+        inputSamples.push(hub.get(PATH)?.bitrateKbps ?? 0);
+      }, 200);
       await new Promise((r) => setTimeout(r, SECONDS * 1000 - 300));
       const wallUs = Number(process.hrtime.bigint() - wall0) / 1000;
       const cpu = process.cpuUsage(cpu0);
@@ -132,7 +136,7 @@ async function main(): Promise<void> {
       const secs = SECONDS;
       const mbps = (b: number): string => ((b * 8) / secs / 1e6).toFixed(2);
       out(
-        `| ${n} | ${hub.get(PATH)?.bitrateKbps ?? 0} | ${mbps(r.total)} | ${mbps(r.min)}–${mbps(r.max)} | ` +
+        `| ${n} | ${Math.round(inputSamples.reduce((a, b) => a + b, 0) / Math.max(1, inputSamples.length))} | ${mbps(r.total)} | ${mbps(r.min)}–${mbps(r.max)} | ` +
           `${(((cpu.user + cpu.system) / wallUs) * 100).toFixed(1)} | ${(rssMax / 1048576).toFixed(0)} | ${skips} | ${dropped} |`,
       );
       // Wait for the readers' connections to be gone before the next step.

@@ -118,8 +118,10 @@ export function createFlvHandler({
   const active = new Set<Subscriber>();
   let closed = false;
 
-  const attach = async (path: string, protocol: string, remote: string): Promise<Subscriber | null> => {
-    const info = { protocol, remote };
+  const attach = async (path: string, protocol: string, remote: string, url: string | undefined): Promise<Subscriber | null> => {
+    const q = url?.indexOf('?') ?? -1;
+    const query = q >= 0 ? (url as string).slice(q + 1) : '';
+    const info = query.length > 0 ? { protocol, remote, query } : { protocol, remote };
     if (closed) return null;
     const sub = hub.hasMissingStreamHandler
       ? await hub.subscribeOrWait(path, info, waitMs, subscriberOpts)
@@ -133,7 +135,7 @@ export function createFlvHandler({
 
   const serveHttp = async (path: string, req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
-    const sub = await attach(path, 'http-flv', remote);
+    const sub = await attach(path, 'http-flv', remote, req.url);
     if (sub === null) {
       res.writeHead(404, { ...CORS_HEADERS, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(NOT_FOUND_BODY) });
       res.end(req.method === 'HEAD' ? undefined : NOT_FOUND_BODY);
@@ -235,7 +237,7 @@ export function createFlvHandler({
       if (path === null) return false;
       const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
       socket.on('error', (err) => log.debug({ err }, 'ws-flv upgrade socket error'));
-      attach(path, 'ws-flv', remote)
+      attach(path, 'ws-flv', remote, req.url)
         .then((sub) => {
           if (sub === null) {
             socket.end(

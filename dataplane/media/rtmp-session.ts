@@ -253,11 +253,14 @@ export class RtmpSession {
     this.send(setChunkSizeMessage(chunkSize));
     this.encoder.chunkSize = chunkSize;
     const enc = props?.objectEncoding;
+    const serverProps: Record<string, Amf0Value> = { fmsVer: 'FMS/3,0,1,123', capabilities: 31 };
+    // Enhanced RTMP: echo the codecs the client offered; the hub forwards any FourCC as is.
+    if (Array.isArray(props?.fourCcList)) serverProps.fourCcList = props.fourCcList;
     this.sendCommand(
       0,
       '_result',
       tx,
-      { fmsVer: 'FMS/3,0,1,123', capabilities: 31 },
+      serverProps,
       {
         level: 'status',
         code: 'NetConnection.Connect.Success',
@@ -311,7 +314,9 @@ export class RtmpSession {
       this.sendStatus(streamId, 'error', 'NetStream.Play.Failed', 'invalid play');
       return;
     }
-    const info = { protocol: 'rtmp', remote: this.remote };
+    const info = target.query.length > 0
+      ? { protocol: 'rtmp', remote: this.remote, query: target.query }
+      : { protocol: 'rtmp', remote: this.remote };
     const hub = this.opts.hub;
     const sub = hub.hasMissingStreamHandler
       ? await hub.subscribeOrWait(target.path, info, this.opts.playWaitMs ?? 5_000, this.opts.subscriber)

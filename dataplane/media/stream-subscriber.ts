@@ -20,6 +20,8 @@ export interface SubscriberInfo {
   protocol: string;
   /** Remote address (ip:port) or peer node id. */
   remote: string;
+  /** Query string of the play URL (without `?`), kept for later auth. */
+  query?: string;
 }
 
 /** Queue bounds of a subscriber. */
