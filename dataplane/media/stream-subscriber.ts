@@ -61,6 +61,9 @@ export class Subscriber extends SafeEmitter<SubscriberEvents> {
   private queue: MediaTag[] = [];
   private head = 0;
   private bytes = 0;
+  /** Tags/bytes at the head of the queue from the initial burst; not counted against the bounds. */
+  private primedTags = 0;
+  private primedBytes = 0;
   private waiter: ((tag: MediaTag | null) => void) | null = null;
   private waitKeyframe = false;
   private ended = false;
@@ -150,6 +153,8 @@ export class Subscriber extends SafeEmitter<SubscriberEvents> {
     this.queue = [];
     this.head = 0;
     this.bytes = 0;
+    this.primedTags = 0;
+    this.primedBytes = 0;
     if (this.endTimer !== null) clearTimeout(this.endTimer);
     const w = this.waiter;
     this.waiter = null;
@@ -160,9 +165,15 @@ export class Subscriber extends SafeEmitter<SubscriberEvents> {
 
   // ------------------------------------------------------------ stream side
 
-  /** @internal Initial burst (metadata, headers, GOP): queued without bound checks. */
+  /**
+   * @internal Initial burst (metadata, headers, GOP). It is bounded by the GOP
+   * cache and not counted against the queue bounds, so a long GOP does not
+   * make a new reader skip at once.
+   */
   prime(tags: readonly MediaTag[], startsOnKeyframe: boolean): void {
     for (const tag of tags) this.enqueue(tag);
+    this.primedTags = tags.length;
+    this.primedBytes = this.bytes;
     this.waitKeyframe = !startsOnKeyframe && this.hasVideo();
   }
 
@@ -198,7 +209,7 @@ export class Subscriber extends SafeEmitter<SubscriberEvents> {
       return;
     }
     this.enqueue(tag);
-    if (this.bytes > this.maxBytes || this.queuedDuration() > this.maxDuration) this.skip(now);
+    if (this.bytes - this.primedBytes > this.maxBytes || this.queuedDuration() > this.maxDuration) this.skip(now);
   }
 
   private passesWhileSkipping(tag: MediaTag): boolean {
@@ -220,6 +231,10 @@ export class Subscriber extends SafeEmitter<SubscriberEvents> {
     this.head++;
     this.bytes -= tag.data.length;
     this.delivered++;
+    if (this.primedTags > 0) {
+      this.primedTags--;
+      this.primedBytes -= tag.data.length;
+    }
     if (this.head === this.queue.length) {
       this.queue = [];
       this.head = 0;
@@ -230,9 +245,11 @@ export class Subscriber extends SafeEmitter<SubscriberEvents> {
     return tag;
   }
 
+  /** Media time of the live (not primed) part of the queue. */
   private queuedDuration(): number {
-    if (this.head >= this.queue.length) return 0;
-    const first = this.queue[this.head] as MediaTag;
+    const start = this.head + this.primedTags;
+    if (start >= this.queue.length) return 0;
+    const first = this.queue[start] as MediaTag;
     const last = this.queue[this.queue.length - 1] as MediaTag;
     const d = (last.timestamp - first.timestamp) | 0;
     return d < 0 ? 0 : d;
@@ -244,6 +261,8 @@ export class Subscriber extends SafeEmitter<SubscriberEvents> {
     this.queue = kept;
     this.head = 0;
     this.bytes = 0;
+    this.primedTags = 0;
+    this.primedBytes = 0;
     for (const t of kept) this.bytes += t.data.length;
     this.waitKeyframe = this.hasVideo();
     this.skipTimes.push(now);

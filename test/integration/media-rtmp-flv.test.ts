@@ -188,6 +188,7 @@ describe('media node with ffmpeg', gate, () => {
         peer(chunkGarbage),
         peer(() => undefined), // connects and sends nothing: handshake timeout
         peer((s) => s.write(Buffer.from([3]))), // half a handshake
+        peer((s) => s.write(Buffer.concat([Buffer.from([3]), Buffer.alloc(2 * 1536)]))), // handshake, then silence: idle timeout
       ]);
       for (const ms of closedAfter) assert.ok(ms < 5_000, `peer closed after ${ms} ms`);
       assert.ok(node.hub.has(PATH), 'stream still published');

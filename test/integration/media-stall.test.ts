@@ -1,7 +1,8 @@
 /**
- * A stalled HTTP-FLV reader (stops reading, TCP window closes) must not grow
- * memory without bound, must not delay a second reader, and must not slow the
- * publisher: its queue stays bounded, it skips, and it is dropped.
+ * Stalled players (HTTP-FLV, WS-FLV and RTMP clients that stop reading, so
+ * the TCP window closes) must not grow memory without bound, must not delay a
+ * healthy player, and must not slow the publisher: their queues stay bounded,
+ * they skip, and they are dropped.
  *
  * The publisher is synthetic (a cascade-style publisher writing FLV tags
  * straight into the hub) at ~40 Mbit/s, so loopback socket buffers fill in
@@ -13,7 +14,8 @@ import http from 'node:http';
 import net from 'node:net';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { Amf0EcmaArray, createMediaTag, encodeAmf0, type Publisher } from '../../dataplane/media/index.js';
+import WebSocket from 'ws';
+import { Amf0EcmaArray, createMediaTag, encodeAmf0, RtmpChunkEncoder, type Publisher } from '../../dataplane/media/index.js';
 import { startMediaNode, waitFor, type MediaNode } from './media-helpers.js';
 
 const PATH = 'live/big';
@@ -58,15 +60,52 @@ after(async () => {
   await node?.close();
 });
 
-test('a stalled HTTP-FLV reader stays bounded, is dropped, and does not delay another reader', async () => {
+/** A minimal RTMP player: plain handshake, connect, createStream, play; then it stops reading. */
+async function stalledRtmpPlayer(port: number): Promise<net.Socket> {
+  const s = net.connect(port, '127.0.0.1');
+  s.on('error', () => undefined);
+  await once(s, 'connect');
+  s.write(Buffer.concat([Buffer.from([3]), Buffer.alloc(1536)]));
+  await new Promise<void>((resolve) => {
+    let got = 0;
+    const onData = (d: Buffer): void => {
+      got += d.length;
+      if (got < 1 + 2 * 1536) return;
+      s.off('data', onData);
+      s.pause();
+      resolve();
+    };
+    s.on('data', onData);
+  });
+  const enc = new RtmpChunkEncoder();
+  const cmd = (streamId: number, ...v: Parameters<typeof encodeAmf0>): void => {
+    s.write(enc.encode({ csid: 3, type: 20, streamId, timestamp: 0, payload: encodeAmf0(...v) }));
+  };
+  s.write(Buffer.alloc(1536)); // C2
+  cmd(0, 'connect', 1, { app: 'live', tcUrl: 'rtmp://127.0.0.1/live' });
+  cmd(0, 'createStream', 2, null);
+  cmd(1, 'play', 3, null, 'big'); // the server's first stream id is 1
+  return s;
+}
+
+test('stalled HTTP-FLV, WS-FLV and RTMP players stay bounded, are dropped, and do not delay another player', async () => {
   const rss0 = process.memoryUsage().rss;
-  // Stalled reader: sends the request and never reads.
+  // Stalled HTTP reader: sends the request and never reads.
   const stalled = net.connect(Number(new URL(node.httpUrl(PATH)).port), '127.0.0.1');
   await once(stalled, 'connect');
   stalled.write(`GET /${PATH}.flv HTTP/1.1\r\nHost: test\r\n\r\n`);
   stalled.pause();
   const stalledClosed = once(stalled, 'close');
   stalled.on('error', () => undefined);
+  // Stalled WS-FLV player.
+  const ws = new WebSocket(node.wsUrl(PATH));
+  ws.on('error', () => undefined);
+  await once(ws, 'open');
+  ws.pause();
+  const wsClosed = once(ws, 'close');
+  // Stalled RTMP player.
+  const rtmpPlayer = await stalledRtmpPlayer(node.rtmp.address.port);
+  const rtmpClosed = once(rtmpPlayer, 'close');
 
   // Healthy reader: counts bytes and the longest gap between arrivals.
   let goodBytes = 0;
@@ -81,7 +120,7 @@ test('a stalled HTTP-FLV reader stays bounded, is dropped, and does not delay an
     });
   });
   goodReq.on('error', () => undefined);
-  await waitFor(() => node.hub.subscribers(PATH).length === 2, 5_000, 'two players');
+  await waitFor(() => node.hub.subscribers(PATH).length === 4, 5_000, 'four players');
 
   let maxQueued = 0;
   let maxRss = rss0;
@@ -91,13 +130,15 @@ test('a stalled HTTP-FLV reader stays bounded, is dropped, and does not delay an
   }, 50);
   try {
     const t0 = Date.now();
-    await waitFor(() => node.hub.subscribers(PATH).length === 1, 25_000, 'the stalled player to be dropped');
+    await waitFor(() => node.hub.subscribers(PATH).length === 1, 25_000, 'the stalled players to be dropped');
     const droppedAfter = Date.now() - t0;
-    // Its connection was closed by the server: reading again shows the end.
+    // Their connections were closed by the server: reading again shows the end.
     stalled.resume();
+    ws.resume();
+    rtmpPlayer.resume();
     await Promise.race([
-      stalledClosed,
-      new Promise((_, reject) => setTimeout(() => reject(new Error('stalled connection not closed')), 10_000).unref()),
+      Promise.all([stalledClosed, wsClosed, rtmpClosed]),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('stalled connections not closed')), 10_000).unref()),
     ]);
     const bytesAtDrop = goodBytes;
     await new Promise((r) => setTimeout(r, 1_000));
@@ -115,5 +156,7 @@ test('a stalled HTTP-FLV reader stays bounded, is dropped, and does not delay an
     clearInterval(sampler);
     goodReq.destroy();
     stalled.destroy();
+    ws.terminate();
+    rtmpPlayer.destroy();
   }
 });

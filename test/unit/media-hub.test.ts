@@ -156,6 +156,22 @@ describe('stream hub', () => {
     hub.close();
   });
 
+  test('the initial GOP burst does not count against the bounds (long GOPs)', () => {
+    const hub = new StreamHub({ logger: pino({ level: 'silent' }), subscriber: { maxQueueBytes: 500, maxQueueDurationMs: 1_000 } });
+    const pub = hub.publish('live/a', info);
+    pub.write(key(0));
+    for (let ts = 40; ts <= 8_000; ts += 40) pub.write(inter(ts)); // an 8 s GOP of 20 KB
+    const sub = hub.subscribe('live/a', info)!;
+    pub.write(inter(8_040));
+    pub.write(inter(8_080));
+    assert.equal(sub.stats.skips, 0);
+    assert.equal(sub.poll()?.keyframe, true);
+    assert.equal(sub.stats.queuedTags, 202);
+    for (let ts = 8_120; ts <= 9_200; ts += 40) pub.write(inter(ts)); // live part passes 1 s
+    assert.equal(sub.stats.skips, 1, 'the live part is bounded');
+    hub.close();
+  });
+
   test('a subscriber that stops reading is dropped after maxIdleMs', async () => {
     const hub = new StreamHub({ logger: pino({ level: 'silent' }), subscriber: { maxIdleMs: 50 } });
     const pub = hub.publish('live/a', info);
