@@ -179,6 +179,14 @@ export class CascadeClient extends TypedEmitter<CascadeClientEvents> {
     this.logger = logger;
     this.key = key;
     this.timing = { ...DEFAULT_CLIENT_TIMING, ...options.timing };
+    if (options.name.length < 1 || options.name.length > 128) {
+      throw new CascadeError('CASCADE_CONFIG', 'cascade client name must be 1-128 characters');
+    }
+    if (options.version.length > 64) throw new CascadeError('CASCADE_CONFIG', 'cascade client version must be at most 64 characters');
+    if (options.secret && options.secret.length > 1024) throw new CascadeError('CASCADE_CONFIG', 'cascade-client.secret must be at most 1024 characters');
+    if ((options.features?.length ?? 0) > 32 || options.features?.some((f) => f.length > 64)) {
+      throw new CascadeError('CASCADE_CONFIG', 'at most 32 features of at most 64 characters');
+    }
     const v = options.verify;
     if (v.fingerprint !== undefined) {
       this.pin = normalizeFingerprint(v.fingerprint);
@@ -399,7 +407,7 @@ export class CascadeClient extends TypedEmitter<CascadeClientEvents> {
         protocol: PROTOCOL_REVISION,
         name: this.opts.name,
         version: this.opts.version,
-        secret: this.opts.secret ?? null,
+        secret: this.opts.secret ? this.opts.secret : null, // "" means no secret
         instanceId: this.instanceId,
         features: this.opts.features ?? [],
       });

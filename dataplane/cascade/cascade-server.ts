@@ -183,6 +183,7 @@ export class CascadeServer extends TypedEmitter<CascadeServerEvents> {
    * CloseCode.SecretChanged). Resolves true when there was one.
    */
   async kick(clientId: number, code: number = CloseCode.Kicked, reason: string = closeReason(code)): Promise<boolean> {
+    if (!Number.isInteger(code) || code < 0 || code > 0xff) throw new RangeError(`close code must be an application code 0-255, got ${code}`);
     const s = this.live.get(clientId);
     if (!s) return false;
     s.logger.info({ code, reason }, 'closing client link on request');
@@ -309,6 +310,11 @@ export class CascadeServer extends TypedEmitter<CascadeServerEvents> {
       return;
     }
     const { clientId } = result;
+    if (!Number.isSafeInteger(clientId) || clientId < 0) {
+      s.logger.error({ clientId }, 'authority returned an invalid client id');
+      await s.close(CloseCode.InternalError, 'internal error during authentication');
+      return;
+    }
     const prev = this.live.get(clientId);
     const replaced = prev !== undefined && prev !== s;
     if (prev && replaced) {
@@ -318,7 +324,7 @@ export class CascadeServer extends TypedEmitter<CascadeServerEvents> {
     }
     this.live.set(clientId, s);
     const features = (hello.features ?? []).filter((f) => this.opts.features?.includes(f));
-    s.accept(clientId, result.name, this.opts.serverName, this.opts.version, features);
+    s.accept(clientId, result.name.slice(0, 128), this.opts.serverName.slice(0, 128), this.opts.version.slice(0, 64), features.slice(0, 32));
     const since = new Date();
     this.onlineSince.set(s, since);
     s.logger.info(

@@ -32,6 +32,12 @@ export interface SessionEnd {
 /** How long a dropped control stream waits for the link's own close before it is a protocol error. */
 const LINK_END_GRACE_MS = 250;
 
+/**
+ * Control bytes we may have queued for a peer that does not read them (e.g. one that
+ * floods PINGs and never reads the PONGs). Past it the link is closed.
+ */
+const MAX_PENDING_CONTROL_BYTES = 1024 * 1024;
+
 /** How long a GOAWAY/REJECT write may delay the close. */
 const FAREWELL_WRITE_MS = 200;
 
@@ -56,6 +62,7 @@ export abstract class LinkSession {
   protected control: LinkStream | null = null;
   private readonly decoder = new FrameDecoder({ maxFrameBytes: CONTROL_MAX_FRAME_BYTES, isKnownType: isControlFrameType });
   private writeChain: Promise<void> = Promise.resolve();
+  private pendingWriteBytes = 0;
   private endReason: SessionEnd | null = null;
   private closePromise: Promise<void> | null = null;
   private peerStreams = 0;
@@ -121,12 +128,20 @@ export abstract class LinkSession {
     const stream = this.control;
     if (!stream) return Promise.resolve();
     const bytes = encodeControlMessage(msg);
-    this.writeChain = this.writeChain.then(
-      () => stream.write(bytes),
-      () => undefined,
-    ).catch((err: unknown) => {
-      if (!this.isClosing) this.logger.debug({ err }, 'control write failed');
-    });
+    if (this.pendingWriteBytes + bytes.byteLength > MAX_PENDING_CONTROL_BYTES && !this.isClosing) {
+      this.logger.warn({ pendingBytes: this.pendingWriteBytes }, 'peer does not read its control stream; closing link');
+      void this.close(CloseCode.ProtocolError, 'protocol error: control stream not read', null);
+      return Promise.resolve();
+    }
+    this.pendingWriteBytes += bytes.byteLength;
+    this.writeChain = this.writeChain
+      .then(() => stream.write(bytes))
+      .catch((err: unknown) => {
+        if (!this.isClosing) this.logger.debug({ err }, 'control write failed');
+      })
+      .finally(() => {
+        this.pendingWriteBytes -= bytes.byteLength;
+      });
     return this.writeChain;
   }
 

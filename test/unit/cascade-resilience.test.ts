@@ -201,10 +201,13 @@ describe('cascade link resilience and server verification (real QUIC on 127.0.0.
       () => new CascadeClient({ transport: defaultTransport, server: { host: '127.0.0.1', port }, name: 'x', version: '0', verify: { fingerprint: 'nope' }, logger }),
       (e: Error & { code?: string }) => e.code === 'CASCADE_CONFIG',
     );
-    assert.throws(
-      () => new CascadeClient({ transport: defaultTransport, server: { host: '127.0.0.1', port }, name: 'x', version: '0', verify: {}, logger }),
-      (e: Error & { code?: string }) => e.code === 'CASCADE_CONFIG',
-    );
+    for (const bad of [{ verify: {} }, { name: '' }, { name: 'n'.repeat(129) }, { secret: 's'.repeat(1025) }]) {
+      assert.throws(
+        () => new CascadeClient({ transport: defaultTransport, server: { host: '127.0.0.1', port }, name: 'x', version: '0', verify: { fingerprint: fp }, logger, ...bad }),
+        (e: Error & { code?: string }) => e.code === 'CASCADE_CONFIG',
+        JSON.stringify(bad),
+      );
+    }
   });
 
   test('trust on first use: stored, trusted next time, a changed certificate is refused with how to accept it', async (t) => {
