@@ -8,6 +8,7 @@
  * bits), stream id (u24 = 0), data, PreviousTagSize (u32 = 11 + data size).
  */
 import { FlvError } from './errors.js';
+import { copyBytes } from './bytes.js';
 
 /** FLV tag type ids. */
 export const FlvTagType = { Audio: 8, Video: 9, Script: 18 } as const;
@@ -145,7 +146,7 @@ export class FlvDemuxer {
       const timestamp =
         (((b[p + 7] as number) << 24) | ((b[p + 4] as number) << 16) | ((b[p + 5] as number) << 8) | (b[p + 6] as number)) >>>
         0;
-      const data = b.slice(p + FLV_TAG_HEADER_SIZE, p + FLV_TAG_HEADER_SIZE + size);
+      const data = copyBytes(b, p + FLV_TAG_HEADER_SIZE, p + FLV_TAG_HEADER_SIZE + size);
       this.pos = p + FLV_TAG_HEADER_SIZE + size;
       this.expectPrev = FLV_TAG_HEADER_SIZE + size;
       onTag({ type, timestamp, data });

@@ -9,6 +9,7 @@ import { parseAudioTag, parseVideoSequenceHeader, videoCodecName } from './codec
 import { createMediaTag, type MediaTag } from './media-tag.js';
 import { SafeEmitter } from './safe-emitter.js';
 import { Subscriber, type SubscriberInfo, type SubscriberOptions, type SubscriberStats } from './stream-subscriber.js';
+import { copyBytes } from './bytes.js';
 
 /** Who publishes a stream. */
 export interface PublisherInfo {
@@ -280,7 +281,7 @@ export class LiveStream {
       }
       if (name !== 'onMetaData') return null;
       const props = amf0Props(decodeAmf0Value(body, nameEnd).value);
-      const meta = body === tag.data ? tag : createMediaTag('script', tag.timestamp, body.slice());
+      const meta = body === tag.data ? tag : createMediaTag('script', tag.timestamp, copyBytes(body));
       this.metadata = meta;
       if (props !== undefined) this.applyMetadata(props);
       return meta;

@@ -12,6 +12,7 @@
  */
 import { RtmpChunkError } from './errors.js';
 import { RtmpMessageType, type RtmpMessage } from './rtmp-message.js';
+import { copyBytes } from './bytes.js';
 
 /** Limits of a {@link RtmpChunkDecoder}. */
 export interface RtmpChunkDecoderOptions {
@@ -101,7 +102,7 @@ export class RtmpChunkDecoder {
       this.failed = true;
       throw err;
     }
-    if (p < buf.length) this.leftover = buf.slice(p);
+    if (p < buf.length) this.leftover = copyBytes(buf, p);
   }
 
   /** Returns the offset after the header, or -1 when more bytes are needed. */
@@ -231,7 +232,7 @@ export class RtmpChunkDecoder {
   private complete(csid: number, cs: ChunkStream, onMessage: (msg: RtmpMessage) => void): void {
     let payload: Uint8Array;
     if (cs.pieces.length === 1) {
-      payload = (cs.pieces[0] as Uint8Array).slice();
+      payload = copyBytes(cs.pieces[0] as Uint8Array);
     } else {
       payload = new Uint8Array(cs.length);
       let o = 0;

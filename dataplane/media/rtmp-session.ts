@@ -27,6 +27,7 @@ import {
 import type { StreamHub } from './stream-hub.js';
 import type { Subscriber, SubscriberOptions } from './stream-subscriber.js';
 import { pumpSubscriber, waitDrain } from './subscriber-pump.js';
+import { copyBytes } from './bytes.js';
 
 /** Tunables of RTMP sessions. */
 export interface RtmpSessionOptions {
@@ -195,7 +196,7 @@ export class RtmpSession {
         type,
         streamId: msg.streamId,
         timestamp: (msg.timestamp + ts - base) >>> 0,
-        payload: b.slice(p + FLV_TAG_HEADER_SIZE, p + FLV_TAG_HEADER_SIZE + size),
+        payload: copyBytes(b, p + FLV_TAG_HEADER_SIZE, p + FLV_TAG_HEADER_SIZE + size),
       });
       p += FLV_TAG_HEADER_SIZE + size + 4;
     }

@@ -6,13 +6,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import pino from 'pino';
 import {
   StreamHub,
+  amf0Props,
   createFlvHandler,
+  decodeAmf0,
+  encodeAmf0,
+  RtmpChunkDecoder,
+  RtmpChunkEncoder,
   startRtmpServer,
+  type Amf0Value,
   type FlvHandler,
+  type RtmpMessage,
   type RtmpServer,
   type SubscriberOptions,
 } from '../../dataplane/media/index.js';
@@ -172,5 +179,95 @@ export async function waitFor(check: () => boolean, timeoutMs: number, what: str
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A minimal in-process RTMP client (plain handshake) for protocol-level tests without ffmpeg. */
+export class RawRtmpClient {
+  readonly messages: RtmpMessage[] = [];
+  private readonly enc = new RtmpChunkEncoder();
+  private readonly dec = new RtmpChunkDecoder();
+  private wake: (() => void) | null = null;
+  readonly closed: Promise<void>;
+
+  private constructor(readonly socket: net.Socket) {
+    this.closed = once(socket, 'close').then(() => undefined);
+    socket.on('error', () => undefined);
+  }
+
+  static async connect(port: number): Promise<RawRtmpClient> {
+    const socket = net.connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    const c = new RawRtmpClient(socket);
+    socket.write(Buffer.concat([Buffer.from([3]), Buffer.alloc(1536)]));
+    let hs = Buffer.alloc(0);
+    await new Promise<void>((resolve) => {
+      const onData = (d: Buffer): void => {
+        hs = Buffer.concat([hs, d]);
+        if (hs.length < 1 + 2 * 1536) return;
+        socket.off('data', onData);
+        socket.write(Buffer.alloc(1536));
+        socket.on('data', (more: Buffer) => c.onData(more));
+        if (hs.length > 3073) c.onData(hs.subarray(3073));
+        resolve();
+      };
+      socket.on('data', onData);
+    });
+    return c;
+  }
+
+  private onData(d: Uint8Array): void {
+    this.dec.push(d, (m) => this.messages.push(m));
+    this.wake?.();
+  }
+
+  send(msg: RtmpMessage): void {
+    this.socket.write(this.enc.encode(msg));
+  }
+
+  command(streamId: number, ...values: Amf0Value[]): void {
+    this.send({ csid: 3, type: 20, streamId, timestamp: 0, payload: encodeAmf0(...values) });
+  }
+
+  /** Commands received so far, decoded. */
+  commands(): Amf0Value[][] {
+    return this.messages.filter((m) => m.type === 20).map((m) => decodeAmf0(m.payload));
+  }
+
+  /** onStatus codes received so far. */
+  statusCodes(): string[] {
+    return this.commands()
+      .filter((c) => c[0] === 'onStatus')
+      .map((c) => String(amf0Props(c[3] ?? null)?.code));
+  }
+
+  /** Wait until `check()` holds, re-checking on every received chunk. */
+  async until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!check()) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.statusCodes())}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 100));
+        this.wake = () => {
+          clearTimeout(t);
+          this.wake = null;
+          resolve();
+        };
+      });
+    }
+  }
+
+  /** connect + createStream; returns the stream id. */
+  async open(app: string): Promise<number> {
+    this.command(0, 'connect', 1, { app, tcUrl: `rtmp://127.0.0.1/${app}`, objectEncoding: 0 });
+    this.command(0, 'createStream', 2, null);
+    await this.until(() => this.commands().some((c) => c[0] === '_result' && c[1] === 2), 5_000, 'createStream result');
+    const r = this.commands().find((c) => c[0] === '_result' && c[1] === 2) as Amf0Value[];
+    return Number(r[3]);
+  }
+
+  close(): void {
+    this.socket.destroy();
   }
 }

@@ -56,6 +56,13 @@ describe('FLV', () => {
     assert.deepEqual(demuxer.header, { hasAudio: true, hasVideo: true });
   });
 
+  test('demuxed tag bodies are copies of the input', () => {
+    const bytes = Buffer.from(mux([{ type: 8, timestamp: 1, data: Uint8Array.from([1, 2, 3]) }]));
+    const { tags } = demux(bytes);
+    bytes.fill(0);
+    assert.deepEqual(tags[0]?.data, Uint8Array.from([1, 2, 3]));
+  });
+
   test('rejects bad signature, version, PreviousTagSize, tag type, encryption', () => {
     const good = mux([{ type: 9, timestamp: 0, data: Uint8Array.from([1, 2]) }]);
     const code = (b: Uint8Array): string => {

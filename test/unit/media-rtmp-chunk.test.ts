@@ -112,6 +112,14 @@ describe('RTMP chunk stream', () => {
     assert.deepEqual(got2[1], after);
   });
 
+  test('decoded payloads are plain copies, never views of the caller\'s Buffer', () => {
+    const bytes = Buffer.from(new RtmpChunkEncoder().encode({ csid: 6, type: 9, streamId: 1, timestamp: 0, payload: new Uint8Array(50).fill(3) }));
+    const [m] = decodeAll(new RtmpChunkDecoder(), bytes);
+    bytes.fill(0);
+    assert.ok(m && !Buffer.isBuffer(m.payload));
+    assert.deepEqual(m.payload, new Uint8Array(50).fill(3));
+  });
+
   test('bounds: message size, chunk streams, chunk size, headers without state', () => {
     const enc = new RtmpChunkEncoder();
     const tooBig = enc.encode({ csid: 6, type: 9, streamId: 1, timestamp: 0, payload: new Uint8Array(2000) });
