@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { LinkClosedError, type Link, type LinkCloseInfo, type LinkStream, type Transport } from '../transport/link.js';
+import type { Link, LinkStream, Transport } from '../transport/link.js';
 import {
   CloseCode,
   closeCodeInfo,
@@ -16,7 +16,8 @@ import {
 import { backoffDelay } from './backoff.js';
 import { ClientSession } from './client-session.js';
 import { CascadeError } from './errors.js';
-import { KnownServersFile, serverKey } from './known-servers.js';
+import { serverKey } from './known-servers.js';
+import { closeInfoOfError, ServerVerifier, type CascadeServerVerification } from './server-verifier.js';
 import type { SessionEnd } from './link-session.js';
 import type { CascadeStreamHandler } from './stream-handler.js';
 import { settleWithin, Sleeper } from './timing.js';
@@ -24,16 +25,6 @@ import { TypedEmitter } from './typed-emitter.js';
 
 /** State of a cascade client's link to its server. */
 export type CascadeClientState = 'stopped' | 'connecting' | 'online' | 'backoff' | 'rejected';
-
-/** How the client verifies the server before it sends its secret (PROTOCOL.md §1). */
-export interface CascadeServerVerification {
-  /** PEM CA bundle: the server's chain must verify against it. */
-  caPem?: string;
-  /** Pinned "sha256:HEX" of the server's leaf certificate. */
-  fingerprint?: string;
-  /** Trust-on-first-use store (used when neither caPem nor fingerprint is set). */
-  knownServersFile?: string;
-}
 
 /** Timers of a cascade client (ms). */
 export interface CascadeClientTiming {
@@ -120,22 +111,6 @@ export interface CascadeClientEvents extends Record<string, unknown> {
   announce: AnnounceMessage;
 }
 
-/**
- * How a refused connect() ended: LinkClosedError, or any transport error carrying a
- * LinkCloseInfo as `info` (the lean transport's LinkConnectError).
- */
-function closeInfoOfError(err: unknown): LinkCloseInfo | null {
-  if (err instanceof LinkClosedError) return err.info;
-  if (typeof err === 'object' && err !== null && 'info' in err) {
-    const info: unknown = err.info;
-    if (typeof info === 'object' && info !== null && 'code' in info && typeof info.code === 'number') {
-      const reason = 'reason' in info && typeof info.reason === 'string' ? info.reason : '';
-      return { code: info.code, reason, remote: 'remote' in info && info.remote === true };
-    }
-  }
-  return null;
-}
-
 interface AttemptOutcome {
   online: boolean;
   code: number;
@@ -153,8 +128,7 @@ export class CascadeClient extends TypedEmitter<CascadeClientEvents> {
   private readonly timing: CascadeClientTiming;
   private readonly logger: Logger;
   private readonly key: string;
-  private readonly pin: string | null;
-  private readonly knownServers: KnownServersFile | null;
+  private readonly verifier: ServerVerifier;
   private readonly handlers = new Map<StreamKindValue, CascadeStreamHandler>();
   private readonly sleeper = new Sleeper();
   private readonly instanceId = randomUUID();
@@ -187,17 +161,7 @@ export class CascadeClient extends TypedEmitter<CascadeClientEvents> {
     if ((options.features?.length ?? 0) > 32 || options.features?.some((f) => f.length > 64)) {
       throw new CascadeError('CASCADE_CONFIG', 'at most 32 features of at most 64 characters');
     }
-    const v = options.verify;
-    if (v.fingerprint !== undefined) {
-      this.pin = normalizeFingerprint(v.fingerprint);
-      if (!this.pin) throw new CascadeError('CASCADE_CONFIG', `cascade-client.fingerprint is not a sha256 fingerprint: ${v.fingerprint}`);
-    } else {
-      this.pin = null;
-    }
-    if (!v.caPem && !this.pin && !v.knownServersFile) {
-      throw new CascadeError('CASCADE_CONFIG', 'cascade client: no way to verify the server (set a CA file, a fingerprint, or a known-servers file)');
-    }
-    this.knownServers = !v.caPem && !this.pin && v.knownServersFile ? new KnownServersFile(v.knownServersFile) : null;
+    this.verifier = new ServerVerifier(key, options.verify);
   }
 
   /** Current status (rttMs is live). */
@@ -321,8 +285,7 @@ export class CascadeClient extends TypedEmitter<CascadeClientEvents> {
         host,
         port,
         ...(this.opts.tlsServerName !== undefined ? { serverName: this.opts.tlsServerName } : {}),
-        ...(this.opts.verify.caPem !== undefined ? { caPem: this.opts.verify.caPem } : {}),
-        ...(this.pin ? { fingerprint: this.pin } : {}),
+        ...this.verifier.connectOptions(),
         maxIdleTimeoutMs: t.maxIdleTimeoutMs,
         keepAliveIntervalMs: t.keepAliveIntervalMs,
         connectTimeoutMs: t.connectTimeoutMs,
@@ -332,7 +295,7 @@ export class CascadeClient extends TypedEmitter<CascadeClientEvents> {
       if (info) {
         const { code } = info;
         if (code === TransportCloseCode.FingerprintMismatch) {
-          return { online: false, code, reason: `server ${this.key} does not present the pinned certificate ${this.pin ?? ''} (cascade-client.fingerprint)` };
+          return { online: false, code, reason: this.verifier.pinMismatchReason() };
         }
         return { online: false, code, reason: `connect failed: ${info.reason || closeReason(code)}` };
       }
@@ -344,7 +307,9 @@ export class CascadeClient extends TypedEmitter<CascadeClientEvents> {
         await settleWithin(link.close(CloseCode.ClientShutdown, closeReason(CloseCode.ClientShutdown)), t.closeTimeoutMs, undefined);
         return { online: false, code: CloseCode.ClientShutdown, reason: closeReason(CloseCode.ClientShutdown) };
       }
-      const refusal = await this.verifyServer(link);
+      const seen = link.peerFingerprint ? normalizeFingerprint(link.peerFingerprint) : null;
+      this.serverFingerprint = seen;
+      const refusal = await this.verifier.verify(link, seen, this.logger);
       if (refusal) {
         await settleWithin(link.close(CloseCode.ServerVerificationFailed, closeReason(CloseCode.ServerVerificationFailed)), t.closeTimeoutMs, undefined);
         return { online: false, code: CloseCode.ServerVerificationFailed, reason: refusal };
@@ -357,38 +322,6 @@ export class CascadeClient extends TypedEmitter<CascadeClientEvents> {
     } finally {
       this.pendingLink = null;
     }
-  }
-
-  /** Returns null when the server is verified, else the error text. Sends nothing. */
-  private async verifyServer(link: Link): Promise<string | null> {
-    const seen = link.peerFingerprint ? normalizeFingerprint(link.peerFingerprint) : null;
-    this.serverFingerprint = seen;
-    if (this.pin) {
-      if (seen !== this.pin) {
-        return `server ${this.key} presented certificate ${seen ?? '(none)'} but cascade-client.fingerprint pins ${this.pin}`;
-      }
-      return null;
-    }
-    if (!this.knownServers) return null; // verified by the CA in the transport
-    if (!seen) return `server ${this.key} presented no certificate`;
-    let res;
-    try {
-      res = await this.knownServers.check(this.key, seen);
-    } catch (err) {
-      this.logger.error({ err, file: this.knownServers.path }, 'cannot use the known-servers file');
-      return `cannot use the known-servers file ${this.knownServers.path}: ${(err as Error).message}`;
-    }
-    if (res.status === 'added') {
-      this.logger.warn({ fingerprint: seen, file: this.knownServers.path }, 'trusting the server certificate on first use');
-      return null;
-    }
-    if (res.status === 'trusted') return null;
-    const firstSeen = res.comment ? ` (${res.comment})` : '';
-    return (
-      `server ${this.key} presented certificate ${seen} but ${res.trusted} is trusted${firstSeen}. ` +
-      `If the server's certificate was changed on purpose, delete the line for ${this.key} from ${this.knownServers.path}, ` +
-      `or set cascade-client.fingerprint to ${seen}.`
-    );
   }
 
   private async runSession(link: Link): Promise<AttemptOutcome> {

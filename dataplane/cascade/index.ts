@@ -5,6 +5,7 @@
 export * from './authority.js';
 export * from './cascade-server.js';
 export * from './cascade-client.js';
+export type { CascadeServerVerification } from './server-verifier.js';
 export * from './stream-handler.js';
 export * from './errors.js';
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
