@@ -216,6 +216,11 @@ export class LiveStream {
     return this.metadata;
   }
 
+  /** Close every subscriber at once (no draining), e.g. on hub shutdown. */
+  closeSubscribers(reason: string): void {
+    for (const sub of this.subscribers) sub.close(reason);
+  }
+
   end(reason: string): void {
     if (this.ended) return;
     this.ended = true;

@@ -349,18 +349,22 @@ export class RtmpSession {
     let endReason = 'closed';
     sub.once('close', (reason) => {
       endReason = reason;
-      if (reason === 'too slow') this.close('player too slow', 'debug');
+      // The pump may be waiting for 'drain' on a full socket: close now.
+      if (reason === 'too slow' || reason === 'hub closed') this.close(`player ${reason}`, 'debug');
     });
     await pumpSubscriber(sub, {
       write: (tag: MediaTag) => this.sendTag(tag, streamId, rebaser),
       drained: () => waitDrain(this.socket),
     });
     if (this.subscriber === sub) this.subscriber = null;
-    if (endReason === 'unpublished' && !this.closedFlag) {
+    if (this.closedFlag || endReason === 'player stopped') return; // closeStream/deleteStream: the client may play again
+    if (endReason === 'unpublished') {
       this.sendStatus(streamId, 'status', 'NetStream.Play.UnpublishNotify', `${target.path} is now unpublished.`);
       this.send(userControlMessage(UserControlEvent.StreamEof, streamId));
       this.socket.end();
+      return;
     }
+    this.close(`play ended: ${endReason}`, 'debug');
   }
 
   private sendTag(tag: MediaTag, streamId: number, rebaser: TimestampRebaser): boolean {

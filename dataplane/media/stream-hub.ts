@@ -209,11 +209,14 @@ export class StreamHub extends SafeEmitter<StreamHubEvents> {
     return [...this.streams.keys()].sort().map((p) => (this.streams.get(p) as LiveStream).info());
   }
 
-  /** Close every stream (ending its subscribers) and refuse new ones. Idempotent. */
+  /** Close every stream and its subscribers (at once, reason `'hub closed'`) and refuse new ones. Idempotent. */
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
-    for (const stream of [...this.streams.values()]) stream.publisher.close('hub closed');
+    for (const stream of [...this.streams.values()]) {
+      stream.closeSubscribers('hub closed');
+      stream.publisher.close('hub closed');
+    }
     for (const set of this.waiters.values()) for (const w of set) w(false);
     this.waiters.clear();
   }

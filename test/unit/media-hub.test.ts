@@ -57,9 +57,15 @@ describe('stream hub', () => {
     for (const bad of ['', 'a', '/a/b', 'a/../b', 'a/b/', 'a b/c', 'a/' + 'x'.repeat(300)]) {
       assert.throws(() => hub.publish(bad, info), InvalidStreamPathError, bad);
     }
+    pub.write(key(0));
+    const sub = hub.subscribe('live/a', info)!;
+    const reasons: string[] = [];
+    sub.on('close', (r) => reasons.push(r));
     hub.close();
     hub.close();
     assert.equal(pub.closed, true);
+    assert.equal(sub.closed, true, 'closing the hub closes subscribers at once');
+    assert.deepEqual(reasons, ['hub closed']);
     assert.throws(() => hub.publish('live/b', info), MediaClosedError);
     assert.equal(hub.subscribe('live/a', info), null);
   });
