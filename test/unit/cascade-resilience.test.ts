@@ -268,4 +268,18 @@ describe('cascade link resilience and server verification (real QUIC on 127.0.0.
     assert.ok(Date.now() - t0 < 2_000, 'stop is bounded');
     assert.equal(client.status().state, 'stopped');
   });
+
+  test('a region node is server and client at once: edge → region → HQ all online', async (t) => {
+    const hqAuth = new MemoryAuthority(new Map([['region-secret', 100]]));
+    const hq = await startServer(t, hqAuth);
+    const regionIdentity = await generateSelfSignedIdentity();
+    const regionAuth = new MemoryAuthority(new Map([['edge-secret', 200]]));
+    const region = await startServer(t, regionAuth, { tls: regionIdentity });
+    const up = startClient(t, hq.port, { name: 'region', secret: 'region-secret', verify: { fingerprint: fingerprintOfPem((await identity()).certPem) } }).client;
+    const edge = startClient(t, region.port, { name: 'edge', secret: 'edge-secret', verify: { fingerprint: fingerprintOfPem(regionIdentity.certPem) } }).client;
+    await waitFor('tree online', () => up.status().state === 'online' && edge.status().state === 'online');
+    assert.equal(hq.server.session(100)?.name, 'client-100');
+    assert.equal(region.server.session(200)?.name, 'client-200');
+    assert.equal(edge.status().serverName, 'hq'); // the test servers all call themselves hq
+  });
 });
