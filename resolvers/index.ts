@@ -4,6 +4,7 @@ import { builder } from './builder.js';
 import './node.js';
 import './client.js';
 import './stream.js';
+import './cascade.js';
 
 export type { GraphQLContext } from './builder.js';
 

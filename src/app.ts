@@ -4,7 +4,15 @@
  * listens on real ports by default; tests build apps on port 0.
  */
 import { createFlvHandler, startRtmpServer, StreamHub, type FlvHandler, type RtmpServer } from '../dataplane/media/index.js';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { CascadeClient, CascadeServer } from '../dataplane/cascade/index.js';
+import { CloseCode } from '../dataplane/protocol/index.js';
+import { defaultTransport, loadOrCreateIdentity, type TlsIdentity } from '../dataplane/transport/index.js';
 import type { Config } from './config.js';
+import { ConfigError } from './config.js';
+import { DatabaseCascadeAuthority } from './services/cascade-authority.js';
+import { CascadeService } from './services/cascade.service.js';
 import { openDatabase, type Database } from './db/database.js';
 import { clientRoutes } from './http/rest-clients.js';
 import { streamRoutes } from './http/rest-streams.js';
@@ -23,7 +31,12 @@ export interface App {
   /** Available after start(). */
   readonly services: Services;
   /** Bound addresses, available after start(). */
-  readonly addresses: { http: { host: string; port: number }; rtmp: { host: string; port: number } };
+  readonly addresses: {
+    http: { host: string; port: number };
+    rtmp: { host: string; port: number };
+    /** The QUIC address of the cascade server role, when it is on. */
+    quic: { host: string; port: number } | null;
+  };
   /** The media hub (available after start()). */
   readonly hub: StreamHub;
   start(): Promise<void>;
@@ -43,6 +56,8 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
   let hub: StreamHub | null = null;
   let rtmp: RtmpServer | null = null;
   let flv: FlvHandler | null = null;
+  let cascadeServer: CascadeServer | null = null;
+  let cascadeClient: CascadeClient | null = null;
   let stopping: Promise<void> | null = null;
 
   const roles: NodeRole[] = ['MEDIA'];
@@ -58,7 +73,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
     },
     get addresses() {
       if (!http || !rtmp) throw new Error('app not started');
-      return { http: http.address, rtmp: rtmp.address };
+      return { http: http.address, rtmp: rtmp.address, quic: cascadeServer?.address ?? null };
     },
     get hub() {
       if (!hub) throw new Error('app not started');
@@ -74,10 +89,53 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
         if (n > 0) logger.info({ count: n }, 'clients marked offline at start');
         hub = new StreamHub({ logger });
         const streams = new StreamService(hub, events);
+        if (config.cascadeServer) {
+          const sc = config.cascadeServer;
+          cascadeServer = new CascadeServer({
+            transport: defaultTransport,
+            listen: { host: sc.listen.host ?? '0.0.0.0', port: sc.listen.port },
+            tls: await serverIdentity(config),
+            authority: new DatabaseCascadeAuthority(clients, sc.autoregister, logger),
+            logger,
+            serverName: config.name,
+            version: VERSION,
+          });
+          const server = cascadeServer;
+          clients.setLinkKicker((id, why) => {
+            void server.kick(id, why === 'deleted' ? CloseCode.ClientDeleted : CloseCode.SecretChanged);
+          });
+          server.on('rejected', (e) =>
+            events.publish('authRejected', { remoteAddress: e.remoteAddress, name: e.name, code: e.code, reason: e.reason, at: new Date() }),
+          );
+        }
+        if (config.cascadeClient) {
+          const cc = config.cascadeClient;
+          cascadeClient = new CascadeClient({
+            transport: defaultTransport,
+            server: cc.server,
+            secret: cc.secret,
+            name: config.name,
+            version: VERSION,
+            verify: {
+              ...(cc.fingerprint ? { fingerprint: cc.fingerprint } : {}),
+              ...(cc.caFile ? { caPem: await readConfigFile(cc.caFile, 'cascade-client.cafile') } : {}),
+              knownServersFile: path.join(config.datadir, 'known-servers.json'),
+            },
+            logger,
+          });
+          cascadeClient.on('stateChanged', (s) => events.publish('upstreamChanged', s));
+        }
         services = {
-          node: { name: config.name, version: VERSION, startedAt: new Date(), roles, fingerprint: null },
+          node: {
+            name: config.name,
+            version: VERSION,
+            startedAt: new Date(),
+            roles,
+            fingerprint: cascadeServer?.fingerprint ?? null,
+          },
           clients,
           streams,
+          cascade: new CascadeService(cascadeServer, cascadeClient),
           events,
           logger,
         };
@@ -95,6 +153,14 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
           routes: [...clientRoutes, ...streamRoutes],
           extensions: [flv],
         });
+        if (cascadeServer) {
+          const a = await cascadeServer.start();
+          logger.info(
+            { address: `${a.host}:${a.port}`, fingerprint: cascadeServer.fingerprint, autoregister: config.cascadeServer?.autoregister },
+            'cascade server listening (QUIC)',
+          );
+        }
+        cascadeClient?.start();
         logger.info('node started');
       } catch (err) {
         await app.stop();
@@ -103,6 +169,8 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
     },
     stop() {
       stopping ??= (async () => {
+        await cascadeClient?.stop().catch((err: unknown) => logger.warn({ err }, 'stopping cascade client'));
+        await cascadeServer?.stop().catch((err: unknown) => logger.warn({ err }, 'stopping cascade server'));
         flv?.close();
         await http?.close().catch((err: unknown) => logger.warn({ err }, 'closing HTTP'));
         await rtmp?.close().catch((err: unknown) => logger.warn({ err }, 'closing RTMP'));
@@ -115,4 +183,24 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
     },
   };
   return app;
+}
+
+async function readConfigFile(file: string, key: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${key}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+}
+
+/** The cascade server's TLS identity: the configured files, or one generated once in the datadir. */
+async function serverIdentity(config: Config): Promise<TlsIdentity> {
+  const sc = config.cascadeServer;
+  if (sc?.certFile && sc.keyFile) {
+    return {
+      certPem: await readConfigFile(sc.certFile, 'cascade-server.quic.certfile'),
+      keyPem: await readConfigFile(sc.keyFile, 'cascade-server.quic.keyfile'),
+    };
+  }
+  return loadOrCreateIdentity(config.datadir);
 }

@@ -2,6 +2,7 @@
  * The node's event map: what services publish and GraphQL subscriptions push.
  */
 import type { StreamInfo } from '../../dataplane/media/index.js';
+import type { UpstreamStatus } from './cascade.service.js';
 import type { ClientRecord } from './client.service.js';
 
 export type ClientEventKind = 'CREATED' | 'UPDATED' | 'DELETED' | 'ONLINE' | 'OFFLINE';
@@ -14,7 +15,9 @@ export interface ClientEvent {
 /** A lower node's connection attempt that was refused. */
 export interface AuthRejectedEvent {
   remoteAddress: string;
-  name: string;
+  /** The name the node gave in its hello, if it got that far. */
+  name: string | null;
+  code: number;
   reason: string;
   at: Date;
 }
@@ -33,4 +36,5 @@ export interface NodeEvents {
   clientChanged: ClientEvent;
   authRejected: AuthRejectedEvent;
   streamChanged: StreamEvent;
+  upstreamChanged: UpstreamStatus;
 }

@@ -3,6 +3,7 @@
  * Resolvers and shims call these; they never touch TypeORM or the data plane.
  */
 import type { Logger } from '../logger.js';
+import type { CascadeService } from './cascade.service.js';
 import type { ClientService } from './client.service.js';
 import type { EventBus } from './event-bus.js';
 import type { NodeEvents } from './events.js';
@@ -24,6 +25,7 @@ export interface Services {
   node: NodeInfo;
   clients: ClientService;
   streams: StreamService;
+  cascade: CascadeService;
   events: EventBus<NodeEvents>;
   logger: Logger;
 }

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TSX = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+/** Node runs the TypeScript itself through tsx's loader: one process, so a signal reaches the node. */
+const NODE_ARGS = ['--import', 'tsx', path.join(ROOT, 'src/main.ts')];
 
 export interface ProcessNode {
   child: ChildProcess;
@@ -32,7 +33,7 @@ export function writeConfig(file: string, config: Record<string, unknown>): stri
 /** Runs the program with arguments; resolves when it exits. */
 export function runProgram(args: string[], timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [TSX, path.join(ROOT, 'src/main.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...NODE_ARGS, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -50,7 +51,7 @@ export function runProgram(args: string[], timeoutMs = 20_000): Promise<{ code: 
 
 /** Starts a node process from a config file and waits until its HTTP server listens. */
 export async function startProcessNode(configFile: string, timeoutMs = 30_000): Promise<ProcessNode> {
-  const child = spawn(process.execPath, [TSX, path.join(ROOT, 'src/main.ts'), '--config', configFile], {
+  const child = spawn(process.execPath, [...NODE_ARGS, '--config', configFile], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

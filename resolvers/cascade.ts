@@ -1,0 +1,84 @@
+import type { UpstreamStatus } from '../src/services/cascade.service.js';
+import type { AuthRejectedEvent } from '../src/services/events.js';
+import { builder } from './builder.js';
+import { ClientRef } from './client.js';
+
+// Live link facts of a lower node (server role).
+builder.objectFields(ClientRef, (t) => ({
+  rttMs: t.float({
+    nullable: true,
+    description: 'Round-trip time of its link from heartbeats, ms; null while offline.',
+    resolve: (c, _a, ctx) => ctx.services.cascade.link(c.id)?.rttMs ?? null,
+  }),
+  remotePort: t.int({
+    nullable: true,
+    description: 'Remote UDP port of its live link.',
+    resolve: (c, _a, ctx) => ctx.services.cascade.link(c.id)?.remotePort ?? null,
+  }),
+  linkLastSeen: t.field({
+    type: 'DateTime',
+    nullable: true,
+    description: 'When its live link last answered (heartbeat), updated continuously while online.',
+    resolve: (c, _a, ctx) => ctx.services.cascade.link(c.id)?.lastSeen ?? null,
+  }),
+}));
+
+const UpstreamStateEnum = builder.enumType('UpstreamState', {
+  values: ['STOPPED', 'CONNECTING', 'ONLINE', 'BACKOFF', 'REJECTED'] as const,
+});
+
+const UpstreamRef = builder.objectRef<UpstreamStatus>('Upstream').implement({
+  description: "This node's link to its upper node (client role).",
+  fields: (t) => ({
+    server: t.exposeString('server', { description: '"host:port" of the upper node.' }),
+    state: t.field({
+      type: UpstreamStateEnum,
+      resolve: (s) => s.state.toUpperCase() as 'STOPPED' | 'CONNECTING' | 'ONLINE' | 'BACKOFF' | 'REJECTED',
+    }),
+    since: t.expose('since', { type: 'DateTime', description: 'When the current state began.' }),
+    rttMs: t.exposeFloat('rttMs', { nullable: true }),
+    lastError: t.exposeString('lastError', { nullable: true, description: 'Why the last link or attempt ended.' }),
+    lastErrorCode: t.exposeInt('lastErrorCode', { nullable: true }),
+    clientId: t.exposeInt('clientId', { nullable: true, description: 'Our record id at the upper node.' }),
+    clientName: t.exposeString('clientName', { nullable: true }),
+    serverName: t.exposeString('serverName', { nullable: true }),
+    serverVersion: t.exposeString('serverVersion', { nullable: true }),
+    serverFingerprint: t.exposeString('serverFingerprint', { nullable: true }),
+    nextAttemptAt: t.expose('nextAttemptAt', { type: 'DateTime', nullable: true }),
+  }),
+});
+
+const AuthRejectedRef = builder.objectRef<AuthRejectedEvent>('AuthRejected').implement({
+  description: 'A lower node that tried to connect and was refused.',
+  fields: (t) => ({
+    remoteAddress: t.exposeString('remoteAddress'),
+    name: t.exposeString('name', { nullable: true }),
+    code: t.exposeInt('code'),
+    reason: t.exposeString('reason'),
+    at: t.expose('at', { type: 'DateTime' }),
+  }),
+});
+
+builder.queryField('upstream', (t) =>
+  t.field({
+    type: UpstreamRef,
+    nullable: true,
+    description: 'The link up to the upper node; null when this node has no cascade-client role.',
+    resolve: (_r, _a, ctx) => ctx.services.cascade.upstream(),
+  }),
+);
+
+builder.subscriptionFields((t) => ({
+  upstreamChanged: t.field({
+    type: UpstreamRef,
+    description: 'Every state change of the link up.',
+    subscribe: (_r, _a, ctx) => ctx.services.events.subscribe('upstreamChanged'),
+    resolve: (s) => s,
+  }),
+  authRejected: t.field({
+    type: AuthRejectedRef,
+    description: 'Refused connection attempts of lower nodes (server role).',
+    subscribe: (_r, _a, ctx) => ctx.services.events.subscribe('authRejected'),
+    resolve: (e) => e,
+  }),
+}));

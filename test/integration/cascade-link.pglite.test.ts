@@ -1,0 +1,3 @@
+import { cascadeLinkSuite } from './suites/cascade-link.js';
+
+cascadeLinkSuite('PGlite', async () => 'pglite://memory');
