@@ -6,6 +6,7 @@
  */
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import pino from 'pino';
 import { defaultTransport, fingerprintOfPem, generateSelfSignedIdentity, type Link, type LinkStream, type TlsIdentity } from '../../dataplane/transport/index.js';
 import {
@@ -495,5 +496,39 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     }
     const h = hellos[0];
     assert.ok(h?.type === 'hello' && h.secret === 'sent-only-to-a-verified-server' && h.name === 'probe' && h.protocol === 1);
+  });
+
+  test('fuzz: random bytes on raw links get a typed close; the server and a good client go on', async (t) => {
+    const authority = new MemoryAuthority();
+    authority.addClient('steady', 'steady');
+    const { server, port } = await startServer(t, authority, { helloTimeoutMs: 300 });
+    const { client, states } = startClient(t, port, { secret: 'steady' });
+    await waitFor('online', () => client.status().state === 'online');
+    const samples = fc.sample(
+      fc.oneof(
+        fc.uint8Array({ minLength: 1, maxLength: 300 }),
+        fc.uint8Array({ maxLength: 300 }).map((b) => withKind(StreamKind.Control, b)),
+        fc.tuple(fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 100 })).map(([type, b]) => withKind(StreamKind.Control, encodeFrame(type, b))),
+      ),
+      { numRuns: 40, seed: 4242 },
+    );
+    const allowed = new Set<number>([
+      CloseCode.MalformedFrame, CloseCode.FrameTooLarge, CloseCode.UnknownFrameType, CloseCode.UnexpectedFrame,
+      CloseCode.StreamBeforeAuth, CloseCode.UnknownStreamKind, CloseCode.HelloTimeout, CloseCode.ProtocolError,
+    ]);
+    // in batches: the transport admits a bounded number of handshakes per address at once
+    const batches = Array.from({ length: Math.ceil(samples.length / 8) }, (_, i) => samples.slice(i * 8, i * 8 + 8));
+    for (const batch of batches) await Promise.all(
+      batch.map(async (bytes) => {
+        const link = await rawLink(t, port);
+        const s = await link.openStream();
+        await s.write(bytes).catch(() => undefined);
+        const info = await closedWithin(link, 3_000);
+        assert.ok(allowed.has(info.code), `code 0x${info.code.toString(16)} (${info.reason}) for ${Buffer.from(bytes).toString('hex').slice(0, 40)}`);
+      }),
+    );
+    assert.equal(client.status().state, 'online');
+    assert.ok(!states.includes('backoff'));
+    assert.equal(server.sessions().length, 1);
   });
 });
