@@ -8,6 +8,8 @@ import type { Services } from '../src/services/index.js';
 
 export interface GraphQLContext {
   services: Services;
+  /** The caller presented the admin token (or none is configured). */
+  authorized: boolean;
 }
 
 export const builder = new SchemaBuilder<{

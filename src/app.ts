@@ -152,6 +152,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
           logger,
           routes: [...clientRoutes, ...streamRoutes],
           extensions: [flv],
+          admin: { token: config.http.token, protectReads: config.http.protectReads },
         });
         if (cascadeServer) {
           const a = await cascadeServer.start();

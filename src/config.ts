@@ -92,7 +92,9 @@ const fileSchema = z.strictObject({
     .strictObject({
       listenaddr: listenAddr.default({ host: null, port: 8080 }),
       /** Optional bearer token required for mutating operations. */
-      token: z.string().min(8).optional(),
+      token: z.string().min(8, 'must be at least 8 characters').optional(),
+      /** With a token: reads need it too. */
+      protectreads: z.boolean().default(false),
     })
     .prefault({}),
   rtmp: z.strictObject({ listenaddr: listenAddr.default({ host: null, port: 1935 }) }).prefault({}),
@@ -170,7 +172,7 @@ export interface Config {
   name: string;
   /** Absolute path of the data directory. */
   datadir: string;
-  http: { listen: ListenAddress; token: string | null };
+  http: { listen: ListenAddress; token: string | null; protectReads: boolean };
   rtmp: { listen: ListenAddress };
   database: DatabaseConfig;
   log: { level: LogLevel };
@@ -251,7 +253,7 @@ function normalise(file: string | null, c: FileConfig, baseDir: string): Config 
     file,
     name: c.name ?? os.hostname(),
     datadir,
-    http: { listen: c.http.listenaddr, token: c.http.token ?? null },
+    http: { listen: c.http.listenaddr, token: c.http.token ?? null, protectReads: c.http.protectreads },
     rtmp: { listen: c.rtmp.listenaddr },
     database: resolveDatabase(c.database.url, datadir),
     log: { level: c.log.level },

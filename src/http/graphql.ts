@@ -13,6 +13,8 @@ import { schema, type GraphQLContext } from '../../resolvers/index.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services/index.js';
+import { useQueryLimits } from './use-query-limits.js';
+import { bearerMatches, useAdminToken, type AdminPolicy } from './admin-token.js';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -42,16 +44,27 @@ function maskError(log: Logger) {
   };
 }
 
-export function createGraphQLEndpoint(services: Services, log: Logger): GraphQLEndpoint {
-  const context: GraphQLContext = { services };
+interface InitialContext {
+  request?: Request;
+  req?: IncomingMessage;
+  connectionParams?: Record<string, unknown>;
+}
+
+export function createGraphQLEndpoint(services: Services, log: Logger, policy: AdminPolicy): GraphQLEndpoint {
+  const authorization = (init: InitialContext): string | null => {
+    const fromParams = init.connectionParams?.authorization ?? init.connectionParams?.Authorization;
+    if (typeof fromParams === 'string') return fromParams;
+    return init.request?.headers.get('authorization') ?? init.req?.headers.authorization ?? null;
+  };
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
-    context: () => context,
+    context: (init: InitialContext): GraphQLContext => ({ services, authorized: bearerMatches(policy, authorization(init)) }),
     maskedErrors: { maskError: maskError(log) },
     graphiql: { title: `stream-cascade · ${services.node.name}`, subscriptionsProtocol: 'WS' },
     renderGraphiQL,
     landingPage: false,
+    plugins: [useQueryLimits(), useAdminToken(policy)],
     logging: {
       debug: (...a: unknown[]) => log.debug({ yoga: a }, 'yoga'),
       info: (...a: unknown[]) => log.debug({ yoga: a }, 'yoga'),
@@ -70,6 +83,7 @@ export function createGraphQLEndpoint(services: Services, log: Logger): GraphQLE
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
+          connectionParams: ctx.connectionParams,
           params,
         });
         let document;

@@ -11,6 +11,7 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ListenAddress } from '../net-address.js';
 import type { Services } from '../services/index.js';
+import { bearerMatches, restNeedsToken, type AdminPolicy } from './admin-token.js';
 import { sendError } from './envelope.js';
 import { createGraphQLEndpoint, GRAPHQL_PATH } from './graphql.js';
 import { Router, type Route } from './router.js';
@@ -32,11 +33,13 @@ export interface HttpServerOptions {
   logger: Logger;
   routes: Route[];
   extensions?: HttpExtension[];
+  admin?: AdminPolicy;
 }
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   const log = opts.logger.child({ component: 'http' });
-  const gql = createGraphQLEndpoint(opts.services, log);
+  const admin = opts.admin ?? { token: null, protectReads: false };
+  const gql = createGraphQLEndpoint(opts.services, log, admin);
   const router = new Router(opts.routes);
   const extensions = opts.extensions ?? [];
 
@@ -54,6 +57,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     try {
       if (url.pathname === GRAPHQL_PATH) {
         Promise.resolve(gql.yoga.requestListener(req, res)).catch((err: unknown) => sendError(res, err, reqLog));
+        return;
+      }
+      if (url.pathname.startsWith('/api/') && restNeedsToken(admin, req.method) && !bearerMatches(admin, req.headers.authorization)) {
+        res.setHeader('www-authenticate', 'Bearer');
+        sendError(res, new AppError('UNAUTHORIZED', 'this endpoint needs the admin token (Authorization: Bearer …)'), reqLog);
         return;
       }
       if (router.handle({ req, res, url, services: opts.services, log: reqLog })) return;

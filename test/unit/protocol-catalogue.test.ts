@@ -14,6 +14,7 @@ import {
   ProtocolError,
   StreamKind,
 } from '../../dataplane/protocol/index.js';
+import { DEFAULT_BACKOFF, DEFAULT_CLIENT_TIMING, DEFAULT_SERVER_LIMITS } from '../../dataplane/cascade/index.js';
 
 const doc = readFileSync(fileURLToPath(new URL('../../dataplane/PROTOCOL.md', import.meta.url)), 'utf8');
 
@@ -94,5 +95,29 @@ describe('catalogue and PROTOCOL.md are in step', () => {
     assert.equal(normalizeFingerprint(hexs), `sha256:${hexs}`);
     assert.equal(normalizeFingerprint('sha256:abc'), null);
     assert.equal(normalizeFingerprint('sha1:' + hexs), null);
+  });
+
+  test('session defaults named in the doc', () => {
+    const flat = doc.replace(/\s+/g, ' ');
+    const n = (v: number): string => v.toLocaleString('en').replace(/,/g, ' ');
+    const mentions: Array<[string, number]> = [
+      ['helloTimeoutMs', DEFAULT_SERVER_LIMITS.helloTimeoutMs],
+      ['heartbeatIntervalMs', DEFAULT_SERVER_LIMITS.heartbeatIntervalMs],
+      ['heartbeatTimeoutMs', DEFAULT_SERVER_LIMITS.heartbeatTimeoutMs],
+      ['authFailureWindowMs', DEFAULT_SERVER_LIMITS.authFailureWindowMs],
+      ['welcomeTimeoutMs', DEFAULT_CLIENT_TIMING.welcomeTimeoutMs],
+      ['rejectedRetryMs', DEFAULT_CLIENT_TIMING.rejectedRetryMs],
+    ];
+    for (const [name, v] of mentions) {
+      assert.ok(new RegExp(`\`${name}\`,? \\(?default ${n(v)}`).test(flat), `${name} default ${n(v)} in PROTOCOL.md`);
+    }
+    assert.ok(flat.includes(`\`authFailureLimit\` (default ${DEFAULT_SERVER_LIMITS.authFailureLimit})`));
+    assert.ok(flat.includes(`(server default ${DEFAULT_SERVER_LIMITS.maxStreamsPerLink})`));
+    assert.ok(flat.includes(`server default ${DEFAULT_SERVER_LIMITS.maxIdleTimeoutMs / 1000} s, keep-alive every ${DEFAULT_SERVER_LIMITS.keepAliveIntervalMs / 1000} s`));
+    assert.ok(flat.includes(`\`min(${DEFAULT_BACKOFF.maxMs / 1000} s, ${DEFAULT_BACKOFF.initialMs / 1000} s · 2^(n−1))\``));
+    assert.ok(flat.includes(`[${1 - DEFAULT_BACKOFF.jitter}, 1.0]`));
+    assert.equal(DEFAULT_CLIENT_TIMING.backoffInitialMs, DEFAULT_BACKOFF.initialMs);
+    assert.equal(DEFAULT_CLIENT_TIMING.backoffMaxMs, DEFAULT_BACKOFF.maxMs);
+    assert.equal(DEFAULT_CLIENT_TIMING.backoffJitter, DEFAULT_BACKOFF.jitter);
   });
 });
