@@ -92,7 +92,11 @@ export async function connectLeanQuic(options: ConnectOptions, opts: ResolvedLea
           };
         }
         if (failure !== null) {
-          c.fail(failure);
+          // Close after this turn's send loop has sent our handshake Finished: the server then
+          // completes its handshake and sees the application close code and reason (an
+          // application close during the handshake reaches the peer as a bare APPLICATION_ERROR).
+          const f = failure;
+          setImmediate(() => c.fail(f));
           settle(new LinkConnectError(failure.reason, failure));
           return;
         }

@@ -130,7 +130,7 @@ export class LeanConnection implements Link, LeanStreamOwner {
     if (this.endInfo !== null) return Promise.reject(new LinkClosedError(this.endInfo));
     const id = this.nextLocalStreamId;
     this.nextLocalStreamId += 4;
-    const stream = new LeanStream(this, id);
+    const stream = new LeanStream(this, id, false);
     this.streams.set(id, stream);
     return Promise.resolve(stream);
   }
@@ -173,6 +173,12 @@ export class LeanConnection implements Link, LeanStreamOwner {
     if (this.flushScheduled || this.finalized) return;
     this.flushScheduled = true;
     setImmediate(this.serviceFromImmediate);
+  }
+
+  flushNow(): void {
+    if (this.finalized) return;
+    this.sendLoop();
+    this.armTimer();
   }
 
   setBlocked(stream: LeanStream, blocked: boolean): void {
@@ -259,7 +265,7 @@ export class LeanConnection implements Link, LeanStreamOwner {
       }
       return;
     }
-    const stream = new LeanStream(this, id);
+    const stream = new LeanStream(this, id, true);
     this.streams.set(id, stream);
     if (id > this.highestPeerStreamId) this.highestPeerStreamId = id;
     if (this.streamHandler === null) this.unannounced.push(stream);

@@ -20,6 +20,8 @@ export interface LeanStreamOwner {
   readonly readBufferBytes: number;
   /** Send whatever quiche has to send, soon (same event-loop turn). */
   scheduleFlush(): void;
+  /** Send what quiche has to send right now (synchronously). */
+  flushNow(): void;
   /** The stream has pending writes waiting for capacity (or no longer has). */
   setBlocked(stream: LeanStream, blocked: boolean): void;
   /** Both directions are done: forget the stream. */
@@ -39,6 +41,8 @@ interface PendingWrite extends Deferred<void> {
   data: Uint8Array;
   offset: number;
   fin: boolean;
+  /** Resolved early (its last byte is held back, see processWrites). */
+  settled: boolean;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -58,14 +62,24 @@ export class LeanStream implements LinkStream {
   private readError: Error | null = null;
 
   private writes: PendingWrite[] = [];
+  private releaseHeld = false;
+  private releaseScheduled = false;
   private endPromise: Promise<void> | null = null;
   private finSent = false;
   private writeError: Error | null = null;
   private isClosed = false;
 
-  constructor(owner: LeanStreamOwner, id: number) {
+  /**
+   * False for a locally opened stream until its first streamSend: quiche has no
+   * such stream yet, and calling streamRecv on it then was seen to lose the
+   * peer's later FIN. Peer-opened streams exist from the start.
+   */
+  private onWire: boolean;
+
+  constructor(owner: LeanStreamOwner, id: number, onWire: boolean) {
     this.owner = owner;
     this.id = id;
+    this.onWire = onWire;
     this.closed = new Promise<void>((resolve) => {
       this.resolveClosed = resolve;
     });
@@ -90,18 +104,9 @@ export class LeanStream implements LinkStream {
     if (this.writeError !== null) return Promise.reject(this.writeError);
     if (this.endPromise !== null) return Promise.reject(new Error(`stream ${this.id}: write after end()`));
     if (data.byteLength === 0) return Promise.resolve();
-    if (this.writes.length === 0) {
-      let n: number | null;
-      try {
-        n = this.send(data, false);
-      } catch (e) {
-        return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-      }
-      if (n !== null && n > 0) this.owner.scheduleFlush();
-      if (n === data.byteLength) return Promise.resolve();
-      return this.enqueue(data, n ?? 0, false);
-    }
-    return this.enqueue(data, 0, false);
+    const p = this.enqueue(data, false);
+    this.processWrites();
+    return p;
   }
 
   end(): Promise<void> {
@@ -111,7 +116,7 @@ export class LeanStream implements LinkStream {
       this.endPromise.catch(() => undefined);
       return this.endPromise;
     }
-    this.endPromise = this.enqueue(EMPTY, 0, true);
+    this.endPromise = this.enqueue(EMPTY, true);
     this.processWrites();
     return this.endPromise;
   }
@@ -126,33 +131,73 @@ export class LeanStream implements LinkStream {
     this.pull();
   }
 
-  /** Retry queued writes (capacity may have returned). */
+  /**
+   * Hand queued writes to quiche, as far as stream capacity allows.
+   *
+   * quiche 0.18 treats a stream whose data is all acknowledged and whose read side is finished
+   * as complete as soon as a bare FIN is written, and may collect it on the next ACK before the
+   * FIN frame is sent: the peer would wait forever for the end. So a queued FIN rides on the last
+   * data write, and once the peer has ended its side the last byte of a write is held back (its
+   * promise resolves all the same) until end() or the next turn, so that a FIN soon after still
+   * has data to ride on.
+   */
   processWrites(): void {
     let progressed = false;
     while (this.writes.length > 0) {
       const w = this.writes[0];
       if (w === undefined) break;
-      let n: number | null;
-      try {
-        n = this.send(w.data.subarray(w.offset), w.fin);
-      } catch {
-        return; // send() failed the stream and rejected the queue
+      const next = this.writes[1];
+      const finNext = !w.fin && next !== undefined && next.fin && next.data.byteLength === 0;
+      const fin = w.fin || finNext;
+      const hold = !fin && next === undefined && this.finReceived && !this.releaseHeld;
+      const end = hold ? w.data.byteLength - 1 : w.data.byteLength;
+      if (w.offset < end || fin) {
+        let n: number | null;
+        try {
+          n = this.send(w.data.subarray(w.offset, end), fin);
+        } catch {
+          return; // send() failed the stream and rejected the queue
+        }
+        if (n === null) break;
+        if (n > 0) progressed = true;
+        w.offset += n;
       }
-      if (n === null) break;
-      if (n > 0) progressed = true;
-      w.offset += n;
-      if (w.offset < w.data.byteLength) break; // partial: wait for capacity
+      if (w.offset < end) break; // partial (a FIN was dropped too): retried when capacity returns
+      if (hold) {
+        if (!w.settled) {
+          w.settled = true;
+          w.resolve();
+        }
+        if (!this.releaseScheduled) {
+          this.releaseScheduled = true;
+          setImmediate(this.releaseHeldByte);
+        }
+        break;
+      }
       this.writes.shift();
-      if (w.fin) {
+      if (finNext) this.writes.shift();
+      if (fin) {
         this.finSent = true;
         progressed = true;
       }
-      w.resolve();
+      if (!w.settled) w.resolve();
+      if (finNext) next.resolve();
+      if (w.fin && w.data.byteLength === 0) this.owner.flushNow(); // bare FIN: out before any ACK is read
     }
-    this.owner.setBlocked(this, this.writes.length > 0);
+    this.owner.setBlocked(this, this.writes.some((w) => !w.settled));
     if (progressed) this.owner.scheduleFlush();
     this.maybeFinished();
   }
+
+  private readonly releaseHeldByte = (): void => {
+    this.releaseScheduled = false;
+    if (this.writes.length === 0 || this.writeError !== null) return;
+    this.releaseHeld = true;
+    this.processWrites();
+    this.releaseHeld = false;
+    // Still held back (no capacity now): the connection retries it with the blocked writers.
+    if (this.writes.length > 0) this.owner.setBlocked(this, true);
+  };
 
   /** The connection ended: fail what is pending; buffered data stays readable. */
   connectionClosed(err: LinkClosedError): void {
@@ -163,17 +208,18 @@ export class LeanStream implements LinkStream {
     this.finish();
   }
 
-  private enqueue(data: Uint8Array, offset: number, fin: boolean): Promise<void> {
+  private enqueue(data: Uint8Array, fin: boolean): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.writes.push({ data, offset, fin, resolve, reject });
-      this.owner.setBlocked(this, true);
+      this.writes.push({ data, offset: 0, fin, settled: false, resolve, reject });
     });
   }
 
   /** streamSend with error mapping: null when quiche has no capacity now. */
   private send(data: Uint8Array, fin: boolean): number | null {
     try {
-      return this.owner.native.streamSend(this.id, data, fin);
+      const n = this.owner.native.streamSend(this.id, data, fin);
+      if (n !== null) this.onWire = true;
+      return n;
     } catch (e) {
       const name = nativeErrorName(e);
       if (name === 'StreamLimit' || name === 'Done') return null;
@@ -192,7 +238,7 @@ export class LeanStream implements LinkStream {
   private pull(): void {
     const native = this.owner.native;
     let read = false;
-    while (!this.finReceived && this.readError === null && this.buffered < this.owner.readBufferBytes) {
+    while (this.onWire && !this.finReceived && this.readError === null && this.buffered < this.owner.readBufferBytes) {
       const scratch = this.owner.recvScratch();
       let r: [number, boolean] | null;
       try {
@@ -218,6 +264,7 @@ export class LeanStream implements LinkStream {
         this.buffered += n;
       }
       if (fin) this.finReceived = true;
+      else if (n === 0) break;
     }
     if (read) this.owner.scheduleFlush(); // reading returns flow-control credit
     this.serveReaders();
@@ -270,7 +317,7 @@ export class LeanStream implements LinkStream {
     const writes = this.writes;
     this.writes = [];
     this.owner.setBlocked(this, false);
-    for (const w of writes) w.reject(err);
+    for (const w of writes) if (!w.settled) w.reject(err);
   }
 
   private maybeFinished(): void {

@@ -242,7 +242,14 @@ describe('streams', () => {
       await within(inbound.closed, 2_000, 'peer stream closed');
       await within(s.closed, 2_000, 'local stream closed');
       // The link itself is unaffected.
-      assert.equal((await roundTrip(link, Buffer.from('still fine'))).toString(), 'still fine');
+      const nextInbound = new Promise<LinkStream>((resolve) => {
+        sl.onStream = resolve;
+      });
+      const s2 = await link.openStream();
+      await s2.write(Buffer.from('still fine'));
+      await s2.end();
+      const in2 = await within(nextInbound, 2_000, 'second stream');
+      assert.equal((await within(readAll(in2), 2_000, 'read')).toString(), 'still fine');
     } finally {
       await link.close();
     }
