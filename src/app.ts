@@ -119,7 +119,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
             verify: {
               ...(cc.fingerprint ? { fingerprint: cc.fingerprint } : {}),
               ...(cc.caFile ? { caPem: await readConfigFile(cc.caFile, 'cascade-client.cafile') } : {}),
-              knownServersFile: path.join(config.datadir, 'known-servers.json'),
+              knownServersFile: path.join(config.datadir, 'known-servers'),
             },
             logger,
           });

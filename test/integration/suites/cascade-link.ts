@@ -147,7 +147,7 @@ export function cascadeLinkSuite(label: string, dbUrl: () => Promise<string>): v
       assert.match(fp, /^sha256:[0-9a-f]{64}$/);
       const tofu = await client(hq, { secret: 'tofu-secret' }, 'tofu');
       await waitFor(async () => (await upstreamOf(tofu)).state === 'ONLINE', 10_000, 'tofu online');
-      const stored = readFileSync(path.join(tofu.datadir, 'known-servers.json'), 'utf8');
+      const stored = readFileSync(path.join(tofu.datadir, 'known-servers'), 'utf8');
       assert.ok(stored.includes(fp), 'the first fingerprint is stored in the datadir');
       await stop(tofu);
 
