@@ -78,7 +78,7 @@ export async function loadOrCreateIdentity(dir: string, commonName = 'stream-cas
     fingerprintOfPem(certPem); // throws on a corrupt certificate
     return { certPem, keyPem };
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if (!(e instanceof Error && 'code' in e && e.code === 'ENOENT')) throw e;
   }
   const identity = await generateSelfSignedIdentity(commonName);
   await mkdir(dir, { recursive: true });

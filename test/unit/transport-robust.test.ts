@@ -1,0 +1,187 @@
+// Robustness of the lean QUIC transport: killed peers, garbage datagrams, Initial floods.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createSocket, type Socket } from 'node:dgram';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  createLeanQuicTransport,
+  generateSelfSignedIdentity,
+  LinkCloseCode,
+  type Link,
+  type TlsIdentity,
+} from '../../dataplane/transport/index.js';
+import { makeClientInitial, roundTrip, sleep, startEchoServer, within } from './transport-helpers.js';
+
+const FIXTURE = fileURLToPath(new URL('./transport-peer.fixture.ts', import.meta.url));
+let identity: TlsIdentity;
+let dir: string;
+
+before(async () => {
+  identity = await generateSelfSignedIdentity('transport-robust');
+  dir = await mkdtemp(join(tmpdir(), 'transport-robust-'));
+});
+
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Start the fixture and wait for a line matching `re`. */
+function startPeer(args: string[], re: RegExp): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return within(
+    new Promise((resolve, reject) => {
+      let out = '';
+      child.stdout?.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = re.exec(out);
+        if (m !== null) resolve({ child, match: m });
+      });
+      child.once('exit', (code) => reject(new Error(`peer exited early (${code}): ${out}`)));
+    }),
+    15_000,
+    'peer start',
+  );
+}
+
+function killAndWait(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
+
+describe('a killed peer is noticed within the idle timeout (default 2.5 s)', () => {
+  test('server side: a client killed with SIGKILL', async () => {
+    const transport = createLeanQuicTransport();
+    const server = await startEchoServer(transport, identity, { echo: false });
+    const linkP = server.nextLink();
+    const { child } = await startPeer(['client', String(server.port)], /ready/);
+    try {
+      const link = await within(linkP, 2_000, 'server link');
+      await killAndWait(child);
+      const t0 = Date.now();
+      const info = await within(link.closed, 5_000, 'idle close');
+      const took = Date.now() - t0;
+      assert.equal(info.code, LinkCloseCode.IdleTimeout);
+      assert.equal(info.remote, true);
+      assert.ok(took <= 3_000, `noticed after ${took} ms`);
+    } finally {
+      await killAndWait(child);
+      await server.close();
+    }
+  });
+
+  test('client side: a server killed with SIGKILL', async () => {
+    const certFile = join(dir, 'cert.pem');
+    const keyFile = join(dir, 'key.pem');
+    await writeFile(certFile, identity.certPem);
+    await writeFile(keyFile, identity.keyPem);
+    const { child, match } = await startPeer(['server', certFile, keyFile], /port (\d+)/);
+    let link: Link | null = null;
+    try {
+      link = await createLeanQuicTransport().connect({
+        host: '127.0.0.1',
+        port: Number(match[1]),
+        caPem: identity.certPem,
+      });
+      await sleep(100);
+      await killAndWait(child);
+      const t0 = Date.now();
+      const info = await within(link.closed, 5_000, 'idle close');
+      const took = Date.now() - t0;
+      assert.equal(info.code, LinkCloseCode.IdleTimeout);
+      assert.ok(took <= 3_000, `noticed after ${took} ms`);
+    } finally {
+      await killAndWait(child);
+      await link?.close();
+    }
+  });
+});
+
+async function udpSocket(host = '127.0.0.1'): Promise<Socket> {
+  const sock = createSocket('udp4');
+  await new Promise<void>((resolve) => sock.bind(0, host, () => resolve()));
+  return sock;
+}
+
+function sendTo(sock: Socket, data: Uint8Array, port: number): Promise<void> {
+  return new Promise((resolve) => sock.send(data, port, '127.0.0.1', () => resolve()));
+}
+
+describe('bad datagrams', () => {
+  test('garbage and truncated datagrams are ignored; a live link keeps working', async () => {
+    const transport = createLeanQuicTransport();
+    const server = await startEchoServer(transport, identity);
+    const link = await transport.connect({ host: '127.0.0.1', port: server.port, caPem: identity.certPem });
+    const sock = await udpSocket();
+    try {
+      const initial = makeClientInitial(server.port, sock.address().port);
+      const datagrams: Uint8Array[] = [
+        Buffer.alloc(0),
+        Buffer.from([0x00]),
+        Buffer.from([0xff]),
+        Buffer.alloc(1200, 0xc0),
+        Buffer.alloc(1500, 0x40),
+      ];
+      for (let i = 0; i < 200; i++) datagrams.push(randomBytes(1 + ((i * 37) % 1500)));
+      for (let i = 0; i < 100; i++) {
+        // Random bytes behind a long header / short header first byte.
+        const d = randomBytes(20 + ((i * 53) % 1400));
+        d[0] = i % 2 === 0 ? 0xc0 | (d[0] ?? 0) : 0x40 | ((d[0] ?? 0) & 0x3f);
+        datagrams.push(d);
+      }
+      for (const cut of [1, 5, 7, 20, 50, 600, 1199, initial.byteLength - 1]) datagrams.push(initial.subarray(0, cut));
+      for (let i = 0; i < 50; i++) {
+        const m = Buffer.from(initial);
+        const at = 1 + ((i * 131) % (m.byteLength - 1));
+        m[at] = (m[at] ?? 0) ^ 0xff; // mutated Initial: bad header, bad CID length or failed decryption
+        datagrams.push(m);
+      }
+      for (const d of datagrams) await sendTo(sock, d, server.port);
+      await sleep(100);
+      const stats = server.listener.stats();
+      assert.ok(stats.droppedDatagrams >= 300, `dropped ${stats.droppedDatagrams}`);
+      assert.equal(stats.connections, 1);
+      const payload = randomBytes(100_000);
+      assert.ok((await within(roundTrip(link, payload), 5_000, 'round trip')).equals(payload));
+    } finally {
+      sock.close();
+      await link.close();
+      await server.close();
+    }
+  });
+
+  test('an Initial flood from one address is capped, and other clients still get in', async () => {
+    const transport = createLeanQuicTransport({ maxPendingHandshakesPerAddress: 8, maxPendingHandshakes: 64 });
+    const server = await startEchoServer(transport, identity, { maxIdleTimeoutMs: 1_000 });
+    const flooder = await udpSocket('127.0.0.2');
+    try {
+      const port = flooder.address().port;
+      for (let i = 0; i < 300; i++) await sendTo(flooder, makeClientInitial(server.port, port, '127.0.0.2'), server.port);
+      await sleep(50);
+      const stats = server.listener.stats();
+      assert.ok(stats.pendingHandshakes <= 8, `pending ${stats.pendingHandshakes}`);
+      assert.ok(stats.refusedInitials >= 290, `refused ${stats.refusedInitials}`);
+      const link = await within(
+        transport.connect({ host: '127.0.0.1', port: server.port, caPem: identity.certPem }),
+        3_000,
+        'connect during flood',
+      );
+      assert.equal((await roundTrip(link, Buffer.from('ok'))).toString(), 'ok');
+      await link.close();
+      // The flood's half-open handshakes expire with the idle timeout.
+      const t0 = Date.now();
+      while (server.listener.stats().pendingHandshakes > 0 && Date.now() - t0 < 5_000) await sleep(100);
+      assert.equal(server.listener.stats().pendingHandshakes, 0);
+    } finally {
+      flooder.close();
+      await server.close();
+    }
+  });
+});
