@@ -4,7 +4,8 @@
  * so CPU and event-loop figures are per side.
  *
  *   npm run bench:transport
- *   npm run bench:transport -- --mb 200 --rtt 3000 --streams 50 --only quic-lean,tcp
+ *   npm run bench:transport -- --mb 200 --rtt 3000 --streams 50 --only tcp,quic-lean,quic-lean-8952
+ *   (or BENCH_MB=… BENCH_RTT=… BENCH_STREAMS=… BENCH_ONLY=…)
  *
  * Per transport: throughput of one stream and of N concurrent streams (each
  * checked by sha256 on the receiving side), round trip p50/p99 of 100-byte
@@ -171,10 +172,11 @@ async function tcpOpener(port: number): Promise<Opener> {
   };
 }
 
-async function quicOpener(port: number, caPem: string): Promise<Opener> {
-  const link: Link = await createLeanQuicTransport().connect({ host: '127.0.0.1', port, caPem });
+async function quicOpener(port: number, caPem: string, payload: number): Promise<Opener> {
+  const transport = createLeanQuicTransport({ maxUdpPayloadBytes: payload });
+  const link: Link = await transport.connect({ host: '127.0.0.1', port, caPem });
   return {
-    name: 'quic-lean',
+    name: payload === 1350 ? 'quic-lean' : `quic-lean-${payload}`,
     open: (): Promise<LinkStream> => link.openStream(),
     close: () => link.close(0, 'bench done'),
   };
@@ -363,7 +365,8 @@ async function main(): Promise<void> {
   const mb = Number(arg('mb', '200'));
   const streams = Number(arg('streams', '50'));
   const rttCount = Number(arg('rtt', '3000'));
-  const only = arg('only', 'tcp,quic-lean').split(',');
+  // quic-lean-8952: the same driver with 8952-byte datagrams (client to server), loopback/jumbo only.
+  const only = arg('only', 'tcp,quic-lean,quic-lean-8952').split(',');
   const id = await generateSelfSignedIdentity('bench');
   // BENCH_PROF=dir: CPU profiles of the server child too (run the client with node --cpu-prof).
   const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [];
@@ -388,7 +391,11 @@ async function main(): Promise<void> {
   }, 240_000);
   try {
     for (const name of only) {
-      const open = name === 'tcp' ? await tcpOpener(ports.tcp) : await quicOpener(ports.quic, id.certPem);
+      const jumbo = /^quic-lean-(\d+)$/.exec(name);
+      const open =
+        name === 'tcp'
+          ? await tcpOpener(ports.tcp)
+          : await quicOpener(ports.quic, id.certPem, jumbo?.[1] !== undefined ? Number(jumbo[1]) : 1350);
       try {
         rows.push(await benchOne(open, server, mb, streams, rttCount));
       } finally {
