@@ -11,6 +11,7 @@ import {
   AuthRejectedDocument,
   ClientChangedDocument,
   ClientLinksDocument,
+  UpstreamChangedDocument,
   UpstreamDocument,
 } from '../../generated/graphql.js';
 import { gql, rest, startNode, waitFor, type TestNode } from '../../helpers/node.js';
@@ -186,15 +187,37 @@ export function cascadeLinkSuite(label: string, dbUrl: () => Promise<string>): v
       await stop(a);
       assert.equal((await clientsOf(hq))[0]!.online, true, 'still online through b');
 
-      const del = await rest(hq, 'DELETE', `/api/cascade/clients/${id}`);
-      assert.equal(del.status, 200);
-      const upB = await waitFor(async () => {
-        const u = await upstreamOf(b);
-        return u.state !== 'ONLINE' ? u : null;
-      }, 5_000, 'b kicked');
-      assert.equal(upB.lastError, 'client record deleted');
+      const watch = await subscribe(b.url, UpstreamChangedDocument);
+      try {
+        const del = await rest(hq, 'DELETE', `/api/cascade/clients/${id}`);
+        assert.equal(del.status, 200);
+        const ev = await watch.next((e) => e.upstreamChanged.state === 'REJECTED', 5_000);
+        assert.equal(ev.upstreamChanged.lastError, 'client record deleted');
+      } finally {
+        await watch.close();
+      }
       assert.equal(hq.app.services.cascade.link(id), null);
       await stop(b);
+      await stop(hq);
+    });
+
+    test("changing a client's secret closes its live link", async () => {
+      const hq = await server({ autoregister: false });
+      const created = await rest(hq, 'POST', '/api/cascade/clients', { name: 'rotated', secret: 'old-secret' });
+      const id = (created.json.data as ClientJson).id;
+      const edge = await client(hq, { secret: 'old-secret' }, 'rotated');
+      await waitFor(async () => (await upstreamOf(edge)).state === 'ONLINE', 10_000, 'online');
+      await rest(hq, 'PUT', `/api/cascade/clients/${id}`, { name: 'rotated-renamed' });
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal((await upstreamOf(edge)).state, 'ONLINE', 'a rename keeps the link');
+      await rest(hq, 'PUT', `/api/cascade/clients/${id}`, { secret: 'new-secret' });
+      const up = await waitFor(async () => {
+        const u = await upstreamOf(edge);
+        return u.state !== 'ONLINE' ? u : null;
+      }, 5_000, 'kicked');
+      assert.equal(up.lastError, 'client secret changed');
+      await waitFor(async () => !(await clientsOf(hq))[0]!.online, 5_000, 'offline');
+      await stop(edge);
       await stop(hq);
     });
 
