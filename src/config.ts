@@ -26,32 +26,21 @@ export class ConfigError extends Error {
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-const listenAddr = z.string().transform((text, ctx) => {
-  const r = parseListenAddress(text);
-  if (typeof r === 'string') {
-    ctx.addIssue({ code: 'custom', message: r });
-    return z.NEVER;
-  }
-  return r;
-});
+/** A string field parsed by `parse`, which returns the value or an error message. */
+function parsed<T>(parse: (text: string) => T | string) {
+  return z.string().transform((text, ctx) => {
+    const r = parse(text);
+    if (typeof r === 'string') {
+      ctx.addIssue({ code: 'custom', message: r });
+      return z.NEVER;
+    }
+    return r;
+  });
+}
 
-const dialAddr = z.string().transform((text, ctx) => {
-  const r = parseDialAddress(text);
-  if (typeof r === 'string') {
-    ctx.addIssue({ code: 'custom', message: r });
-    return z.NEVER;
-  }
-  return r;
-});
-
-const cidr = z.string().transform((text, ctx) => {
-  const r = parseCidr(text);
-  if (typeof r === 'string') {
-    ctx.addIssue({ code: 'custom', message: r });
-    return z.NEVER;
-  }
-  return r;
-});
+const listenAddr = parsed(parseListenAddress);
+const dialAddr = parsed(parseDialAddress);
+const cidr = parsed(parseCidr);
 
 const fingerprint = z
   .string()
