@@ -209,9 +209,13 @@ export class LeanStream implements LinkStream {
   }
 
   private enqueue(data: Uint8Array, fin: boolean): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+    const p = new Promise<void>((resolve, reject) => {
       this.writes.push({ data, offset: 0, fin, settled: false, resolve, reject });
     });
+    // A caller that does not await (e.g. `void stream.end()`) must not crash the process with
+    // an unhandled rejection when the link drops; callers that await still see the error.
+    p.catch(() => undefined);
+    return p;
   }
 
   /** streamSend with error mapping: null when quiche has no capacity now. */
