@@ -12,11 +12,15 @@
  * messages, CPU seconds per GB on each side (process.cpuUsage, includes the
  * receiver's sha256), event-loop delay p99 on each side during the transfers
  * (perf_hooks.monitorEventLoopDelay). QUIC figures are also printed as ratios
- * against TCP. The package's high-level QUICServer/QUICClient is not measured
- * here (no adapter was built); docs/BENCHMARKS.md quotes the notes' figures.
+ * against TCP. quic-highlevel is the package's QUICServer/QUICClient/QUICStream
+ * (web streams), driven directly here for comparison only, with a smaller
+ * transfer (--hlmb, default 4 MB; --hlrtt round trips) since it moves a few MB/s.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual, webcrypto } from 'node:crypto';
+import { QUICClient, QUICServer, events as quicEvents, type QUICStream } from '@matrixai/quic';
+// @matrixai/quic's own logger package (a dependency of it): only to silence its INFO lines.
+import Logger, { LogLevel } from '@matrixai/logger';
 import net from 'node:net';
 import { cpus } from 'node:os';
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
@@ -122,6 +126,52 @@ function tcpDuplex(sock: net.Socket): Duplex {
   };
 }
 
+/** The package's high-level QUICStream (web streams) as a Duplex. */
+function webDuplex(stream: QUICStream): Duplex {
+  const reader = stream.readable.getReader();
+  const writer = stream.writable.getWriter();
+  return {
+    async read() {
+      const r = await reader.read();
+      return r.done ? null : r.value;
+    },
+    write: (b) => writer.write(b),
+    end: () => writer.close(),
+  };
+}
+
+const hmacKey = randomBytes(32);
+const serverCryptoOps = {
+  async sign(key: ArrayBuffer, data: ArrayBuffer): Promise<ArrayBuffer> {
+    const mac = createHmac('sha256', Buffer.from(key)).update(Buffer.from(data)).digest();
+    return mac.buffer.slice(mac.byteOffset, mac.byteOffset + mac.byteLength);
+  },
+  async verify(key: ArrayBuffer, data: ArrayBuffer, sig: ArrayBuffer): Promise<boolean> {
+    const mac = createHmac('sha256', Buffer.from(key)).update(Buffer.from(data)).digest();
+    const other = Buffer.from(sig);
+    return other.byteLength === mac.byteLength && timingSafeEqual(mac, other);
+  },
+};
+
+/** The package's high-level server (tuned: 4 MiB windows are not applied by the package, see the notes). */
+async function startHighLevelServer(id: { certPem: string; keyPem: string }): Promise<{ port: number; stop(): Promise<void> }> {
+  const server = new QUICServer({
+    crypto: { key: hmacKey.buffer.slice(hmacKey.byteOffset, hmacKey.byteOffset + 32), ops: serverCryptoOps },
+    config: { key: id.keyPem, cert: id.certPem, verifyPeer: false, maxIdleTimeout: 10_000, keepAliveIntervalTime: 1_000 },
+    logger: new Logger('quic-highlevel-server', LogLevel.WARN),
+  });
+  server.addEventListener(quicEvents.EventQUICServerConnection.name, (evt: Event) => {
+    if (!(evt instanceof quicEvents.EventQUICServerConnection)) return;
+    evt.detail.addEventListener(quicEvents.EventQUICConnectionStream.name, (e: Event) => {
+      if (!(e instanceof quicEvents.EventQUICConnectionStream)) return;
+      const stream = e.detail;
+      void serveDuplex(webDuplex(stream)).catch(() => undefined);
+    });
+  });
+  await server.start({ host: '127.0.0.1', port: 0 });
+  return { port: server.port, stop: () => server.stop({ force: true }) };
+}
+
 async function runServer(): Promise<void> {
   const id = JSON.parse(process.env.BENCH_TLS ?? '{}') as { certPem: string; keyPem: string };
   const tcp = net.createServer({ noDelay: true, allowHalfOpen: true }, (sock) => {
@@ -137,6 +187,7 @@ async function runServer(): Promise<void> {
       link.onStream = (s) => void serveDuplex(s).catch(() => s.reset(1));
     },
   });
+  const highLevel = await startHighLevelServer(id);
   let mark: Mark | null = null;
   process.on('message', (msg: unknown) => {
     if (msg === 'mark') {
@@ -145,11 +196,13 @@ async function runServer(): Promise<void> {
     } else if (msg === 'report' && mark !== null) {
       process.send?.({ report: endMark(mark) });
     } else if (msg === 'exit') {
-      void quic.close().then(() => tcp.close(() => process.exit(0)));
+      void Promise.all([quic.close(), highLevel.stop()]).finally(() => tcp.close(() => process.exit(0)));
     }
   });
   const tcpAddr = tcp.address();
-  process.send?.({ ports: { tcp: typeof tcpAddr === 'object' && tcpAddr ? tcpAddr.port : 0, quic: quic.address.port } });
+  process.send?.({
+    ports: { tcp: typeof tcpAddr === 'object' && tcpAddr ? tcpAddr.port : 0, quic: quic.address.port, highLevel: highLevel.port },
+  });
 }
 
 // ---------------------------------------------------------------- client side
@@ -179,6 +232,28 @@ async function quicOpener(port: number, caPem: string, payload: number): Promise
     name: payload === 1350 ? 'quic-lean' : `quic-lean-${payload}`,
     open: (): Promise<LinkStream> => link.openStream(),
     close: () => link.close(0, 'bench done'),
+  };
+}
+
+async function highLevelOpener(port: number, caPem: string): Promise<Opener> {
+  const client = await QUICClient.createQUICClient({
+    host: '127.0.0.1',
+    port,
+    serverName: 'stream-cascade',
+    crypto: {
+      ops: {
+        async randomBytes(data: ArrayBuffer): Promise<void> {
+          webcrypto.getRandomValues(new Uint8Array(data));
+        },
+      },
+    },
+    config: { ca: caPem, verifyPeer: true, maxIdleTimeout: 10_000, keepAliveIntervalTime: 1_000 },
+    logger: new Logger('quic-highlevel-client', LogLevel.WARN),
+  });
+  return {
+    name: 'quic-highlevel',
+    open: async () => webDuplex(client.connection.newStream()),
+    close: () => client.destroy({ force: true }),
   };
 }
 
@@ -335,7 +410,12 @@ function print(rows: Row[], streams: number): void {
   const lines = [header];
   for (const [label, get, digits] of cols) {
     const line = [label, ...rows.map((r) => fmt(get(r), digits))];
-    if (tcp) for (const r of rows.filter((x) => x !== tcp)) line.push(`${fmt(get(r) / (get(tcp) || 1), 2)}x`);
+    if (tcp) {
+      for (const r of rows.filter((x) => x !== tcp)) {
+        const ratio = get(r) / (get(tcp) || 1);
+        line.push(`${ratio < 0.1 ? ratio.toPrecision(2) : fmt(ratio, 2)}x`);
+      }
+    }
     lines.push(line);
   }
   const widths = header.map((_, i) => Math.max(...lines.map((l) => (l[i] ?? '').length)));
@@ -366,7 +446,9 @@ async function main(): Promise<void> {
   const streams = Number(arg('streams', '50'));
   const rttCount = Number(arg('rtt', '3000'));
   // quic-lean-8952: the same driver with 8952-byte datagrams (client to server), loopback/jumbo only.
-  const only = arg('only', 'tcp,quic-lean,quic-lean-8952').split(',');
+  const only = arg('only', 'tcp,quic-lean,quic-highlevel,quic-lean-8952').split(',');
+  const hlMb = Number(arg('hlmb', '4'));
+  const hlRtt = Number(arg('hlrtt', '300'));
   const id = await generateSelfSignedIdentity('bench');
   // BENCH_PROF=dir: CPU profiles of the server child too (run the client with node --cpu-prof).
   const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [];
@@ -377,7 +459,7 @@ async function main(): Promise<void> {
   const server = new ServerChild(child);
   const hello = await server.next();
   if (typeof hello !== 'object' || hello === null || !('ports' in hello)) throw new Error('server did not start');
-  const ports = (hello as { ports: { tcp: number; quic: number } }).ports;
+  const ports = (hello as { ports: { tcp: number; quic: number; highLevel: number } }).ports;
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   process.stdout.write(
     `transport bench: ${mb} MB per test, ${streams} streams, ${rttCount} round trips of 100 B; node ${process.version}, ${cpus().length} x ${cpu}\n` +
@@ -395,9 +477,13 @@ async function main(): Promise<void> {
       const open =
         name === 'tcp'
           ? await tcpOpener(ports.tcp)
-          : await quicOpener(ports.quic, id.certPem, jumbo?.[1] !== undefined ? Number(jumbo[1]) : 1350);
+          : name === 'quic-highlevel'
+            ? await highLevelOpener(ports.highLevel, id.certPem)
+            : await quicOpener(ports.quic, id.certPem, jumbo?.[1] !== undefined ? Number(jumbo[1]) : 1350);
+      // The high-level API moves a few MB/s: a smaller transfer keeps the run short (figures are rates).
+      const slow = name === 'quic-highlevel';
       try {
-        rows.push(await benchOne(open, server, mb, streams, rttCount));
+        rows.push(await benchOne(open, server, slow ? hlMb : mb, streams, slow ? hlRtt : rttCount));
       } finally {
         await open.close();
       }
