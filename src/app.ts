@@ -6,12 +6,14 @@
 import { createFlvHandler, startRtmpServer, StreamHub, type FlvHandler, type RtmpServer } from '../dataplane/media/index.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CascadeClient, CascadeServer } from '../dataplane/cascade/index.js';
+import { CascadeClient, CascadeServer, Forwarding } from '../dataplane/cascade/index.js';
 import { CloseCode } from '../dataplane/protocol/index.js';
 import { defaultTransport, loadOrCreateIdentity, type TlsIdentity } from '../dataplane/transport/index.js';
 import type { Config } from './config.js';
 import { ConfigError } from './config.js';
 import { DatabaseCascadeAuthority } from './services/cascade-authority.js';
+import { ForwardingService } from './services/forwarding.service.js';
+import { PullRuleService } from './services/pull-rule.service.js';
 import { CascadeService } from './services/cascade.service.js';
 import { openDatabase, type Database } from './db/database.js';
 import { clientRoutes } from './http/rest-clients.js';
@@ -58,6 +60,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
   let flv: FlvHandler | null = null;
   let cascadeServer: CascadeServer | null = null;
   let cascadeClient: CascadeClient | null = null;
+  let forwarding: Forwarding | null = null;
   let stopping: Promise<void> | null = null;
 
   const roles: NodeRole[] = ['MEDIA'];
@@ -125,6 +128,21 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
           });
           cascadeClient.on('stateChanged', (s) => events.publish('upstreamChanged', s));
         }
+        if (cascadeServer || cascadeClient) {
+          forwarding = new Forwarding({
+            hub,
+            logger,
+            nodeName: config.name,
+            server: cascadeServer,
+            client: cascadeClient,
+            autopush: config.cascadeClient?.autopush ?? false,
+            onDemandGraceMs: config.forwarding.onDemandGraceMs,
+          });
+          forwarding.start();
+        }
+        const fw = forwarding;
+        const pullRules = new PullRuleService(db, config.cascadeClient?.pull ?? [], cascadeClient && fw ? (rules) => fw.setPullRules(rules) : null);
+        await pullRules.load();
         services = {
           node: {
             name: config.name,
@@ -136,6 +154,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
           clients,
           streams,
           cascade: new CascadeService(cascadeServer, cascadeClient),
+          forwarding: new ForwardingService(forwarding, hub, clients, cascadeServer, cascadeClient, pullRules, events, config.name),
           events,
           logger,
         };
@@ -170,6 +189,8 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
     },
     stop() {
       stopping ??= (async () => {
+        forwarding?.stop();
+        services?.forwarding.close();
         await cascadeClient?.stop().catch((err: unknown) => logger.warn({ err }, 'stopping cascade client'));
         await cascadeServer?.stop().catch((err: unknown) => logger.warn({ err }, 'stopping cascade server'));
         flv?.close();

@@ -96,6 +96,13 @@ const fileSchema = z.strictObject({
     })
     .prefault({}),
   log: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),
+  /** Stream forwarding across the cascade (issue 6). */
+  forwarding: z
+    .strictObject({
+      /** How long an on-demand pull stays after its last subscriber left, ms. */
+      ondemandgrace: duration(10_000),
+    })
+    .prefault({}),
   'cascade-server': z
     .strictObject({
       quic: z
@@ -165,6 +172,7 @@ export interface Config {
   rtmp: { listen: ListenAddress };
   database: DatabaseConfig;
   log: { level: LogLevel };
+  forwarding: { onDemandGraceMs: number };
   cascadeServer: CascadeServerConfig | null;
   cascadeClient: CascadeClientConfig | null;
 }
@@ -246,6 +254,7 @@ function normalise(file: string | null, c: FileConfig, baseDir: string): Config 
     rtmp: { listen: c.rtmp.listenaddr },
     database: resolveDatabase(c.database.url, datadir),
     log: { level: c.log.level },
+    forwarding: { onDemandGraceMs: c.forwarding.ondemandgrace },
     cascadeServer: server
       ? {
           listen: server.quic.listenaddr,

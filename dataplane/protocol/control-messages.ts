@@ -56,7 +56,15 @@ export const controlMessageSchemas = {
   pong: z.object({ seq: u32, ts: z.number().finite() }),
   announce: z.object({
     reset: z.boolean(),
-    added: z.array(z.object({ path: z.string().min(1).max(512) })).max(1000),
+    added: z
+      .array(
+        z.object({
+          path: z.string().min(1).max(512),
+          /** Issue 6: the nodes the stream is announced through, from the node that has it up to the sender. */
+          chain: z.array(z.string().min(1).max(128)).max(32).optional(),
+        }),
+      )
+      .max(1000),
     removed: z.array(z.string().min(1).max(512)).max(1000),
   }),
   goaway: z.object({ code: u8, reason }),

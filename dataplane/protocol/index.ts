@@ -8,3 +8,4 @@ export * from './stream-kind.js';
 export * from './frame-codec.js';
 export * from './control-messages.js';
 export * from './fingerprint.js';
+export * from './media-frames.js';

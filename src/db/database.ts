@@ -11,12 +11,14 @@ import type { Logger } from '../logger.js';
 import { CascadeClientSchema } from './entities/cascade-client.entity.js';
 import { Init1764000000001 } from './migrations/0001-init.js';
 import { LinkStatus1764000000002 } from './migrations/0002-link-status.js';
+import { PullRules1764000000003 } from './migrations/0003-pull-rules.js';
+import { PullRuleSchema } from './entities/pull-rule.entity.js';
 import { pgliteDriverModule } from './pglite-pool.js';
 
 /** Every entity, listed explicitly (globs break under tsx). */
-export const ENTITIES = [CascadeClientSchema];
+export const ENTITIES = [CascadeClientSchema, PullRuleSchema];
 /** Every migration in order, listed explicitly. */
-export const MIGRATIONS = [Init1764000000001, LinkStatus1764000000002];
+export const MIGRATIONS = [Init1764000000001, LinkStatus1764000000002, PullRules1764000000003];
 
 export class DatabaseError extends Error {
   constructor(message: string) {

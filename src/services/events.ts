@@ -4,6 +4,7 @@
 import type { StreamInfo } from '../../dataplane/media/index.js';
 import type { UpstreamStatus } from './cascade.service.js';
 import type { ClientRecord } from './client.service.js';
+import type { TopologyNode } from './forwarding.service.js';
 
 export type ClientEventKind = 'CREATED' | 'UPDATED' | 'DELETED' | 'ONLINE' | 'OFFLINE';
 
@@ -37,4 +38,6 @@ export interface NodeEvents {
   authRejected: AuthRejectedEvent;
   streamChanged: StreamEvent;
   upstreamChanged: UpstreamStatus;
+  /** The tree below this node changed (nodes online/offline, streams announced). */
+  topologyChanged: TopologyNode;
 }

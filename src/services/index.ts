@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import type { CascadeService } from './cascade.service.js';
 import type { ClientService } from './client.service.js';
 import type { EventBus } from './event-bus.js';
+import type { ForwardingService } from './forwarding.service.js';
 import type { NodeEvents } from './events.js';
 import type { StreamService } from './stream.service.js';
 
@@ -26,6 +27,7 @@ export interface Services {
   clients: ClientService;
   streams: StreamService;
   cascade: CascadeService;
+  forwarding: ForwardingService;
   events: EventBus<NodeEvents>;
   logger: Logger;
 }

@@ -1,0 +1,194 @@
+/**
+ * Pull (PROTOCOL.md §10): a node asks a peer for a stream on a MediaPull stream; the
+ * peer answers ACCEPT and sends the tags (from its GOP cache start), or REFUSE. Used
+ * for pull rules and on-demand pulls, downwards (client asks its upper node) and
+ * upwards (an upper node asks the lower node that announced a stream).
+ */
+import type { LinkStream } from '../transport/link.js';
+import { CloseCode, MediaRefuseCode, mediaRefuseName, ProtocolError } from '../protocol/index.js';
+import { isValidStreamPath } from '../media/stream-hub.js';
+import { MEDIA_HANDSHAKE_MS, type ForwardingHost } from './media-push.js';
+import { MediaStreamIo, errorText } from './media-stream.js';
+import type { CascadeStreamContext } from './stream-handler.js';
+
+/** Options of one pull. */
+export interface PullOptions {
+  open: () => Promise<LinkStream>;
+  /** Path asked of the peer. */
+  remotePath: string;
+  /** Path published locally. */
+  localPath: string;
+  peerName: string;
+  /** Nodes the request passed through so far (ours is appended). */
+  requestChain: string[];
+  fromUpper: boolean;
+  onDemand: boolean;
+}
+
+/** A running pull. */
+export interface PullHandle {
+  /** Resolves true once the stream is published locally, false when refused or failed. */
+  readonly accepted: Promise<boolean>;
+  /** Resolves with why the pull ended (never rejects). */
+  readonly done: Promise<string>;
+  /** The REFUSE received, if any. */
+  refusal(): { code: number; reason: string } | null;
+  /** Stop pulling: the local copy is unpublished. Idempotent. */
+  cancel(reason: string): void;
+}
+
+/** Start pulling a stream from a peer into the local hub. */
+export function pullIn(host: ForwardingHost, o: PullOptions): PullHandle {
+  const log = host.logger.child({ streamPath: o.localPath, remotePath: o.remotePath, peer: o.peerName, direction: 'pull' });
+  let refusal: { code: number; reason: string } | null = null;
+  let io: MediaStreamIo | null = null;
+  let cancelled: string | null = null;
+  let acceptedResolve!: (ok: boolean) => void;
+  const accepted = new Promise<boolean>((r) => (acceptedResolve = r));
+  const done = (async (): Promise<string> => {
+    try {
+      io = new MediaStreamIo(await o.open());
+      if (cancelled !== null) {
+        io.reset(CloseCode.Normal);
+        return cancelled;
+      }
+      await io.send({ type: 'open', path: o.remotePath, chain: [...o.requestChain, host.nodeName] });
+      // The peer may itself have to fetch the stream first: allow it a little longer.
+      const answer = await io.nextWithin(MEDIA_HANDSHAKE_MS + 2_000, 'ACCEPT/REFUSE');
+      if (answer?.type === 'refuse') {
+        refusal = { code: answer.code, reason: answer.reason };
+        log.info({ code: answer.code, refuse: mediaRefuseName(answer.code), reason: answer.reason }, 'pull refused');
+        io.reset(CloseCode.Normal);
+        return answer.reason;
+      }
+      if (answer?.type !== 'accept') throw new ProtocolError(CloseCode.UnexpectedFrame, 'protocol error: expected ACCEPT or REFUSE');
+      if (answer.chain.includes(host.nodeName)) {
+        refusal = { code: MediaRefuseCode.Loop, reason: `loop: stream ${o.remotePath} already passed through ${host.nodeName}` };
+        log.warn({ chain: answer.chain }, refusal.reason);
+        io.reset(CloseCode.Normal);
+        return refusal.reason;
+      }
+      if (cancelled !== null) {
+        io.reset(CloseCode.Normal);
+        return cancelled;
+      }
+      if (host.hub.has(o.localPath)) {
+        refusal = { code: MediaRefuseCode.Busy, reason: `stream ${o.localPath} is already published on ${host.nodeName}` };
+        io.reset(CloseCode.Normal);
+        return refusal.reason;
+      }
+      const publisher = host.hub.publish(o.localPath, { protocol: 'cascade', remote: o.peerName });
+      const removeIn = host.registry.setInbound({
+        path: o.localPath,
+        direction: 'PULLED_IN',
+        peer: o.peerName,
+        fromUpper: o.fromUpper,
+        chain: answer.chain,
+        onDemand: o.onDemand,
+      });
+      const cur = io;
+      publisher.once('close', () => cur.reset(CloseCode.Normal));
+      acceptedResolve(true);
+      log.info({ chain: answer.chain, onDemand: o.onDemand }, 'stream forwarding started (pulled in)');
+      let reason: string;
+      try {
+        reason = await cur.pumpInto(publisher);
+      } catch (err) {
+        reason = cancelled ?? errorText(err);
+      } finally {
+        removeIn();
+      }
+      publisher.close(`cascade pull ended: ${reason}`);
+      log.info({ reason, bytes: cur.bytesIn }, 'stream forwarding stopped (pulled in)');
+      return reason;
+    } catch (err) {
+      const reason = cancelled ?? errorText(err);
+      io?.reset(err instanceof ProtocolError ? err.code : CloseCode.Normal);
+      log.debug({ reason }, 'pull failed');
+      return reason;
+    } finally {
+      acceptedResolve(false);
+    }
+  })();
+  return {
+    accepted,
+    done,
+    refusal: () => refusal,
+    cancel(reason: string) {
+      if (cancelled !== null) return;
+      cancelled = reason;
+      io?.reset(CloseCode.Normal);
+    },
+  };
+}
+
+/**
+ * Serving a MediaPull stream: answer with the stream from the local hub, asking
+ * `obtain` first when it is not live here (it may fetch it from the upper node or a
+ * lower node, excluding the nodes already in the request chain).
+ */
+export async function servePull(
+  host: ForwardingHost,
+  stream: LinkStream,
+  ctx: CascadeStreamContext,
+  obtain: (path: string, chain: string[]) => Promise<boolean>,
+): Promise<void> {
+  const io = new MediaStreamIo(stream);
+  const onAbort = (): void => io.reset(CloseCode.Normal);
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  let log = ctx.logger;
+  try {
+    const open = await io.nextWithin(MEDIA_HANDSHAKE_MS, 'OPEN');
+    if (open?.type !== 'open') throw new ProtocolError(CloseCode.UnexpectedFrame, 'protocol error: expected OPEN');
+    const { path, chain } = open;
+    log = log.child({ streamPath: path, peer: ctx.peerName, direction: 'pull-out' });
+    const refuse = async (code: number, reason: string): Promise<void> => {
+      log.info({ code, refuse: mediaRefuseName(code), reason, chain }, 'pull request refused');
+      await io.send({ type: 'refuse', code, reason });
+      await io.stream.end().catch(() => {});
+    };
+    if (!isValidStreamPath(path)) return await refuse(MediaRefuseCode.InvalidPath, `invalid stream path "${path}"`);
+    if (chain.includes(host.nodeName)) {
+      return await refuse(MediaRefuseCode.Loop, `loop: the request for ${path} already passed through ${host.nodeName} (chain ${chain.join(' → ')})`);
+    }
+    if (host.hub.closed) return await refuse(MediaRefuseCode.Unavailable, `${host.nodeName} is shutting down`);
+    if (!host.hub.has(path)) {
+      const coming = await obtain(path, chain).catch(() => false);
+      if (!coming || !(await host.hub.waitForPublish(path, MEDIA_HANDSHAKE_MS))) {
+        return await refuse(MediaRefuseCode.NotFound, `stream ${path} is not live on ${host.nodeName} nor below it`);
+      }
+    }
+    const streamChain = host.registry.chainOf(path);
+    if (streamChain.includes(ctx.peerName)) {
+      return await refuse(MediaRefuseCode.Loop, `loop: stream ${path} came from ${ctx.peerName} (chain ${streamChain.join(' → ')})`);
+    }
+    const sub = host.hub.subscribe(path, { protocol: 'cascade', remote: ctx.peerName });
+    if (!sub) return await refuse(MediaRefuseCode.NotFound, `stream ${path} ended`);
+    await io.send({ type: 'accept', chain: [...streamChain, host.nodeName] });
+    log.info('stream forwarding started (pulled out by peer)');
+    const removeOut = host.registry.addOutbound({ path, direction: 'PULLED_OUT', peer: ctx.peerName, bytes: () => io.bytesOut });
+    void watchEnd(io).then(() => sub.close('peer stopped pulling'));
+    try {
+      const reason = await io.pumpFrom(sub);
+      log.info({ reason, bytes: io.bytesOut }, 'stream forwarding stopped (pulled out by peer)');
+    } finally {
+      removeOut();
+    }
+  } catch (err) {
+    io.reset(err instanceof ProtocolError ? err.code : CloseCode.Normal);
+    if (err instanceof ProtocolError) log.warn({ reason: err.message }, 'bad media pull stream; reset');
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+  }
+}
+
+async function watchEnd(io: MediaStreamIo): Promise<void> {
+  try {
+    for (;;) {
+      const f = await io.next();
+      if (f === null || f.type === 'end') return;
+    }
+  } catch {
+    // reset or link closed
+  }
+}

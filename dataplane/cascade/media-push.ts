@@ -1,0 +1,158 @@
+/**
+ * Push up (PROTOCOL.md §10): a lower node forwards a stream of its hub to its upper
+ * node on a MediaPush stream; the upper node publishes it in its hub with publisher
+ * protocol "cascade" and remote = the lower node's name.
+ */
+import type { Logger } from 'pino';
+import type { LinkStream } from '../transport/link.js';
+import { MediaRefuseCode, mediaRefuseName, ProtocolError, CloseCode } from '../protocol/index.js';
+import { isValidStreamPath, type StreamHub } from '../media/stream-hub.js';
+import { MediaStreamIo, errorText } from './media-stream.js';
+import type { CascadeStreamContext } from './stream-handler.js';
+import type { StreamRegistry } from './stream-origin.js';
+
+/** How long the opener waits for ACCEPT/REFUSE, and the acceptor for OPEN. */
+export const MEDIA_HANDSHAKE_MS = 10_000;
+
+/** What push and pull need of the node. */
+export interface ForwardingHost {
+  hub: StreamHub;
+  registry: StreamRegistry;
+  /** This node's name (the chain entry). */
+  nodeName: string;
+  logger: Logger;
+}
+
+/** How an outgoing push ended. */
+export interface PushOutcome {
+  /** Set when the upper node refused the stream. */
+  refused: { code: number; reason: string } | null;
+  /** Why it stopped. */
+  reason: string;
+}
+
+/**
+ * Push `path` of the local hub to the peer over a new stream. Resolves when the push
+ * ends (refused, unpublished, link down). Never rejects.
+ */
+export async function pushOut(
+  host: ForwardingHost,
+  open: () => Promise<LinkStream>,
+  path: string,
+  peerName: string,
+  signal: AbortSignal | null,
+): Promise<PushOutcome> {
+  const log = host.logger.child({ streamPath: path, peer: peerName, direction: 'push' });
+  const chain = [...host.registry.chainOf(path), host.nodeName];
+  let io: MediaStreamIo;
+  try {
+    io = new MediaStreamIo(await open());
+  } catch (err) {
+    return { refused: null, reason: `cannot open a stream: ${errorText(err)}` };
+  }
+  const onAbort = (): void => io.reset(CloseCode.Normal);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await io.send({ type: 'open', path, chain });
+    const answer = await io.nextWithin(MEDIA_HANDSHAKE_MS, 'ACCEPT/REFUSE');
+    if (answer?.type === 'refuse') {
+      log.warn({ code: answer.code, refuse: mediaRefuseName(answer.code), reason: answer.reason }, 'push refused by the upper node');
+      io.reset(CloseCode.Normal);
+      return { refused: { code: answer.code, reason: answer.reason }, reason: answer.reason };
+    }
+    if (answer?.type !== 'accept') {
+      io.reset(CloseCode.UnexpectedFrame);
+      return { refused: null, reason: answer ? `unexpected ${answer.type.toUpperCase()} frame` : 'stream ended before ACCEPT' };
+    }
+    const sub = host.hub.subscribe(path, { protocol: 'cascade', remote: peerName });
+    if (!sub) {
+      await io.finish('unpublished');
+      return { refused: null, reason: 'unpublished' };
+    }
+    log.info({ chain }, 'stream forwarding started (push to upper node)');
+    const removeOut = host.registry.addOutbound({ path, direction: 'PUSHED_OUT', peer: peerName, bytes: () => io.bytesOut });
+    // The upper node may drop the stream (reset, FIN): stop sending then.
+    void watchPeerEnd(io).then(() => sub.close('upper node ended the stream'));
+    try {
+      const reason = await io.pumpFrom(sub);
+      log.info({ reason, bytes: io.bytesOut }, 'stream forwarding stopped (push to upper node)');
+      return { refused: null, reason };
+    } finally {
+      removeOut();
+    }
+  } catch (err) {
+    io.reset(err instanceof ProtocolError ? err.code : CloseCode.Normal);
+    const reason = errorText(err);
+    log.info({ reason }, 'push ended');
+    return { refused: null, reason };
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Resolves when the peer ends or resets its side of a stream we only write to. */
+async function watchPeerEnd(io: MediaStreamIo): Promise<void> {
+  try {
+    for (;;) {
+      const f = await io.next();
+      if (f === null || f.type === 'end') return;
+    }
+  } catch {
+    // reset or link closed
+  }
+}
+
+/**
+ * The upper node's handler of MediaPush streams: refuse (invalid path, loop, busy)
+ * or publish into the hub until the push ends.
+ */
+export async function acceptPush(host: ForwardingHost, stream: LinkStream, ctx: CascadeStreamContext): Promise<void> {
+  const io = new MediaStreamIo(stream);
+  const onAbort = (): void => io.reset(CloseCode.Normal);
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  let log = ctx.logger;
+  try {
+    const open = await io.nextWithin(MEDIA_HANDSHAKE_MS, 'OPEN');
+    if (open?.type !== 'open') throw new ProtocolError(CloseCode.UnexpectedFrame, 'protocol error: expected OPEN');
+    const { path, chain } = open;
+    log = log.child({ streamPath: path, peer: ctx.peerName, direction: 'push-in' });
+    const refuse = async (code: number, reason: string): Promise<void> => {
+      log.warn({ code, refuse: mediaRefuseName(code), reason, chain }, 'push from lower node refused');
+      await io.send({ type: 'refuse', code, reason });
+      await io.stream.end().catch(() => {});
+    };
+    if (!isValidStreamPath(path)) return await refuse(MediaRefuseCode.InvalidPath, `invalid stream path "${path}"`);
+    if (chain.includes(host.nodeName)) {
+      return await refuse(MediaRefuseCode.Loop, `loop: stream ${path} already passed through ${host.nodeName} (chain ${chain.join(' → ')})`);
+    }
+    if (host.hub.closed) return await refuse(MediaRefuseCode.Unavailable, `${host.nodeName} is shutting down`);
+    const existing = host.hub.get(path);
+    if (existing) {
+      return await refuse(
+        MediaRefuseCode.Busy,
+        `stream ${path} is already published on ${host.nodeName} (by ${existing.publisher.protocol} ${existing.publisher.remote})`,
+      );
+    }
+    const publisher = host.hub.publish(path, { protocol: 'cascade', remote: ctx.peerName });
+    const removeIn = host.registry.setInbound({ path, direction: 'PUSHED_IN', peer: ctx.peerName, fromUpper: false, chain, onDemand: false });
+    publisher.once('close', () => io.reset(CloseCode.Normal));
+    try {
+      await io.send({ type: 'accept', chain: [] });
+      log.info({ chain }, 'stream forwarding started (pushed in from lower node)');
+      const reason = await io.pumpInto(publisher);
+      log.info({ reason, bytes: io.bytesIn }, 'stream forwarding stopped (pushed in from lower node)');
+      publisher.close(`cascade push ended: ${reason}`);
+    } catch (err) {
+      log.info({ reason: errorText(err) }, 'stream forwarding stopped (pushed in from lower node)');
+      publisher.close(`cascade push ended: ${errorText(err)}`);
+      throw err;
+    } finally {
+      removeIn();
+    }
+  } catch (err) {
+    io.reset(err instanceof ProtocolError ? err.code : CloseCode.Normal);
+    if (err instanceof ProtocolError) log.warn({ reason: err.message }, 'bad media push stream; reset');
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+  }
+}

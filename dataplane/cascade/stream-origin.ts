@@ -1,0 +1,142 @@
+/**
+ * Where the streams of a node come from and where they go: the forwarding registry.
+ *
+ * - inbound: a stream of the local hub that arrived over the cascade (pushed in by a
+ *   lower node, or pulled in from the upper node or a lower one), with the chain of
+ *   nodes it has passed through (loop detection, PROTOCOL.md §10);
+ * - outbound: every forwarding of a local stream to another node (pushed out to the
+ *   upper node, pulled out by a peer);
+ * - announced: the streams each lower node announced for its subtree (ANNOUNCE).
+ *
+ * Pure bookkeeping, no I/O; `changed` fires on every change (the control plane
+ * throttles it for GraphQL).
+ */
+import type { Logger } from 'pino';
+import { TypedEmitter } from './typed-emitter.js';
+
+/** How a stream reached a node or leaves it. */
+export type StreamDirection = 'LOCAL' | 'PUSHED_IN' | 'PULLED_IN' | 'PUSHED_OUT' | 'PULLED_OUT';
+
+/** A stream that arrived over the cascade. */
+export interface InboundStream {
+  path: string;
+  direction: 'PUSHED_IN' | 'PULLED_IN';
+  /** Name of the node it came from. */
+  peer: string;
+  /** True when it came from our upper node (never pushed back up). */
+  fromUpper: boolean;
+  /** Nodes it passed through before reaching us, origin first (the sender is the last). */
+  chain: string[];
+  /** Pulled on demand: closed after the idle grace period. */
+  onDemand: boolean;
+  since: Date;
+}
+
+/** A forwarding of a local stream to another node. */
+export interface OutboundStream {
+  id: number;
+  path: string;
+  direction: 'PUSHED_OUT' | 'PULLED_OUT';
+  peer: string;
+  since: Date;
+  /** Bytes of tag bodies sent so far. */
+  bytes(): number;
+}
+
+/** A stream a lower node announced (it or a node below it has the stream). */
+export interface AnnouncedStream {
+  path: string;
+  /** Nodes from the one that has the stream up to the announcing lower node. */
+  chain: string[];
+}
+
+/** Announced streams of one lower node. */
+export interface AnnouncedNode {
+  clientId: number;
+  name: string;
+  streams: Map<string, AnnouncedStream>;
+}
+
+export interface StreamRegistryEvents extends Record<string, unknown> {
+  /** Something about `path` changed (null: the announce tables). */
+  changed: string | null;
+}
+
+let nextOutboundId = 1;
+
+export class StreamRegistry extends TypedEmitter<StreamRegistryEvents> {
+  private readonly inbound = new Map<string, InboundStream>();
+  private readonly outbound = new Map<number, OutboundStream>();
+  private readonly announced = new Map<number, AnnouncedNode>();
+
+  constructor(logger: Logger) {
+    super(logger);
+  }
+
+  /** Record an inbound stream; returns a function that removes exactly this record. */
+  setInbound(info: Omit<InboundStream, 'since'>): () => void {
+    const rec: InboundStream = { ...info, since: new Date() };
+    this.inbound.set(info.path, rec);
+    this.emit('changed', info.path);
+    return () => {
+      if (this.inbound.get(info.path) !== rec) return;
+      this.inbound.delete(info.path);
+      this.emit('changed', info.path);
+    };
+  }
+
+  inboundOf(path: string): InboundStream | undefined {
+    return this.inbound.get(path);
+  }
+
+  /** The chain of nodes the stream passed through before this node ([] for a local stream). */
+  chainOf(path: string): string[] {
+    return this.inbound.get(path)?.chain ?? [];
+  }
+
+  /** Record an outbound forwarding; returns a function that removes it. */
+  addOutbound(info: Omit<OutboundStream, 'id' | 'since'>): () => void {
+    const rec: OutboundStream = { ...info, id: nextOutboundId++, since: new Date() };
+    this.outbound.set(rec.id, rec);
+    this.emit('changed', info.path);
+    return () => {
+      if (this.outbound.delete(rec.id)) this.emit('changed', info.path);
+    };
+  }
+
+  outboundOf(path: string): OutboundStream[] {
+    return [...this.outbound.values()].filter((o) => o.path === path);
+  }
+
+  allOutbound(): OutboundStream[] {
+    return [...this.outbound.values()];
+  }
+
+  /** Apply an ANNOUNCE from lower node `clientId`. */
+  applyAnnounce(clientId: number, name: string, msg: { reset: boolean; added: { path: string; chain?: string[] }[]; removed: string[] }): void {
+    let node = this.announced.get(clientId);
+    if (!node || msg.reset) {
+      node = { clientId, name, streams: new Map() };
+      this.announced.set(clientId, node);
+    }
+    node.name = name;
+    for (const a of msg.added) node.streams.set(a.path, { path: a.path, chain: a.chain && a.chain.length > 0 ? a.chain : [name] });
+    for (const r of msg.removed) node.streams.delete(r);
+    this.emit('changed', null);
+  }
+
+  /** Forget a lower node's announcements (its link went down). */
+  dropAnnounced(clientId: number): void {
+    if (this.announced.delete(clientId)) this.emit('changed', null);
+  }
+
+  /** Announced streams per lower node. */
+  announcedNodes(): AnnouncedNode[] {
+    return [...this.announced.values()];
+  }
+
+  /** The lower nodes that announced `path`, excluding those named in `exclude`. */
+  whoAnnounced(path: string, exclude: readonly string[] = []): AnnouncedNode[] {
+    return [...this.announced.values()].filter((n) => n.streams.has(path) && !exclude.includes(n.name));
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Stream forwarding across the cascade with in-process nodes: autopush through one
+ * and two hops (ffmpeg publish at the edge, play at HQ), tag payload hashes and
+ * order, pull rules, on-demand pulls, loops refused.
+ */
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { MediaTag } from '../../dataplane/media/index.js';
+import { probe, publishTestStream } from '../helpers/ffmpeg.js';
+import { waitFor, type TestNode } from '../helpers/node.js';
+import { requireFfmpeg } from '../helpers/requirements.js';
+import { aacHeader, avcHeader, flvUrl, hashOf, rtmpUrl, seqOf, sleep, startHq, startLower, syntheticTag } from './forwarding-helpers.js';
+
+const nodes: TestNode[] = [];
+after(async () => {
+  for (const n of nodes.reverse()) await n.stop().catch(() => {});
+});
+function keep(n: TestNode): TestNode {
+  nodes.push(n);
+  return n;
+}
+
+describe('forwarding: tag integrity', () => {
+  test('tags published at the edge arrive at HQ two hops up unaltered and in order', async () => {
+    const hq = keep(await startHq('hash-hq'));
+    const region = keep(await startLower(hq, 'hash-region', { autopush: true }, { server: true }));
+    const edge = keep(await startLower(region, 'hash-edge', { autopush: true }));
+    const pub = edge.app.hub.publish('live/hash', { protocol: 'test', remote: 'test' });
+    pub.write(avcHeader());
+    pub.write(aacHeader());
+    const sent: MediaTag[] = [];
+    let seq = 0;
+    const write = (n: number): void => {
+      for (let i = 0; i < n; i++) {
+        const t = syntheticTag(seq++);
+        sent.push(t);
+        pub.write(t);
+      }
+    };
+    write(2);
+    await waitFor(() => hq.app.hub.has('live/hash'), 10_000, 'stream at HQ');
+    const sub = hq.app.hub.subscribe('live/hash', { protocol: 'test', remote: 'test' })!;
+    const got: MediaTag[] = [];
+    const reading = (async () => {
+      for await (const t of sub) got.push(t);
+    })();
+    for (let i = 0; i < 60; i++) {
+      write(20);
+      await sleep(10);
+    }
+    const last = seq - 1;
+    await waitFor(() => got.some((t) => seqOf(t) === last), 10_000, 'last tag at HQ');
+    pub.close('done');
+    await reading;
+    const media = got.filter((t) => seqOf(t) !== null);
+    assert.ok(got.some((t) => t.sequenceHeader && t.type === 'video'), 'video sequence header forwarded');
+    assert.ok(got.some((t) => t.sequenceHeader && t.type === 'audio'), 'audio sequence header forwarded');
+    const first = seqOf(media[0]!)!;
+    const firstVideo = media.find((t) => t.type === 'video')!;
+    assert.equal(firstVideo.keyframe, true, 'first video tag at HQ is a keyframe');
+    const expected = sent.slice(first);
+    assert.equal(media.length, expected.length, 'no tag lost, duplicated or added');
+    for (let i = 0; i < expected.length; i++) {
+      assert.equal(hashOf(media[i]!), hashOf(expected[i]!), `tag ${first + i} unaltered and in order`);
+    }
+    assert.equal(hq.app.hub.has('live/hash'), false, 'unpublish at the edge ends the copy at HQ');
+  });
+});
+
+describe('forwarding: autopush with ffmpeg', requireFfmpeg(), () => {
+  test('edge → HQ: published at the edge plays at HQ over HTTP-FLV and RTMP', async () => {
+    const hq = keep(await startHq('ap-hq'));
+    const edge = keep(await startLower(hq, 'ap-edge', { autopush: true }));
+    const ff = publishTestStream(rtmpUrl(edge, 'live/two'), 30);
+    try {
+      await waitFor(() => hq.app.hub.has('live/two'), 15_000, 'stream at HQ');
+      const info = hq.app.hub.get('live/two')!;
+      assert.equal(info.publisher.protocol, 'cascade');
+      assert.equal(info.publisher.remote, 'ap-edge');
+      const [a, b] = await Promise.all([probe(flvUrl(hq, 'live/two'), 2), probe(rtmpUrl(hq, 'live/two'), 2)]);
+      for (const r of [a, b]) {
+        assert.equal(r.videoCodec, 'h264');
+        assert.equal(r.audioCodec, 'aac');
+        assert.ok(r.videoFrames > 10, `frames decode (${r.videoFrames})`);
+        assert.equal(r.firstVideoKey, true, 'first video frame is a keyframe');
+      }
+    } finally {
+      await ff.stop();
+    }
+    await waitFor(() => !hq.app.hub.has('live/two'), 10_000, 'copy at HQ ends with the publisher');
+  });
+
+  test('edge → region → HQ: plays at HQ two hops up', async () => {
+    const hq = keep(await startHq('ap3-hq'));
+    const region = keep(await startLower(hq, 'ap3-region', { autopush: true }, { server: true }));
+    const edge = keep(await startLower(region, 'ap3-edge', { autopush: true }));
+    const ff = publishTestStream(rtmpUrl(edge, 'live/three'), 30);
+    try {
+      await waitFor(() => hq.app.hub.has('live/three'), 15_000, 'stream at HQ');
+      assert.equal(hq.app.hub.get('live/three')!.publisher.remote, 'ap3-region');
+      assert.equal(region.app.hub.get('live/three')!.publisher.remote, 'ap3-edge');
+      const [a, b] = await Promise.all([probe(flvUrl(hq, 'live/three'), 2), probe(rtmpUrl(hq, 'live/three'), 2)]);
+      for (const r of [a, b]) {
+        assert.equal(r.videoCodec, 'h264');
+        assert.ok(r.videoFrames > 10, `frames decode (${r.videoFrames})`);
+        assert.equal(r.firstVideoKey, true, 'first video frame is a keyframe');
+      }
+    } finally {
+      await ff.stop();
+    }
+  });
+});

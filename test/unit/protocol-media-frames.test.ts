@@ -1,0 +1,174 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import {
+  CloseCode,
+  createMediaFrameDecoder,
+  decodeMediaFrame,
+  encodeFrame,
+  encodeMediaFrame,
+  encodeTagFrame,
+  FRAME_HEADER_BYTES,
+  isMediaFrameType,
+  MEDIA_MAX_FRAME_BYTES,
+  MediaFrameType,
+  ProtocolError,
+  type MediaFrame,
+} from '../../dataplane/protocol/index.js';
+
+/** Feed chunks to a fresh media decoder and decode every frame; returns frames or the ProtocolError. */
+function decodeAll(chunks: Uint8Array[]): { frames: MediaFrame[]; error: ProtocolError | null } {
+  const dec = createMediaFrameDecoder();
+  const frames: MediaFrame[] = [];
+  try {
+    for (const c of chunks) for (const f of dec.push(c)) frames.push(decodeMediaFrame(f));
+    dec.finish();
+    return { frames, error: null };
+  } catch (err) {
+    if (err instanceof ProtocolError) return { frames, error: err };
+    throw err;
+  }
+}
+
+function split(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
+  const points = [...new Set(cuts.map((c) => c % (bytes.byteLength + 1)))].sort((a, b) => a - b);
+  const out: Uint8Array[] = [];
+  let prev = 0;
+  for (const p of points) {
+    out.push(bytes.subarray(prev, p));
+    prev = p;
+  }
+  out.push(bytes.subarray(prev));
+  return out;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
+  return out;
+}
+
+const name = fc.string({ minLength: 1, maxLength: 20 });
+const frameArb: fc.Arbitrary<MediaFrame> = fc.oneof(
+  fc.record({ type: fc.constant('open' as const), path: fc.string({ minLength: 1, maxLength: 60 }), chain: fc.array(name, { maxLength: 5 }) }),
+  fc.record({ type: fc.constant('accept' as const), chain: fc.array(name, { maxLength: 5 }) }),
+  fc.record({ type: fc.constant('refuse' as const), code: fc.integer({ min: 0, max: 255 }), reason: fc.string({ maxLength: 100 }) }),
+  fc.record({ type: fc.constant('end' as const), reason: fc.string({ maxLength: 100 }) }),
+  fc.record({
+    type: fc.constant('tag' as const),
+    tagType: fc.constantFrom(8 as const, 9 as const, 18 as const),
+    timestamp: fc.integer({ min: 0, max: 0xffff_ffff }),
+    body: fc.uint8Array({ maxLength: 400 }),
+  }),
+);
+
+function normal(f: MediaFrame): unknown {
+  return f.type === 'tag' ? { ...f, body: [...f.body] } : { ...f };
+}
+
+describe('media frames', () => {
+  test('type range 0x40-0x44 and TAG layout: u8 tag type, u32 BE timestamp, body', () => {
+    assert.ok(isMediaFrameType(0x40) && isMediaFrameType(0x44));
+    assert.ok(!isMediaFrameType(0x3f) && !isMediaFrameType(0x45) && !isMediaFrameType(0x01));
+    const b = encodeTagFrame(9, 0x01020304, Uint8Array.of(0xaa, 0xbb));
+    assert.deepEqual([...b], [MediaFrameType.Tag, 0, 0, 0, 7, 9, 1, 2, 3, 4, 0xaa, 0xbb]);
+    assert.throws(() => encodeTagFrame(7, 0, new Uint8Array()), RangeError);
+  });
+
+  test('round trip of any frame sequence, split anywhere', () => {
+    fc.assert(
+      fc.property(fc.array(frameArb, { maxLength: 8 }), fc.array(fc.nat(), { maxLength: 10 }), (frames, cuts) => {
+        const bytes = concat(frames.map(encodeMediaFrame));
+        const r = decodeAll(split(bytes, cuts));
+        assert.equal(r.error, null);
+        assert.deepEqual(r.frames.map(normal), frames.map(normal));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test('random bytes: frames or a typed ProtocolError, never anything else', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 600 }), fc.array(fc.nat(), { maxLength: 6 }), (bytes, cuts) => {
+        decodeAll(split(bytes, cuts)); // throws (fails) only for a non-ProtocolError
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  test('random bytes behind a valid type byte', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0x40, max: 0x44 }), fc.uint8Array({ maxLength: 300 }), (type, payload) => {
+        decodeAll([encodeFrame(type, payload)]);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  test('truncated valid frames are MalformedFrame at FIN', () => {
+    fc.assert(
+      fc.property(fc.array(frameArb, { minLength: 1, maxLength: 4 }), fc.nat(), (frames, cut) => {
+        const bytes = concat(frames.map(encodeMediaFrame));
+        const n = cut % bytes.byteLength;
+        const r = decodeAll([bytes.subarray(0, n)]);
+        // a cut exactly at a frame boundary is a clean end
+        if (r.error) assert.ok([CloseCode.MalformedFrame].includes(r.error.code as 0x31), `code ${r.error.code}`);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('mutated valid frames: frames or a typed ProtocolError', () => {
+    fc.assert(
+      fc.property(
+        fc.array(frameArb, { minLength: 1, maxLength: 4 }),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }),
+        (frames, muts) => {
+          const bytes = concat(frames.map(encodeMediaFrame));
+          for (const [at, v] of muts) bytes[at % bytes.byteLength] = v;
+          decodeAll([bytes]);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  test('specific rejections carry the right close code', () => {
+    const code = (bytes: Uint8Array): number | undefined => decodeAll([bytes]).error?.code;
+    assert.equal(code(Uint8Array.of(0x01, 0, 0, 0, 0)), CloseCode.UnknownFrameType, 'control frame type on a media stream');
+    assert.equal(code(Uint8Array.of(0x80)), CloseCode.UnknownFrameType, 'relay frame type');
+    const big = new Uint8Array(FRAME_HEADER_BYTES);
+    big[0] = MediaFrameType.Tag;
+    new DataView(big.buffer).setUint32(1, MEDIA_MAX_FRAME_BYTES + 1, false);
+    assert.equal(code(big), CloseCode.FrameTooLarge, 'oversize TAG rejected from its header');
+    assert.equal(code(encodeFrame(MediaFrameType.Tag, Uint8Array.of(9, 0, 0))), CloseCode.MalformedFrame, 'TAG shorter than its header');
+    assert.equal(code(encodeFrame(MediaFrameType.Tag, Uint8Array.of(7, 0, 0, 0, 0))), CloseCode.MalformedFrame, 'bad FLV tag type');
+    const json = (t: number, v: unknown): Uint8Array => encodeFrame(t, new TextEncoder().encode(JSON.stringify(v)));
+    assert.equal(code(json(MediaFrameType.Open, { path: '', chain: [] })), CloseCode.MalformedFrame);
+    assert.equal(code(json(MediaFrameType.Open, { path: 'a/b' })), CloseCode.MalformedFrame, 'chain required');
+    assert.equal(code(json(MediaFrameType.Open, { path: 'a/b', chain: Array(33).fill('n') })), CloseCode.MalformedFrame, 'chain too long');
+    assert.equal(code(json(MediaFrameType.Refuse, { code: 256, reason: '' })), CloseCode.MalformedFrame);
+    assert.equal(code(json(MediaFrameType.End, [])), CloseCode.MalformedFrame, 'not an object');
+    assert.equal(code(encodeFrame(MediaFrameType.Accept, Uint8Array.of(0xff, 0xfe))), CloseCode.MalformedFrame, 'bad UTF-8');
+    assert.equal(code(encodeFrame(MediaFrameType.End, new Uint8Array(20_000).fill(0x20))), CloseCode.FrameTooLarge, 'JSON frame over 16 KiB');
+    const ok = decodeAll([json(MediaFrameType.Open, { path: 'live/x', chain: ['a'], extra: 1 })]);
+    assert.deepEqual(ok.frames, [{ type: 'open', path: 'live/x', chain: ['a'] }], 'unknown fields ignored');
+  });
+
+  test('after an error the decoder stays failed; a huge declared length does not allocate or hang', () => {
+    const dec = createMediaFrameDecoder();
+    const hdr = Uint8Array.of(MediaFrameType.Tag, 0xff, 0xff, 0xff, 0xff);
+    assert.throws(() => dec.push(hdr), ProtocolError);
+    assert.throws(() => dec.push(Uint8Array.of(0x40)), ProtocolError);
+    const dec2 = createMediaFrameDecoder();
+    const almost = new Uint8Array(FRAME_HEADER_BYTES);
+    almost[0] = MediaFrameType.Tag;
+    new DataView(almost.buffer).setUint32(1, MEDIA_MAX_FRAME_BYTES, false);
+    assert.deepEqual(dec2.push(almost), [], 'waits for the payload');
+    assert.throws(() => dec2.finish(), ProtocolError);
+  });
+});
