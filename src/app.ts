@@ -6,8 +6,10 @@
 import { createFlvHandler, startRtmpServer, StreamHub, type FlvHandler, type RtmpServer } from '../dataplane/media/index.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { CascadeClient, CascadeServer, Forwarding } from '../dataplane/cascade/index.js';
-import { CloseCode } from '../dataplane/protocol/index.js';
+import { apiRelayHandler } from '../dataplane/cascade/api-relay-client.js';
+import { CloseCode, StreamKind } from '../dataplane/protocol/index.js';
 import { defaultTransport, loadOrCreateIdentity, type TlsIdentity } from '../dataplane/transport/index.js';
 import type { Config } from './config.js';
 import { ConfigError } from './config.js';
@@ -19,6 +21,8 @@ import { openDatabase, type Database } from './db/database.js';
 import { clientRoutes } from './http/rest-clients.js';
 import { streamRoutes } from './http/rest-streams.js';
 import { startHttpServer, type HttpServer } from './http/http-server.js';
+import { createRelayExecutor } from './http/relay-executor.js';
+import { createRelayRoute } from './http/relay-route.js';
 import { createLogger, type Logger } from './logger.js';
 import { ClientService } from './services/client.service.js';
 import { EventBus } from './services/event-bus.js';
@@ -62,6 +66,8 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
   let cascadeClient: CascadeClient | null = null;
   let forwarding: Forwarding | null = null;
   let stopping: Promise<void> | null = null;
+  /** Marks requests this node's relay executor sends to its own HTTP listener (never leaves the process). */
+  const relayInternal = { token: randomBytes(24).toString('base64url') };
 
   const roles: NodeRole[] = ['MEDIA'];
   if (config.cascadeServer) roles.push('CASCADE_SERVER');
@@ -127,6 +133,21 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
             logger,
           });
           cascadeClient.on('stateChanged', (s) => events.publish('upstreamChanged', s));
+          cascadeClient.onStream(
+            StreamKind.ApiRelay,
+            apiRelayHandler({
+              execute: createRelayExecutor({
+                policy: cc.relayApi,
+                listener: () => {
+                  if (!http) throw new Error('HTTP not listening yet');
+                  return http.address;
+                },
+                internal: relayInternal,
+                nodeName: config.name,
+                logger,
+              }),
+            }),
+          );
         }
         if (cascadeServer || cascadeClient) {
           forwarding = new Forwarding({
@@ -172,6 +193,13 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
           routes: [...clientRoutes, ...streamRoutes],
           extensions: [flv],
           admin: { token: config.http.token, protectReads: config.http.protectReads },
+          relay: createRelayRoute({
+            policy: config.cascadeServer?.relayApi ?? null,
+            admin: { token: config.http.token, protectReads: config.http.protectReads },
+            clients,
+            server: cascadeServer,
+            internal: relayInternal,
+          }),
         });
         if (cascadeServer) {
           const a = await cascadeServer.start();

@@ -15,6 +15,7 @@ import { bearerMatches, restNeedsToken, type AdminPolicy } from './admin-token.j
 import { sendError } from './envelope.js';
 import { createGraphQLEndpoint, GRAPHQL_PATH } from './graphql.js';
 import { Router, type Route } from './router.js';
+import type { RelayRequestHandler } from './relay-route.js';
 
 /** A handler the data plane adds (e.g. HTTP-FLV). Each returns false when the request is not its own. */
 export interface HttpExtension {
@@ -33,6 +34,8 @@ export interface HttpServerOptions {
   logger: Logger;
   routes: Route[];
   extensions?: HttpExtension[];
+  /** The API relay route (`/api/relay/…`), matched on the raw URL before anything else. */
+  relay?: RelayRequestHandler;
   admin?: AdminPolicy;
 }
 
@@ -47,6 +50,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const reqLog = log.child({ reqId: randomUUID().slice(0, 8), remote: req.socket.remoteAddress });
     reqLog.debug({ method: req.method, url: req.url }, 'request');
+    try {
+      if (opts.relay?.(req, res, reqLog)) return;
+    } catch (err) {
+      sendError(res, err, reqLog);
+      return;
+    }
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://node');

@@ -78,3 +78,48 @@ export function hashOf(tag: MediaTag): string {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A synthetic live stream: headers, then a tag every `intervalMs` (keyframe every 25 video frames). */
+export function liveSynthetic(n: TestNode, path: string, intervalMs = 20): { stop(): void; written(): number } {
+  const pub = n.app.hub.publish(path, { protocol: 'test', remote: 'synthetic' });
+  pub.write(avcHeader());
+  pub.write(aacHeader());
+  let seq = 0;
+  const timer = setInterval(() => {
+    pub.write(syntheticTag(seq++));
+    pub.write(syntheticTag(seq++));
+  }, intervalMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      pub.close('stopped');
+    },
+    written: () => seq,
+  };
+}
+
+/** Reads an HTTP-FLV URL until `bytes` arrived (or throws); returns the byte count and a stop function. */
+export async function playFlv(url: string, bytes = 20_000, timeoutMs = 10_000): Promise<{ got: number; stop(): void }> {
+  const ac = new AbortController();
+  const t = setTimeout(() => ac.abort(), timeoutMs);
+  const res = await fetch(url, { signal: ac.signal });
+  if (res.status !== 200) {
+    clearTimeout(t);
+    throw new Error(`HTTP ${res.status} for ${url}`);
+  }
+  const reader = res.body!.getReader();
+  let got = 0;
+  while (got < bytes) {
+    const r = await reader.read();
+    if (r.done) break;
+    got += r.value.byteLength;
+  }
+  clearTimeout(t);
+  return {
+    got,
+    stop() {
+      ac.abort();
+      reader.cancel().catch(() => {});
+    },
+  };
+}
