@@ -1,5 +1,5 @@
 /**
- * The lower node's end of an ApiRelay stream (PROTOCOL.md §10): read the relayed
+ * The lower node's end of an ApiRelay stream (PROTOCOL.md §11): read the relayed
  * request, let an executor run it against this node's own HTTP API, and stream the
  * answer back.
  */

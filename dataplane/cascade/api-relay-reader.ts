@@ -3,7 +3,7 @@ import { relayFrameDecoder } from '../protocol/relay-frames.js';
 import type { LinkStream } from '../transport/link.js';
 
 /**
- * Pulls relay frames (PROTOCOL.md §10) off an ApiRelay stream. `next()` resolves the
+ * Pulls relay frames (PROTOCOL.md §11) off an ApiRelay stream. `next()` resolves the
  * next frame, or null at FIN; it rejects with ProtocolError on a framing violation
  * (also FIN inside a frame) and with the transport's error when the stream is reset.
  */

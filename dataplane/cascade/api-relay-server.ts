@@ -1,5 +1,5 @@
 /**
- * The upper node's end of an ApiRelay stream (PROTOCOL.md §10): send one HTTP request
+ * The upper node's end of an ApiRelay stream (PROTOCOL.md §11): send one HTTP request
  * down an already opened stream and get the lower node's answer back, its body as it
  * is produced.
  */

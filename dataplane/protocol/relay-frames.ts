@@ -1,5 +1,5 @@
 /**
- * Frames of an ApiRelay stream (PROTOCOL.md §10): one relayed HTTP request from the
+ * Frames of an ApiRelay stream (PROTOCOL.md §11): one relayed HTTP request from the
  * server (upper node) to the client (lower node) and its response back. Pure, no I/O.
  */
 import { z } from 'zod';
@@ -7,7 +7,7 @@ import { CloseCode } from './close-codes.js';
 import { encodeFrame, FrameDecoder, type Frame } from './frame-codec.js';
 import { ProtocolError } from './protocol-error.js';
 
-/** Relay frame type bytes (PROTOCOL.md §10; range 0x80-0xbf). */
+/** Relay frame type bytes (PROTOCOL.md §11; range 0x80-0xbf). */
 export const RelayFrameType = {
   /** server → client, first frame: method, target, headers, caller. */
   RequestHead: 0x80,
