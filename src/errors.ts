@@ -13,6 +13,7 @@ export const ErrorCatalog = {
   NAME_TAKEN: { status: 409, envelope: 409 },
   SECRET_TAKEN: { status: 409, envelope: 409 },
   CONFLICT: { status: 409, envelope: 409 },
+  LENGTH_REQUIRED: { status: 411, envelope: 411 },
   PAYLOAD_TOO_LARGE: { status: 413, envelope: 413 },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, envelope: 415 },
   INTERNAL: { status: 500, envelope: 500 },

@@ -19,6 +19,8 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
     'cache-control': 'no-store',
+    // A body we refused is not read: close the connection rather than drain it.
+    ...(status === 411 || status === 413 ? { connection: 'close' } : {}),
   });
   res.end(text);
 }
@@ -41,7 +43,7 @@ export function sendError(res: ServerResponse, err: unknown, log: Logger): void 
 export async function readJsonBody(req: IncomingMessage, limit = 1024 * 1024): Promise<unknown> {
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > limit) {
-    req.resume();
+    req.pause();
     throw new AppError('PAYLOAD_TOO_LARGE', `request body over ${limit} bytes`);
   }
   const chunks: Buffer[] = [];
@@ -49,7 +51,7 @@ export async function readJsonBody(req: IncomingMessage, limit = 1024 * 1024): P
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > limit) {
-      req.resume();
+      req.pause();
       throw new AppError('PAYLOAD_TOO_LARGE', `request body over ${limit} bytes`);
     }
     chunks.push(chunk);
@@ -59,6 +61,8 @@ export async function readJsonBody(req: IncomingMessage, limit = 1024 * 1024): P
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new AppError('BAD_JSON', `request body is not valid JSON: ${(err as Error).message}`);
+    // JSON.parse's message quotes the input (it may hold a secret): keep the position only.
+    const at = /position (\d+)/.exec((err as Error).message)?.[1];
+    throw new AppError('BAD_JSON', `request body is not valid JSON${at === undefined ? '' : ` (at position ${at})`}`);
   }
 }

@@ -27,6 +27,15 @@ export interface GraphQLEndpoint {
 /** Maps expected errors to `extensions.code`; masks and logs everything else. */
 function maskError(log: Logger) {
   return (error: unknown): Error => {
+    // graphql-js quotes the offending value when coercing variables ("Variable "$secret"
+    // got invalid value …"): it may be a secret, so the value is dropped.
+    const variable = error instanceof GraphQLError ? /^Variable "\$([A-Za-z0-9_]+)" got invalid value/.exec(error.message) : null;
+    if (error instanceof GraphQLError && variable) {
+      return new GraphQLError(`Variable "$${variable[1] ?? ''}" got an invalid value`, {
+        nodes: error.nodes,
+        extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
+      });
+    }
     const original = error instanceof GraphQLError ? error.originalError : error;
     if (original instanceof AppError && error instanceof GraphQLError) {
       return new GraphQLError(original.message, {
@@ -35,7 +44,13 @@ function maskError(log: Logger) {
         extensions: { code: original.code },
       });
     }
-    if (error instanceof GraphQLError && !error.originalError) return error;
+    if (error instanceof GraphQLError && !error.originalError) {
+      // Yoga's request parser copies JSON.parse's message, which quotes the body, into
+      // extensions.originalError: drop it.
+      if (!('originalError' in error.extensions)) return error;
+      const { originalError: _quoted, ...extensions } = error.extensions;
+      return new GraphQLError(error.message, { nodes: error.nodes, path: error.path, extensions });
+    }
     log.error({ err: original }, 'unexpected error in GraphQL resolver');
     return new GraphQLError('Unexpected error.', {
       ...(error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {}),
@@ -69,7 +84,12 @@ export function createGraphQLEndpoint(services: Services, log: Logger, policy: A
       debug: (...a: unknown[]) => log.debug({ yoga: a }, 'yoga'),
       info: (...a: unknown[]) => log.debug({ yoga: a }, 'yoga'),
       warn: (...a: unknown[]) => log.warn({ yoga: a }, 'yoga'),
-      error: (...a: unknown[]) => log.error({ yoga: a }, 'yoga'),
+      // Yoga logs the original of every error maskError replaced; maskError logs the
+      // unexpected ones itself, and the others are the caller's (and may quote input).
+      error: (...a: unknown[]) => {
+        const rest = a.filter((x) => !(x instanceof GraphQLError));
+        if (rest.length > 0) log.error({ yoga: rest }, 'yoga');
+      },
     },
   });
 

@@ -39,6 +39,25 @@ export interface HttpServerOptions {
   admin?: AdminPolicy;
 }
 
+/** Largest request body any endpoint accepts (REST JSON, GraphQL POST). */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * A body the server will not read: declared over {@link MAX_BODY_BYTES}, or a
+ * chunked GraphQL POST (Yoga reads the body itself, so its length must be known
+ * up front; REST bodies are counted as they are read).
+ */
+function refusedBody(req: IncomingMessage, graphql: boolean): AppError | null {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > MAX_BODY_BYTES) {
+    return new AppError('PAYLOAD_TOO_LARGE', `request body over ${MAX_BODY_BYTES} bytes`);
+  }
+  if (graphql && declared === undefined && req.headers['transfer-encoding'] !== undefined) {
+    return new AppError('LENGTH_REQUIRED', 'GraphQL requests need a Content-Length');
+  }
+  return null;
+}
+
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   const log = opts.logger.child({ component: 'http' });
   const admin = opts.admin ?? { token: null, protectReads: false };
@@ -46,7 +65,14 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   const router = new Router(opts.routes);
   const extensions = opts.extensions ?? [];
 
-  const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 });
+  // headersTimeout bounds slow headers (slowloris), requestTimeout slow bodies; both are
+  // enforced by a sweep every connectionsCheckingInterval (Node's default is 30 s).
+  const server = http.createServer({
+    requestTimeout: 30_000,
+    headersTimeout: 10_000,
+    keepAliveTimeout: 5_000,
+    connectionsCheckingInterval: 1_000,
+  });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const reqLog = log.child({ reqId: randomUUID().slice(0, 8), remote: req.socket.remoteAddress });
     reqLog.debug({ method: req.method, url: req.url }, 'request');
@@ -61,6 +87,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       url = new URL(req.url ?? '/', 'http://node');
     } catch {
       sendError(res, new AppError('VALIDATION', 'bad request URL'), reqLog);
+      return;
+    }
+    const refused = refusedBody(req, url.pathname === GRAPHQL_PATH);
+    if (refused) {
+      reqLog.info({ method: req.method, path: url.pathname, code: refused.code }, 'request body refused');
+      sendError(res, refused, reqLog);
       return;
     }
     try {
