@@ -5,6 +5,8 @@ import './node.js';
 import './client.js';
 import './stream.js';
 import './cascade.js';
+import './forwarding.js';
+import './topology.js';
 
 export type { GraphQLContext } from './builder.js';
 

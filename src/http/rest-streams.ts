@@ -1,12 +1,13 @@
 /**
  * REST: GET /api/stream/list — this node's live streams, in the envelope.
  */
+import type { StreamForwarding } from '../services/forwarding.service.js';
 import type { StreamInfo } from '../services/stream.service.js';
 import { sendOk } from './envelope.js';
 import type { Route } from './router.js';
 
 /** The JSON shape of a stream (snake_case, like the spec's other endpoints). */
-export function streamJson(s: StreamInfo): Record<string, unknown> {
+export function streamJson(s: StreamInfo, fwd?: StreamForwarding): Record<string, unknown> {
   return {
     path: s.path,
     video: s.video && { codec: s.video.codec, width: s.video.width, height: s.video.height, fps: s.video.fps },
@@ -15,6 +16,13 @@ export function streamJson(s: StreamInfo): Record<string, unknown> {
     publisher: { protocol: s.publisher.protocol, remote: s.publisher.remote },
     subscribers: s.subscribers,
     started_time: s.startedAt.toISOString(),
+    ...(fwd
+      ? {
+          direction: fwd.direction,
+          origin: fwd.peer,
+          forwards: fwd.outbound.map((o) => ({ direction: o.direction, peer: o.peer, since: o.since.toISOString(), bytes: o.bytes })),
+        }
+      : {}),
   };
 }
 
@@ -23,7 +31,7 @@ export const streamRoutes: Route[] = [
     method: 'GET',
     pattern: /^\/api\/stream\/list$/,
     handler: async ({ res, services }) => {
-      sendOk(res, services.streams.list().map(streamJson));
+      sendOk(res, services.streams.list().map((s) => streamJson(s, services.forwarding.forwardingOf(s.path))));
     },
   },
 ];
