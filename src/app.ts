@@ -64,6 +64,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
   let flv: FlvHandler | null = null;
   let cascadeServer: CascadeServer | null = null;
   let cascadeClient: CascadeClient | null = null;
+  let authority: DatabaseCascadeAuthority | null = null;
   let forwarding: Forwarding | null = null;
   let stopping: Promise<void> | null = null;
   /** Marks requests this node's relay executor sends to its own HTTP listener (never leaves the process). */
@@ -100,16 +101,19 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
         const streams = new StreamService(hub, events);
         if (config.cascadeServer) {
           const sc = config.cascadeServer;
+          authority = new DatabaseCascadeAuthority(clients, sc.autoregister, logger);
           cascadeServer = new CascadeServer({
             transport: defaultTransport,
             listen: { host: sc.listen.host ?? '0.0.0.0', port: sc.listen.port },
             tls: await serverIdentity(config),
-            authority: new DatabaseCascadeAuthority(clients, sc.autoregister, logger),
+            authority,
             logger,
             serverName: config.name,
             version: VERSION,
           });
           const server = cascadeServer;
+          // Status updates lost during a database outage are re-synced from the live links.
+          authority.setLiveLinks(() => server.sessions());
           clients.setLinkKicker((id, why) => {
             void server.kick(id, why === 'deleted' ? CloseCode.ClientDeleted : CloseCode.SecretChanged);
           });
@@ -221,6 +225,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
         services?.forwarding.close();
         await cascadeClient?.stop().catch((err: unknown) => logger.warn({ err }, 'stopping cascade client'));
         await cascadeServer?.stop().catch((err: unknown) => logger.warn({ err }, 'stopping cascade server'));
+        authority?.close();
         flv?.close();
         await http?.close().catch((err: unknown) => logger.warn({ err }, 'closing HTTP'));
         await rtmp?.close().catch((err: unknown) => logger.warn({ err }, 'closing RTMP'));

@@ -3,6 +3,7 @@
  * errors carry a non-zero code, a human message and the matching HTTP status.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { databaseUnavailable, isDatabaseUnavailable } from '../db/unavailable.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
@@ -33,6 +34,11 @@ export function sendOk<T>(res: ServerResponse, data: T, status = 200): void {
 export function sendError(res: ServerResponse, err: unknown, log: Logger): void {
   if (err instanceof AppError) {
     sendJson(res, err.status, { code: err.envelopeCode, message: err.message, data: null });
+    return;
+  }
+  if (isDatabaseUnavailable(err)) {
+    log.warn({ err: (err as Error).message }, 'database unavailable');
+    sendError(res, databaseUnavailable(), log);
     return;
   }
   log.error({ err }, 'unexpected error in REST handler');

@@ -10,6 +10,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { schema, type GraphQLContext } from '../../resolvers/index.js';
+import { databaseUnavailable, isDatabaseUnavailable } from '../db/unavailable.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services/index.js';
@@ -50,6 +51,14 @@ function maskError(log: Logger) {
       if (!('originalError' in error.extensions)) return error;
       const { originalError: _quoted, ...extensions } = error.extensions;
       return new GraphQLError(error.message, { nodes: error.nodes, path: error.path, extensions });
+    }
+    if (isDatabaseUnavailable(original)) {
+      log.warn({ err: (original as Error).message }, 'database unavailable');
+      const e = databaseUnavailable();
+      return new GraphQLError(e.message, {
+        ...(error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {}),
+        extensions: { code: e.code },
+      });
     }
     log.error({ err: original }, 'unexpected error in GraphQL resolver');
     return new GraphQLError('Unexpected error.', {

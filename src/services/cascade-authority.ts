@@ -14,12 +14,71 @@ import {
 import type { Logger } from '../logger.js';
 import type { ClientService } from './client.service.js';
 
+/** The cascade server's live links (CascadeServer#sessions), for re-syncing online states. */
+export type LiveLinks = () => ReadonlyArray<{ clientId: number; remoteAddress: string; version: string; connectedSince: Date }>;
+
+/** First retry of a re-sync after a failed status update; doubles up to the max. */
+const RESYNC_FIRST_MS = 1_000;
+const RESYNC_MAX_MS = 10_000;
+
 export class DatabaseCascadeAuthority implements CascadeAuthority {
+  private live: LiveLinks | null = null;
+  private resyncTimer: NodeJS.Timeout | null = null;
+  private resyncing = false;
+  /** Link status updates started (to see whether one ran during a re-sync). */
+  private updates = 0;
+  private closed = false;
+
   constructor(
     private readonly clients: ClientService,
     private readonly autoregister: boolean,
     private readonly log: Logger,
   ) {}
+
+  /**
+   * Where to read the live links from. With it, a status update that fails (database
+   * unreachable) is not lost: the records are re-synced with the live links once the
+   * database answers again (retried with backoff).
+   */
+  setLiveLinks(live: LiveLinks): void {
+    this.live = live;
+  }
+
+  /** Stops pending re-syncs. */
+  close(): void {
+    this.closed = true;
+    if (this.resyncTimer) clearTimeout(this.resyncTimer);
+    this.resyncTimer = null;
+  }
+
+  private scheduleResync(delayMs: number): void {
+    if (this.closed || !this.live || this.resyncTimer || this.resyncing) return;
+    this.resyncTimer = setTimeout(() => {
+      this.resyncTimer = null;
+      void this.resync(delayMs);
+    }, delayMs);
+    this.resyncTimer.unref();
+  }
+
+  private async resync(delayMs: number): Promise<void> {
+    const live = this.live;
+    if (!live || this.closed) return;
+    this.resyncing = true;
+    const before = this.updates;
+    try {
+      const links = live().map((l) => ({ id: l.clientId, ip: l.remoteAddress, version: l.version, since: l.connectedSince }));
+      const changed = await this.clients.syncOnline(links);
+      this.log.info({ live: links.length, ...changed }, 'client online states re-synced with the live links');
+      this.resyncing = false;
+      // A link came or went meanwhile: its own update may have raced with ours.
+      if (this.updates !== before) this.scheduleResync(100);
+    } catch (err) {
+      this.resyncing = false;
+      const next = Math.min(delayMs * 2, RESYNC_MAX_MS);
+      this.log.warn({ err: (err as Error).message, retryInMs: next }, 're-sync of client online states failed; retrying');
+      this.scheduleResync(next);
+    }
+  }
 
   async authenticate(req: AuthenticateRequest): Promise<AuthenticateResult> {
     if (req.secret !== null) {
@@ -37,10 +96,22 @@ export class DatabaseCascadeAuthority implements CascadeAuthority {
   }
 
   async linkUp(clientId: number, info: LinkUpInfo): Promise<void> {
-    await this.clients.setOnline(clientId, { ip: info.remoteAddress, version: info.version, since: info.connectedSince });
+    this.updates++;
+    try {
+      await this.clients.setOnline(clientId, { ip: info.remoteAddress, version: info.version, since: info.connectedSince });
+    } catch (err) {
+      this.scheduleResync(RESYNC_FIRST_MS);
+      throw err;
+    }
   }
 
   async linkDown(clientId: number, _info: LinkDownInfo): Promise<void> {
-    await this.clients.setOffline(clientId);
+    this.updates++;
+    try {
+      await this.clients.setOffline(clientId);
+    } catch (err) {
+      this.scheduleResync(RESYNC_FIRST_MS);
+      throw err;
+    }
   }
 }

@@ -267,4 +267,31 @@ export class ClientService {
     if (row) this.emit('OFFLINE', row);
     return row ? toRecord(row) : null;
   }
+
+  /**
+   * Makes every record's online state match `live` (the cascade server's live links),
+   * e.g. after status updates were lost while the database was unreachable.
+   * Returns how many records changed each way.
+   */
+  async syncOnline(live: ReadonlyArray<{ id: number; ip: string; version: string; since: Date }>): Promise<{ online: number; offline: number }> {
+    const byId = new Map(live.map((l) => [l.id, l]));
+    const changed = await this.db.transaction(async (m) => {
+      const repo = m.getRepository(CascadeClient);
+      const out: Array<{ kind: 'ONLINE' | 'OFFLINE'; row: CascadeClient }> = [];
+      const now = new Date();
+      for (const c of await repo.find()) {
+        const l = byId.get(c.id);
+        if (l && !c.online) {
+          Object.assign(c, { online: true, ip: l.ip, version: l.version.slice(0, 64), connectedSince: l.since, lastSeen: now, updatedTime: now });
+          out.push({ kind: 'ONLINE', row: await repo.save(c) });
+        } else if (!l && c.online) {
+          Object.assign(c, { online: false, lastSeen: now, updatedTime: now });
+          out.push({ kind: 'OFFLINE', row: await repo.save(c) });
+        }
+      }
+      return out;
+    });
+    for (const { kind, row } of changed) this.emit(kind, row);
+    return { online: changed.filter((c) => c.kind === 'ONLINE').length, offline: changed.filter((c) => c.kind === 'OFFLINE').length };
+  }
 }
