@@ -172,3 +172,16 @@ describe('media frames', () => {
     assert.throws(() => dec2.finish(), ProtocolError);
   });
 });
+
+describe('PROTOCOL.md §10', () => {
+  test('the media frame table matches MediaFrameType', async () => {
+    const { readFileSync } = await import('node:fs');
+    const doc = readFileSync(new URL('../../dataplane/PROTOCOL.md', import.meta.url), 'utf8');
+    const start = doc.indexOf('## 10. Media forwarding');
+    assert.ok(start >= 0);
+    const section = doc.slice(start, doc.indexOf('\n## ', start + 5));
+    const rows = [...section.matchAll(/^\| `0x([0-9a-f]{2})` \| ([A-Z]+) \|/gm)].map((m) => [parseInt(m[1]!, 16), m[2]!]);
+    const expected = Object.entries(MediaFrameType).map(([name, v]) => [v, name.toUpperCase()]);
+    assert.deepEqual(rows, expected);
+  });
+});
