@@ -46,6 +46,8 @@ interface PendingWrite extends Deferred<void> {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Send capacity (bytes) needed before a bare FIN is written: a whole minimum-size QUIC packet. */
+const BARE_FIN_MIN_CAPACITY = 1200;
 
 /** A stream of a lean QUIC connection. */
 export class LeanStream implements LinkStream {
@@ -139,7 +141,7 @@ export class LeanStream implements LinkStream {
    * FIN frame is sent: the peer would wait forever for the end. So a queued FIN rides on the last
    * data write, and once the peer has ended its side the last byte of a write is held back (its
    * promise resolves all the same) until end() or the next turn, so that a FIN soon after still
-   * has data to ride on.
+   * has data to ride on. A bare FIN is written only when it can be sent at once (readyForBareFin).
    */
   processWrites(): void {
     let progressed = false;
@@ -151,6 +153,8 @@ export class LeanStream implements LinkStream {
       const fin = w.fin || finNext;
       const hold = !fin && next === undefined && this.finReceived && !this.releaseHeld;
       const end = hold ? w.data.byteLength - 1 : w.data.byteLength;
+      const bareFin = w.fin && w.data.byteLength === 0;
+      if (bareFin && !this.readyForBareFin()) break; // retried when ACKs open the window
       if (w.offset < end || fin) {
         let n: number | null;
         try {
@@ -182,11 +186,28 @@ export class LeanStream implements LinkStream {
       }
       if (!w.settled) w.resolve();
       if (finNext) next.resolve();
-      if (w.fin && w.data.byteLength === 0) this.owner.flushNow(); // bare FIN: out before any ACK is read
+      if (bareFin) this.owner.flushNow(); // out before any ACK is read (see readyForBareFin)
     }
     this.owner.setBlocked(this, this.writes.some((w) => !w.settled));
     if (progressed) this.owner.scheduleFlush();
     this.maybeFinished();
+  }
+
+  /**
+   * A bare FIN must leave in the same turn it is written (see processWrites): write it only
+   * when the connection can send now, and give the stream top priority so that other
+   * streams' data does not use up the congestion window first.
+   */
+  private readyForBareFin(): boolean {
+    const native = this.owner.native;
+    try {
+      // Room for a whole packet in the congestion window (capacity is min(stream credit, window)).
+      if (native.streamCapacity(this.id) < BARE_FIN_MIN_CAPACITY) return false;
+      native.streamPriority(this.id, 0, true);
+    } catch {
+      // Not created yet (nothing sent) or already stopped: streamSend reports the real state.
+    }
+    return true;
   }
 
   private readonly releaseHeldByte = (): void => {

@@ -216,6 +216,20 @@ describe('streams', () => {
     }
   });
 
+  test('more concurrent streams than the peer allows: the extra ones wait for stream credit', async () => {
+    const limited = createLeanQuicTransport({ maxStreams: 8 });
+    const echo = await startEchoServer(limited, identity);
+    const link = await limited.connect({ host: '127.0.0.1', port: echo.port, caPem: identity.certPem });
+    try {
+      const payloads = Array.from({ length: 40 }, (_, i) => randomBytes(1_000 + i * 100));
+      const results = await within(Promise.all(payloads.map((p) => roundTrip(link, p))), 10_000, '40 streams over 8 credits');
+      results.forEach((r, i) => assert.equal(sha256(r), sha256(payloads[i] ?? Buffer.alloc(0)), `stream ${i}`));
+    } finally {
+      await link.close();
+      await echo.close();
+    }
+  });
+
   test('reset(code) is seen by the peer on read and write', async () => {
     const serverLink = server.nextLink();
     const link = await connect();
