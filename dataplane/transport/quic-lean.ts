@@ -1,6 +1,25 @@
 /**
  * The lean QUIC transport: quiche's native binding (from @matrixai/quic)
  * driven directly from node:dgram, behind the {@link Transport} interface.
+ *
+ * Notes for users of the link (beyond link.ts):
+ * - Defaults: idle timeout 2.5 s, keepalive every 0.5 s (a SIGKILLed peer ends the
+ *   link with LinkCloseCode.IdleTimeout within ~2.5 s), handshake timeout 5 s,
+ *   close() bounded by 1 s, 1024 concurrent streams per side, 1350-byte datagrams.
+ * - connect() rejects with LinkConnectError (`info.code`: TlsFailure,
+ *   FingerprintMismatch, TransportError for a timeout); the message says why
+ *   (for a pin: expected and actual fingerprints).
+ * - A locally opened stream reaches the peer with its first write() or end().
+ * - Streams beyond the peer's limit wait (their writes stay pending) until the
+ *   peer finishes streams and grants credit.
+ * - rttMs() has whole-millisecond resolution (quiche's path stats).
+ * - No stateless reset or retry: after a server restart, a client's old link
+ *   ends by idle timeout.
+ * - quiche 0.18 may forget a stream whose data is all acknowledged before its
+ *   FIN frame is acknowledged; the stream code works around it (see
+ *   LeanStream.processWrites), but a FIN whose packet is lost at that moment
+ *   can still be lost: protocols should not rely on FIN alone for message ends
+ *   (the cascade's length-prefixed frames do not).
  */
 import type { ConnectOptions, Link, ListenOptions, Transport } from './link.js';
 import { connectLeanQuic } from './quic-lean-client.js';
