@@ -233,12 +233,23 @@ export abstract class LinkSession {
     this.lastSeenMono = monoNow();
     let lastPing = -Infinity;
     const tick = Math.max(20, Math.min(250, Math.floor(intervalMs / 2)));
+    let lastTick = monoNow();
+    const expire = (): void => {
+      if (this.isClosing || monoNow() - this.lastSeenMono <= timeoutMs) return;
+      this.logger.warn({ timeoutMs }, 'heartbeat timeout: nothing received from peer; closing link');
+      void this.close(CloseCode.HeartbeatTimeout, `heartbeat timeout: nothing received for ${timeoutMs} ms`);
+    };
     this.heartbeatTimer = setInterval(() => {
       if (this.isClosing) return this.stopHeartbeat();
       const now = monoNow();
+      // Our own event loop was blocked (timers run late): the peer's frames may be
+      // waiting unread in the socket, so a stall here is no evidence against the peer.
+      const stalled = now - lastTick > tick + 200;
+      lastTick = now;
       if (now - this.lastSeenMono > timeoutMs) {
-        this.logger.warn({ timeoutMs }, 'heartbeat timeout: nothing received from peer; closing link');
-        void this.close(CloseCode.HeartbeatTimeout, `heartbeat timeout: nothing received for ${timeoutMs} ms`);
+        // Decide after this turn's I/O (setImmediate runs after the poll phase), and not
+        // on the first tick after a stall.
+        if (!stalled) setImmediate(expire);
         return;
       }
       if (now - lastPing >= intervalMs) {
