@@ -133,6 +133,7 @@ export async function relayRequest(stream: LinkStream, req: ApiRelayRequest): Pr
       const e = decodeRelayError(first);
       done();
       if (!pumpDone) stream.reset(CloseCode.Normal);
+      else reader.next().catch(() => undefined); // take the FIN that follows
       return { kind: 'refused', status: e.status, message: e.message };
     }
     const head = decodeResponseHead(first);
