@@ -12,6 +12,7 @@ import {
   type HelloMessage,
   type StreamKindValue,
 } from '../protocol/index.js';
+import { AdmissionBucket } from './admission.js';
 import { AuthThrottle } from './auth-throttle.js';
 import type { AuthenticateResult, CascadeAuthority } from './authority.js';
 import { CascadeError } from './errors.js';
@@ -31,6 +32,10 @@ export interface CascadeServerLimits extends ServerSessionLimits {
   keepAliveIntervalMs: number;
   /** Bound of stop(). */
   stopTimeoutMs: number;
+  /** New links admitted per second in the long run (token bucket; PROTOCOL.md §6 Admission). */
+  admissionRatePerSec: number;
+  /** New links admitted at once after a quiet period. */
+  admissionBurst: number;
 }
 
 /** Defaults of {@link CascadeServerLimits}. */
@@ -45,6 +50,8 @@ export const DEFAULT_SERVER_LIMITS: Readonly<CascadeServerLimits> = Object.freez
   maxIdleTimeoutMs: 5_000,
   keepAliveIntervalMs: 1_000,
   stopTimeoutMs: 5_000,
+  admissionRatePerSec: 100,
+  admissionBurst: 200,
 });
 
 /** Options of {@link CascadeServer}. */
@@ -103,6 +110,8 @@ export class CascadeServer extends TypedEmitter<CascadeServerEvents> {
   private readonly limits: CascadeServerLimits;
   private readonly logger: Logger;
   private readonly throttle: AuthThrottle;
+  private readonly admission: AdmissionBucket;
+  private lastBusyReport = 0;
   private readonly handlers = new Map<StreamKindValue, CascadeStreamHandler>();
   private readonly all = new Set<ServerSession>();
   private readonly live = new Map<number, ServerSession>();
@@ -122,6 +131,7 @@ export class CascadeServer extends TypedEmitter<CascadeServerEvents> {
       throw new CascadeError('CASCADE_CONFIG', 'heartbeatTimeoutMs must be >= heartbeatIntervalMs');
     }
     this.throttle = new AuthThrottle({ limit: this.limits.authFailureLimit, windowMs: this.limits.authFailureWindowMs });
+    this.admission = new AdmissionBucket({ ratePerSec: this.limits.admissionRatePerSec, burst: this.limits.admissionBurst });
     let fp: string | null = null;
     try {
       fp = normalizeFingerprint(new X509Certificate(options.tls.certPem).fingerprint256);
@@ -191,6 +201,11 @@ export class CascadeServer extends TypedEmitter<CascadeServerEvents> {
     return true;
   }
 
+  /** Links admitted and refused (Busy) by admission control since start. */
+  get admissionStats(): { admitted: number; refused: number } {
+    return this.admission.stats;
+  }
+
   /** Live links, one per online client record. */
   sessions(): CascadeSessionInfo[] {
     return [...this.live.values()].map((s) => this.infoOf(s));
@@ -257,6 +272,19 @@ export class CascadeServer extends TypedEmitter<CascadeServerEvents> {
       }
       link.onStream = (s) => s.reset(CloseCode.Throttled);
       void link.close(CloseCode.Throttled, reason);
+      return;
+    }
+    if (!this.admission.take()) {
+      const now = Date.now();
+      if (now - this.lastBusyReport >= 5_000) {
+        this.lastBusyReport = now;
+        this.logger.warn(
+          { refused: this.admission.takeRefusedSinceReport(), ratePerSec: this.limits.admissionRatePerSec, burst: this.limits.admissionBurst },
+          'connection storm: new links over the admission rate refused (Busy); clients retry with backoff',
+        );
+      }
+      link.onStream = (s) => s.reset(CloseCode.Busy);
+      void link.close(CloseCode.Busy, closeReason(CloseCode.Busy));
       return;
     }
     const logger = this.logger.child({ peer });

@@ -11,6 +11,7 @@ export * from './errors.js';
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 export { KnownServersFile, parseKnownServers, serverKey, type KnownServer, type TofuResult } from './known-servers.js';
 export { AuthThrottle, type AuthThrottleOptions, type ThrottleVerdict } from './auth-throttle.js';
+export { AdmissionBucket, type AdmissionOptions } from './admission.js';
 export type { SessionEnd } from './link-session.js';
 // The close-code catalogue and stream kinds, re-exported for callers of the session API.
 export {
