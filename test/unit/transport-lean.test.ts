@@ -112,6 +112,30 @@ describe('handshake', () => {
     assert.equal(streamsSeen, 0);
   });
 
+  test('IPv6 loopback works end to end', async () => {
+    const listener = await transport.listen({
+      host: '::1',
+      port: 0,
+      tls: identity,
+      onConnection: (l) => {
+        l.onStream = (st) => {
+          void (async () => {
+            for (let c = await st.read(); c !== null; c = await st.read()) await st.write(c);
+            await st.end();
+          })();
+        };
+      },
+    });
+    const link = await transport.connect({ host: '::1', port: listener.address.port, caPem: identity.certPem });
+    try {
+      assert.equal(link.remoteAddress, '::1');
+      assert.equal((await within(roundTrip(link, Buffer.from('v6')), 2_000, 'v6 echo')).toString(), 'v6');
+    } finally {
+      await link.close();
+      await listener.close();
+    }
+  });
+
   test('connecting to a port where nobody listens times out within connectTimeoutMs', async () => {
     const t0 = Date.now();
     await assert.rejects(
