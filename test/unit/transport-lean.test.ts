@@ -2,6 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { networkInterfaces } from 'node:os';
 import {
   createLeanQuicTransport,
   defaultTransport,
@@ -112,7 +113,8 @@ describe('handshake', () => {
     assert.equal(streamsSeen, 0);
   });
 
-  test('IPv6 loopback works end to end', async () => {
+  const hasV6Loopback = Object.values(networkInterfaces()).some((list) => list?.some((a) => a.address === '::1'));
+  test('IPv6 loopback works end to end', { skip: hasV6Loopback ? false : 'no ::1 on this host' }, async () => {
     const listener = await transport.listen({
       host: '::1',
       port: 0,
