@@ -15,7 +15,7 @@ import {
   type RelayRequestHead,
   type RelayResponseHead,
 } from '../protocol/relay-frames.js';
-import { LinkStreamResetError, type LinkStream } from '../transport/link.js';
+import { LinkClosedError, LinkStreamResetError, type LinkStream } from '../transport/link.js';
 import { RelayFrameReader } from './api-relay-reader.js';
 
 /** A relay that failed on this side or the link; `status` is the HTTP status to answer. */
@@ -51,6 +51,7 @@ export type ApiRelayOutcome =
 
 function failure(err: unknown, stream: LinkStream): ApiRelayError {
   if (err instanceof ApiRelayError) return err;
+  if (err instanceof LinkClosedError) return new ApiRelayError(503, 'the lower node went offline during the relayed request');
   if (err instanceof LinkStreamResetError) {
     if (err.code === CloseCode.StreamKindUnsupported) return new ApiRelayError(403, 'API relay is not enabled on the lower node');
     return new ApiRelayError(502, `the lower node aborted the relayed request (code ${err.code})`);

@@ -153,7 +153,7 @@ async function handle(opts: RelayRouteOptions, req: IncomingMessage, res: Server
       }
     } catch (err) {
       res.destroy();
-      finish({ error: err instanceof Error ? err.message : 'relay failed', aborted: true });
+      finish({ error: abort.signal.aborted ? 'caller went away' : err instanceof Error ? err.message : 'relay failed', aborted: true });
       return;
     }
     if (!res.destroyed) res.end();

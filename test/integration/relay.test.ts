@@ -95,8 +95,18 @@ describe('API relay through the cascade', () => {
       'cascade-client': { server: `127.0.0.1:${hq.app.addresses.quic!.port}`, secret: 'off-secret' },
     });
     nodes.push(off);
+    // Creating a PGlite database blocks the event loop of this (shared) process for seconds, which can
+    // time out the heartbeats of links already up: let such timeouts fire, then wait for every link.
+    await new Promise((r) => setTimeout(r, 2_600));
     const online = (n: TestNode, name: string) =>
-      waitFor(() => n.app.services.clients.list({ online: true }).then((l) => l.find((c) => c.name === name)), 10_000, `${name} online`);
+      waitFor(
+        async () => {
+          const c = (await n.app.services.clients.list({ online: true })).find((x) => x.name === name);
+          return c && n.app.services.cascade.link(c.id) ? c : null;
+        },
+        10_000,
+        `${name} online`,
+      );
     regionId = (await online(hq, 'region')).id;
     offId = (await online(hq, 'edge-off')).id;
     edgeId = (await online(region, 'edge')).id;
@@ -281,6 +291,41 @@ describe('API relay through the cascade', () => {
     // Region's own whitelist applies to the original caller on the second hop.
     const hop2deny = await relay(`/${regionId}/api/relay/${edgeId}/api/stream/list`, { headers: { 'x-forwarded-for': '2001:db8::5' } });
     assert.equal(hop2deny.status, 200, '2001:db8::5 is allowed at hq, region (client and server) and edge');
+  });
+
+  test('a lower node going away mid-stream ends the relayed response (no hang); then 503', async () => {
+    // Runs last: it stops edge. An open SSE subscription on edge, relayed by region from a [::1] caller.
+    const ac = new AbortController();
+    const r = await fetch(`${regionUrl}/api/relay/${edgeId}/graphql`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${REGION_TOKEN}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: 'subscription { streamChanged { kind } }' }),
+      signal: ac.signal,
+    });
+    try {
+      assert.equal(r.status, 200);
+      const reader = r.body!.getReader();
+      const edge = nodes.find((n) => n.app.config.name === 'edge')!;
+      nodes.splice(nodes.indexOf(edge), 1);
+      const stopped = edge.stop();
+      const started = Date.now();
+      const ended = await Promise.race([
+        (async () => {
+          for (;;) {
+            const { done } = await reader.read();
+            if (done) return 'ended';
+          }
+        })().catch(() => 'errored'),
+        new Promise<string>((res) => setTimeout(() => res('hung'), 6_000).unref()),
+      ]);
+      assert.notEqual(ended, 'hung');
+      assert.ok(Date.now() - started < 6_000);
+      await stopped;
+      const after = await fetch(`${regionUrl}/api/relay/${edgeId}/api/stream/list`, { headers: { authorization: `Bearer ${REGION_TOKEN}` } });
+      assert.equal(after.status, 503);
+    } finally {
+      ac.abort();
+    }
   });
 
   test('traversal, absolute URLs and CR/LF injection are refused with 400', async () => {
