@@ -157,6 +157,31 @@ describe('bad datagrams', () => {
     }
   });
 
+  test('an Initial of an unknown QUIC version gets a version negotiation packet', async () => {
+    const transport = createLeanQuicTransport();
+    const server = await startEchoServer(transport, identity);
+    const sock = await udpSocket();
+    try {
+      const reply = new Promise<Buffer>((resolve) => sock.once('message', (m: Buffer) => resolve(m)));
+      const pkt = Buffer.alloc(1200);
+      pkt[0] = 0xc0; // long header, Initial
+      pkt.writeUInt32BE(0x1a2a3a4a, 1); // a reserved (greasing) version quiche does not speak
+      pkt[5] = 8; // DCID length
+      randomBytes(8).copy(pkt, 6);
+      pkt[14] = 8; // SCID length
+      randomBytes(8).copy(pkt, 15);
+      await sendTo(sock, pkt, server.port);
+      const vn = await within(reply, 2_000, 'version negotiation');
+      assert.equal((vn[0] ?? 0) & 0x80, 0x80);
+      assert.equal(vn.readUInt32BE(1), 0, 'version 0 marks version negotiation');
+      assert.ok(vn.subarray(6, 14).equals(pkt.subarray(15, 23)), 'DCID echoes our SCID');
+      assert.equal(server.listener.stats().pendingHandshakes, 0);
+    } finally {
+      sock.close();
+      await server.close();
+    }
+  });
+
   test('an Initial flood from one address is capped, and other clients still get in', async () => {
     const transport = createLeanQuicTransport({ maxPendingHandshakesPerAddress: 8, maxPendingHandshakes: 64 });
     const server = await startEchoServer(transport, identity, { maxIdleTimeoutMs: 1_000 });
