@@ -47,11 +47,13 @@ describe('API relay through the cascade', () => {
   let regionId = 0;
   let edgeId = 0;
   let offId = 0;
+  let edgeV4Id = 0;
 
   before(async () => {
     hq = await startNode({
       name: 'hq',
-      http: { listenaddr: '127.0.0.1:0', token: HQ_TOKEN },
+      // Dual stack: IPv4 callers arrive as ::ffff:127.0.0.1, IPv6 ones as ::1 (not whitelisted here).
+      http: { listenaddr: '[::]:0', token: HQ_TOKEN },
       'cascade-server': {
         quic: { listenaddr: '127.0.0.1:0' },
         autoregister: true,
@@ -90,6 +92,15 @@ describe('API relay through the cascade', () => {
       },
     });
     nodes.push(edge);
+    const edgeV4 = await startNode({
+      name: 'edge-v4',
+      'cascade-client': {
+        server: `127.0.0.1:${region.app.addresses.quic!.port}`,
+        secret: 'edge-v4-secret',
+        relayapi: { enable: true, whitelist: ['127.0.0.0/8'] },
+      },
+    });
+    nodes.push(edgeV4);
     const off = await startNode({
       name: 'edge-off',
       'cascade-client': { server: `127.0.0.1:${hq.app.addresses.quic!.port}`, secret: 'off-secret' },
@@ -110,6 +121,7 @@ describe('API relay through the cascade', () => {
     regionId = (await online(hq, 'region')).id;
     offId = (await online(hq, 'edge-off')).id;
     edgeId = (await online(region, 'edge')).id;
+    edgeV4Id = (await online(region, 'edge-v4')).id;
   });
   after(async () => {
     for (const n of nodes.reverse()) await n.stop().catch(() => {});
@@ -288,9 +300,19 @@ describe('API relay through the cascade', () => {
     });
     assert.equal(direct.status, 200);
     assert.deepEqual(((await direct.json()) as { data: unknown }).data, { node: { name: 'edge' } });
+    // Real IPv6 peers refused: by hq's whitelist (server side), and by edge-v4's (client side, caller passed along by region).
+    const hqPort = hq.app.addresses.http.port;
+    const v6server = await fetch(`http://[::1]:${hqPort}/api/relay/${regionId}/api/stream/list`, { headers: { authorization: `Bearer ${HQ_TOKEN}` } });
+    assert.equal(v6server.status, 403);
+    assert.match((await envelope(v6server)).message, /caller ::1 is not in the relay whitelist$/);
+    const v6client = await fetch(`${regionUrl}/api/relay/${edgeV4Id}/api/stream/list`, { headers: { authorization: `Bearer ${REGION_TOKEN}` } });
+    assert.equal(v6client.status, 403);
+    assert.match((await envelope(v6client)).message, /caller ::1 is not in the relay whitelist of node edge-v4/);
+    // The IPv4 caller reaches edge-v4 through hq and region.
+    assert.equal((await relay(`/${regionId}/api/relay/${edgeV4Id}/api/stream/list`)).status, 200);
     // Region's own whitelist applies to the original caller on the second hop.
-    const hop2deny = await relay(`/${regionId}/api/relay/${edgeId}/api/stream/list`, { headers: { 'x-forwarded-for': '2001:db8::5' } });
-    assert.equal(hop2deny.status, 200, '2001:db8::5 is allowed at hq, region (client and server) and edge');
+    const hop2v6 = await relay(`/${regionId}/api/relay/${edgeId}/api/stream/list`, { headers: { 'x-forwarded-for': '2001:db8::5' } });
+    assert.equal(hop2v6.status, 200, '2001:db8::5 is allowed at hq, region (client and server) and edge');
   });
 
   test('a lower node going away mid-stream ends the relayed response (no hang); then 503', async () => {
