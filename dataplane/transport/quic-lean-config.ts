@@ -33,6 +33,8 @@ export interface LeanQuicOptions {
   maxPendingHandshakes?: number;
   /** Server: established connections allowed in total. */
   maxConnections?: number;
+  /** Server: answer a first Initial with a stateless Retry (address validation by HMAC token; costs one round trip). */
+  statelessRetry?: boolean;
   /** Bound on close(): after this many ms the connection is dropped even if draining is not done. */
   closeTimeoutMs?: number;
   /** Debug logger (pino). */
@@ -57,6 +59,7 @@ export const LEAN_QUIC_DEFAULTS: Readonly<ResolvedLeanQuicOptions> = Object.free
   maxPendingHandshakesPerAddress: 16,
   maxPendingHandshakes: 256,
   maxConnections: 4096,
+  statelessRetry: false,
   closeTimeoutMs: 1_000, // 1 second
   logger: null,
 });

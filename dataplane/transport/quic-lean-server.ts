@@ -15,6 +15,7 @@ import {
 } from './link.js';
 import { buildNativeConfig, type ResolvedLeanQuicOptions } from './quic-lean-config.js';
 import { LeanConnection, type LeanConnectionHost } from './quic-lean-connection.js';
+import { RetryTokens } from './quic-lean-retry.js';
 import { closeUdpSocket, openUdpSocket, resolveHost } from './quic-lean-socket.js';
 import { native, PacketType, type NativeConfig, type NativeHostPort } from './quic-native.js';
 
@@ -63,6 +64,7 @@ class LeanServer implements LeanLinkListener, LeanConnectionHost {
   private dropped = 0;
   private refused = 0;
   private closing: Promise<void> | null = null;
+  private readonly retry: RetryTokens | null;
 
   constructor(socket: Socket, listen: ListenOptions, opts: ResolvedLeanQuicOptions) {
     this.socket = socket;
@@ -78,6 +80,7 @@ class LeanServer implements LeanLinkListener, LeanConnectionHost {
       opts,
       this.idleTimeoutMs,
     );
+    this.retry = opts.statelessRetry ? new RetryTokens() : null;
     socket.on('message', this.onMessage);
   }
 
@@ -205,21 +208,49 @@ class LeanServer implements LeanLinkListener, LeanConnectionHost {
       this.dropped++; // RFC 9000 7.2: a client's first DCID is at least 8 bytes
       return;
     }
-    this.accept(msg, dcidKey, rinfo);
+    if (this.retry !== null) {
+      const token = header.token;
+      if (token === undefined || token.byteLength === 0) {
+        this.sendRetry(header.scid, header.dcid, header.version, rinfo);
+        return;
+      }
+      const odcid = this.retry.check(token, rinfo.address, rinfo.port);
+      if (odcid === null || header.dcid.byteLength !== SERVER_CID_LEN) {
+        this.dropped++; // forged, expired or from another address
+        return;
+      }
+      // The client now uses the CID we chose in the Retry: it becomes the connection's own.
+      this.accept(msg, null, rinfo, Buffer.from(header.dcid), odcid);
+      return;
+    }
+    this.accept(msg, dcidKey, rinfo, randomBytes(SERVER_CID_LEN), null);
   };
 
-  private accept(msg: Buffer, odcidKey: string, rinfo: RemoteInfo): void {
+  private sendRetry(scid: Uint8Array, dcid: Uint8Array, version: number, rinfo: RemoteInfo): void {
+    if (this.retry === null) return;
+    const newScid = randomBytes(SERVER_CID_LEN);
+    const token = this.retry.mint(rinfo.address, rinfo.port, dcid);
+    const out = Buffer.allocUnsafe(this.opts.maxUdpPayloadBytes);
+    try {
+      const n = native.retry(scid, dcid, newScid, token, version, out);
+      this.socket.send(out, 0, n, rinfo.port, rinfo.address);
+    } catch (e) {
+      this.opts.logger?.debug({ err: e }, 'quiche retry failed');
+      this.dropped++;
+    }
+  }
+
+  private accept(msg: Buffer, odcidKey: string | null, rinfo: RemoteInfo, scid: Buffer, odcid: Buffer | null): void {
     const perIp = this.pendingByIp.get(rinfo.address) ?? 0;
     if (perIp >= this.opts.maxPendingHandshakesPerAddress || this.pending >= this.opts.maxPendingHandshakes) {
       this.refused++;
       this.dropped++;
       return;
     }
-    const scid = randomBytes(SERVER_CID_LEN);
     const remote: NativeHostPort = { host: rinfo.address, port: rinfo.port };
     let nativeConn: LeanConnection['native'];
     try {
-      nativeConn = native.Connection.accept(scid, null, this.local, remote, this.config);
+      nativeConn = native.Connection.accept(scid, odcid, this.local, remote, this.config);
     } catch (e) {
       this.opts.logger?.debug({ err: e }, 'quiche accept failed');
       this.dropped++;
@@ -236,7 +267,8 @@ class LeanServer implements LeanLinkListener, LeanConnectionHost {
       keepAliveIntervalMs: this.keepAliveMs,
       logger: this.opts.logger,
     });
-    const entry: Entry = { conn, keys: [scid.toString('hex'), odcidKey], pendingIp: rinfo.address };
+    const keys = odcidKey === null ? [scid.toString('hex')] : [scid.toString('hex'), odcidKey];
+    const entry: Entry = { conn, keys, pendingIp: rinfo.address };
     this.entries.set(conn, entry);
     for (const k of entry.keys) this.byCid.set(k, entry);
     this.pending++;

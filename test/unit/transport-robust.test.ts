@@ -182,6 +182,29 @@ describe('bad datagrams', () => {
     }
   });
 
+  test('stateless retry: clients get in after a Retry; tokenless Initials create no state', async () => {
+    const transport = createLeanQuicTransport({ statelessRetry: true });
+    const server = await startEchoServer(transport, identity);
+    const sock = await udpSocket();
+    try {
+      const link = await within(
+        transport.connect({ host: '127.0.0.1', port: server.port, caPem: identity.certPem }),
+        3_000,
+        'connect with retry',
+      );
+      assert.equal((await roundTrip(link, Buffer.from('validated'))).toString(), 'validated');
+      await link.close();
+      const retried = new Promise<Buffer>((resolve) => sock.once('message', (m: Buffer) => resolve(m)));
+      for (let i = 0; i < 20; i++) await sendTo(sock, makeClientInitial(server.port, sock.address().port), server.port);
+      const first = await within(retried, 2_000, 'a Retry packet');
+      assert.equal(((first[0] ?? 0) & 0xf0) >> 4, 0xf, 'long header, type Retry');
+      assert.equal(server.listener.stats().pendingHandshakes, 0);
+    } finally {
+      sock.close();
+      await server.close();
+    }
+  });
+
   test('an Initial flood from one address is capped, and other clients still get in', async () => {
     const transport = createLeanQuicTransport({ maxPendingHandshakesPerAddress: 8, maxPendingHandshakes: 64 });
     const server = await startEchoServer(transport, identity, { maxIdleTimeoutMs: 1_000 });
