@@ -13,8 +13,9 @@
  * - Streams beyond the peer's limit wait (their writes stay pending) until the
  *   peer finishes streams and grants credit.
  * - rttMs() has whole-millisecond resolution (quiche's path stats).
- * - No stateless reset or retry: after a server restart, a client's old link
- *   ends by idle timeout.
+ * - No stateless reset: after a server restart, a client's old link ends by
+ *   idle timeout. Stateless retry (address validation) is an option
+ *   (`statelessRetry: true`, one extra round trip per handshake).
  * - quiche 0.18 may forget a stream whose data is all acknowledged before its
  *   FIN frame is acknowledged; the stream code works around it (see
  *   LeanStream.processWrites), but a FIN whose packet is lost at that moment
