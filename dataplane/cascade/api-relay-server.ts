@@ -32,7 +32,7 @@ export class ApiRelayError extends Error {
 export interface ApiRelayRequest {
   head: RelayRequestHead;
   /** The request body in pieces, or null for none. May throw (e.g. an ApiRelayError 413 past a limit). */
-  body: AsyncIterable<Uint8Array> | null;
+  body: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | null;
   /** The lower node must answer (RESPONSE_HEAD or RELAY_ERROR) within this time, else 504. */
   timeoutMs: number;
   /** Aborting (e.g. the caller went away) resets the stream. */

@@ -128,7 +128,21 @@ async function handle(opts: RelayRouteOptions, req: IncomingMessage, res: Server
       throw new RelayRefusal(413, `request body over ${policy.maxBodyBytes} bytes`);
     }
     const head: RelayRequestHead = { method, target, headers: relayedHeaders(req, opts.admin), caller };
-    const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    let body: AsyncIterable<Uint8Array> | Uint8Array[] | null = null;
+    if (req.headers['content-length'] !== undefined) {
+      body = boundedBody(req, policy.maxBodyBytes);
+    } else if (req.headers['transfer-encoding'] !== undefined) {
+      // A chunked body is read whole (bounded) so the lower node gets a Content-Length:
+      // some of its endpoints (GraphQL) refuse bodies of unknown length.
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      for await (const chunk of boundedBody(req, policy.maxBodyBytes)) {
+        chunks.push(chunk);
+        size += chunk.byteLength;
+      }
+      head.headers.push(['content-length', String(size)]);
+      body = chunks;
+    }
     let stream;
     try {
       stream = await opts.server.openStream(id, StreamKind.ApiRelay);
@@ -137,7 +151,7 @@ async function handle(opts: RelayRouteOptions, req: IncomingMessage, res: Server
     }
     const outcome = await relayRequest(stream, {
       head,
-      body: hasBody ? boundedBody(req, policy.maxBodyBytes) : null,
+      body,
       timeoutMs: policy.timeoutMs,
       signal: abort.signal,
     });

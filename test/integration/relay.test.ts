@@ -257,6 +257,23 @@ describe('API relay through the cascade', () => {
       duplex: 'half',
     } as RequestInit & { headers: Record<string, string> });
     assert.equal(streamed.status, 413);
+    // A chunked body within the limit arrives with a Content-Length (GraphQL needs one).
+    const query = new TextEncoder().encode(JSON.stringify({ query: '{ node { name } }' }));
+    const pieces = [query.subarray(0, 5), query.subarray(5)];
+    const chunked = await relay(`/${regionId}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: new ReadableStream<Uint8Array>({
+        pull(ctrl) {
+          const c = pieces.shift();
+          if (c) ctrl.enqueue(c);
+          else ctrl.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit & { headers: Record<string, string> });
+    assert.equal(chunked.status, 200);
+    assert.deepEqual(((await chunked.json()) as { data: unknown }).data, { node: { name: 'region' } });
   });
 
   test('a lower node too slow to answer gives 504 within the configured timeout', async () => {
