@@ -136,7 +136,7 @@ async function serveRelayStream(stream: LinkStream, ctx: CascadeStreamContext, e
   } catch (err) {
     abort.abort();
     stream.reset(CloseCode.InternalError);
-    if (!(err instanceof Error && /reset|closed/i.test(err.message))) ctx.logger.debug({ err }, 'relay stream ended early');
+    ctx.logger.debug({ err: err instanceof Error ? err.message : String(err) }, 'relay stream ended early');
   } finally {
     ctx.signal.removeEventListener('abort', onLinkEnd);
   }

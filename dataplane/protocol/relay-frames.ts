@@ -57,7 +57,7 @@ export const relayMessageSchemas = {
     target: z.string().min(1).max(8192).regex(ORIGIN_FORM),
     headers: headerList,
     /** Address of the original caller (the upper node's view), checked against the client's whitelist. */
-    caller: z.string().min(1).max(64),
+    caller: z.string().min(1).max(64).regex(/^[0-9A-Fa-f:.]+$/),
   }),
   responseHead: z.object({
     status: z.number().int().min(200).max(599),

@@ -79,6 +79,7 @@ describe('relay frames', () => {
       { ...head, target: '/a\\b' },
       { ...head, target: '/a b' },
       { ...head, caller: '' },
+      { ...head, caller: '1.2.3.4\r\nX: y' },
     ];
     for (const b of bad) {
       const frame = { type: RelayFrameType.RequestHead, payload: new TextEncoder().encode(JSON.stringify(b)) };
