@@ -126,6 +126,12 @@ export async function acceptPush(host: ForwardingHost, stream: LinkStream, ctx: 
       return await refuse(MediaRefuseCode.Loop, `loop: stream ${path} already passed through ${host.nodeName} (chain ${chain.join(' → ')})`);
     }
     if (host.hub.closed) return await refuse(MediaRefuseCode.Unavailable, `${host.nodeName} is shutting down`);
+    const prev = host.registry.inboundOf(path);
+    if (prev && prev.direction === 'PUSHED_IN' && prev.peer === ctx.peerName && prev.close) {
+      // The same lower node pushes the path again (it reconnected before we noticed its old link was dead).
+      log.info('replacing the older push of the same path from the same node');
+      prev.close('replaced by a newer push from the same node');
+    }
     const existing = host.hub.get(path);
     if (existing) {
       return await refuse(
@@ -134,7 +140,18 @@ export async function acceptPush(host: ForwardingHost, stream: LinkStream, ctx: 
       );
     }
     const publisher = host.hub.publish(path, { protocol: 'cascade', remote: ctx.peerName });
-    const removeIn = host.registry.setInbound({ path, direction: 'PUSHED_IN', peer: ctx.peerName, fromUpper: false, chain, onDemand: false });
+    const removeIn = host.registry.setInbound({
+      path,
+      direction: 'PUSHED_IN',
+      peer: ctx.peerName,
+      fromUpper: false,
+      chain,
+      onDemand: false,
+      close: (reason) => {
+        publisher.close(reason);
+        io.reset(CloseCode.Normal);
+      },
+    });
     publisher.once('close', () => io.reset(CloseCode.Normal));
     try {
       await io.send({ type: 'accept', chain: [] });

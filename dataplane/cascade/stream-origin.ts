@@ -30,6 +30,8 @@ export interface InboundStream {
   /** Pulled on demand: closed after the idle grace period. */
   onDemand: boolean;
   since: Date;
+  /** Unpublish the local copy (used when the same lower node pushes the path again). */
+  close?: (reason: string) => void;
 }
 
 /** A forwarding of a local stream to another node. */
@@ -137,6 +139,10 @@ export class StreamRegistry extends TypedEmitter<StreamRegistryEvents> {
 
   /** The lower nodes that announced `path`, excluding those named in `exclude`. */
   whoAnnounced(path: string, exclude: readonly string[] = []): AnnouncedNode[] {
-    return [...this.announced.values()].filter((n) => n.streams.has(path) && !exclude.includes(n.name));
+    return [...this.announced.values()].filter((n) => {
+      const s = n.streams.get(path);
+      // The announcer is known by its record name here and by its own node name in chains.
+      return s !== undefined && !exclude.includes(n.name) && !exclude.includes(s.chain[s.chain.length - 1] ?? n.name);
+    });
   }
 }

@@ -50,7 +50,7 @@ export function aacHeader(): MediaTag {
 }
 
 /** Frame `seq` of a synthetic stream: keyframe every `gop`, an audio frame after every video frame. */
-export function syntheticTag(seq: number, gop = 25): MediaTag {
+export function syntheticTag(seq: number, gop = 25, stepMs = 40): MediaTag {
   const video = seq % 2 === 0;
   const n = seq >> 1;
   const size = video ? (n % gop === 0 ? 3000 : 600) : 120;
@@ -64,7 +64,7 @@ export function syntheticTag(seq: number, gop = 25): MediaTag {
     body[1] = 1;
   }
   new DataView(body.buffer).setUint32(5, seq, false);
-  return createMediaTag(video ? 'video' : 'audio', 1000 + n * 40, body);
+  return createMediaTag(video ? 'video' : 'audio', 1000 + n * stepMs, body);
 }
 
 /** Sequence number of a synthetic tag (null for headers/metadata). */

@@ -151,6 +151,18 @@ describe('forwarding: refusals', () => {
       assert.match(f.type === 'refuse' ? f.reason : '', /loop.*loop-hq/);
     }
     assert.equal(hq.app.hub.has('live/loop'), false);
+
+    // The same lower node pushing a path again (it reconnected before the upper node saw
+    // its old link die) replaces its older push instead of being refused as busy.
+    const first = await client.openStream(StreamKind.MediaPush);
+    await first.write(encodeMediaFrame({ type: 'open', path: 'live/again', chain: ['rogue'] }));
+    assert.equal((await firstFrame(first))?.type, 'accept');
+    await waitFor(() => hq.app.hub.has('live/again'), 2_000, 'first push published');
+    const second = await client.openStream(StreamKind.MediaPush);
+    await second.write(encodeMediaFrame({ type: 'open', path: 'live/again', chain: ['rogue'] }));
+    assert.equal((await firstFrame(second))?.type, 'accept');
+    await assert.rejects(firstFrame(first), 'the older push is reset');
+    assert.equal(hq.app.hub.get('live/again')?.publisher.remote, 'rogue');
   });
 
   test('a stream pulled down is never pushed back up (autopush on the pulling edge)', async () => {

@@ -32,7 +32,9 @@ describe('forwarding: tag integrity', () => {
     let seq = 0;
     const write = (n: number): void => {
       for (let i = 0; i < n; i++) {
-        const t = syntheticTag(seq++);
+        // 4 ms of media per frame: the whole run is ~2.4 s of media, within every queue bound
+        // even if the loop runs far ahead of the link (no slow-consumer skip is expected).
+        const t = syntheticTag(seq++, 25, 4);
         sent.push(t);
         pub.write(t);
       }
@@ -49,7 +51,7 @@ describe('forwarding: tag integrity', () => {
       await sleep(10);
     }
     const last = seq - 1;
-    await waitFor(() => got.some((t) => seqOf(t) === last), 10_000, 'last tag at HQ');
+    await waitFor(() => got.some((t) => seqOf(t) === last), 20_000, 'last tag at HQ');
     pub.close('done');
     await reading;
     const media = got.filter((t) => seqOf(t) !== null);
