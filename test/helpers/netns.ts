@@ -137,8 +137,8 @@ export interface NetnsPair {
   b: { ns: string; dev: string; addr: string };
   /** Applies netem (delay ms, loss %) to both ends' egress. */
   netem(delayMs: number, lossPct: number): void;
-  /** Takes the link down (both ends) or up again. */
-  setLink(up: boolean): void;
+  /** Takes the link down or up again, at both ends or at one end only. */
+  setLink(up: boolean, which?: 'a' | 'b'): void;
   /** Runs `argv` inside namespace `which` (a child process; the caller ends it). */
   spawnIn(which: 'a' | 'b', argv: string[], options?: Parameters<typeof spawn>[2]): ReturnType<typeof spawn>;
   destroy(): void;
@@ -158,8 +158,18 @@ export function createNetnsPair(tag: string): NetnsPair {
   a.addr = `10.200.${octet}.1`;
   b.addr = `10.200.${octet}.2`;
   const destroy = (): void => {
-    run(['ip', 'netns', 'del', a.ns]);
-    run(['ip', 'netns', 'del', b.ns]);
+    for (const ns of [a.ns, b.ns]) {
+      // Processes still inside our namespaces are ours: end them, then remove the namespace.
+      const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', timeout: 5_000 }).stdout ?? '';
+      for (const pid of pids.split(/\s+/).filter(Boolean)) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      run(['ip', 'netns', 'del', ns]);
+    }
   };
   try {
     must(['ip', 'netns', 'add', a.ns]);
@@ -183,8 +193,10 @@ export function createNetnsPair(tag: string): NetnsPair {
         must(['ip', 'netns', 'exec', ns, 'tc', 'qdisc', 'replace', 'dev', dev, 'root', 'netem', 'delay', `${delayMs}ms`, 'loss', `${lossPct}%`]);
       }
     },
-    setLink(up) {
-      for (const [ns, dev] of [[a.ns, a.dev], [b.ns, b.dev]] as const) must(['ip', '-n', ns, 'link', 'set', dev, up ? 'up' : 'down']);
+    setLink(up, which) {
+      for (const [w, ns, dev] of [['a', a.ns, a.dev], ['b', b.ns, b.dev]] as const) {
+        if (which === undefined || which === w) must(['ip', '-n', ns, 'link', 'set', dev, up ? 'up' : 'down']);
+      }
     },
     spawnIn(which, argv, options = {}) {
       const ns = which === 'a' ? a.ns : b.ns;
