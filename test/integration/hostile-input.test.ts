@@ -143,6 +143,9 @@ describe('hostile input', () => {
       assert.equal(chunked.timedOut, false, `${p} chunked: the server closes the connection`);
       assert.match(chunked.response, /^HTTP\/1\.1 (411|413) /, `${p} chunked: ${chunked.response.slice(0, 80)}`);
       assert.ok(chunked.sentBodyBytes < 16 * MiB, `${p} chunked: closed after ${chunked.sentBodyBytes} body bytes`);
+      process.stdout.write(
+        `# oversized ${p}: declared 64 MiB → ${declared.response.slice(9, 12)} and closed after ${declared.sentBodyBytes} bytes sent; chunked → ${chunked.response.slice(9, 12)} and closed after ${chunked.sentBodyBytes} bytes sent\n`,
+      );
     }
     // A normal request still works.
     assert.equal((await call(node, 'GET', '/api/cascade/clients')).status, 200);
@@ -179,6 +182,10 @@ describe('hostile input', () => {
     }
     assert.ok(latencies.length >= 20, `${latencies.length} probe requests`);
     assert.ok(Math.max(...latencies) < 1_000, `probe latencies ${latencies.join(',')}`);
+    const closed = results.map((r) => r.closedAfterMs);
+    process.stdout.write(
+      `# slowloris: ${results.length} slow connections closed after ${Math.min(...closed)}-${Math.max(...closed)} ms; ${latencies.length} other requests served meanwhile, max ${Math.max(...latencies)} ms\n`,
+    );
   });
 
   test('secrets never appear in logs (debug), REST or GraphQL responses, or GraphQL errors', async () => {
