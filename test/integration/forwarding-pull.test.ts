@@ -89,7 +89,24 @@ describe('forwarding: on demand', () => {
     assert.equal(a.app.hub.has('live/sib'), true, 'the source is unaffected');
   });
 
-  test('HQ downwards: a player at HQ gets a stream published at an edge (not pushed)', async () => {
+  test('from HQ downwards: a player at an edge gets a stream published at HQ, two hops down through the region', async () => {
+    const hq = keep(await startHq('hd-hq', GRACE));
+    const region = keep(await startLower(hq, 'hd-region', {}, { server: true, extra: GRACE }));
+    const edge = keep(await startLower(region, 'hd-edge', {}, { extra: GRACE }));
+    const src = liveSynthetic(hq, 'live/top');
+    cleanups.push(() => src.stop());
+    const t0 = Date.now();
+    const p = await playFlv(flvUrl(edge, 'live/top'));
+    assert.ok(p.got >= 20_000, 'player at the edge receives media');
+    assert.ok(Date.now() - t0 < 3_000, 'starts within a few seconds');
+    assert.equal(region.app.hub.get('live/top')!.publisher.remote, 'hd-hq');
+    assert.deepEqual(edge.app.services.forwarding.forwardingOf('live/top').chain, ['hd-hq', 'hd-region']);
+    assert.deepEqual(hq.app.services.forwarding.directionsOf('live/top'), ['LOCAL', 'PULLED_OUT']);
+    p.stop();
+    await waitFor(() => !edge.app.hub.has('live/top') && !region.app.hub.has('live/top'), 6_000, 'both pulls close after the grace period');
+  });
+
+  test('upwards on demand: a player at HQ gets a stream published at an edge (not pushed)', async () => {
     const hq = keep(await startHq('dn-hq', GRACE));
     const edge = keep(await startLower(hq, 'dn-edge', {}, { extra: GRACE }));
     const src = liveSynthetic(edge, 'live/down');
