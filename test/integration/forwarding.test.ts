@@ -111,4 +111,29 @@ describe('forwarding: autopush with ffmpeg', requireFfmpeg(), () => {
       await ff.stop();
     }
   });
+
+  test('sibling on demand and a pull rule with ffmpeg: published at edge A, played at edge B (HTTP-FLV, RTMP) and pulled by rule at edge C', async () => {
+    const grace = { forwarding: { ondemandgrace: 1000 } };
+    const hq = keep(await startHq('ff-hq'));
+    const region = keep(await startLower(hq, 'ff-region', {}, { server: true, extra: grace }));
+    const a = keep(await startLower(region, 'ff-edge-a', {}));
+    const b = keep(await startLower(region, 'ff-edge-b', {}, { extra: grace }));
+    const c = keep(await startLower(region, 'ff-edge-c', { pull: [{ streampath: 'live/ruled', pullurl: 'cascade://live/ff' }] }));
+    const ff = publishTestStream(rtmpUrl(a, 'live/ff'), 30);
+    try {
+      await waitFor(() => a.app.hub.has('live/ff'), 10_000, 'published at edge A');
+      const [httpFlv, rtmp] = await Promise.all([probe(flvUrl(b, 'live/ff'), 2), probe(rtmpUrl(b, 'live/ff'), 2)]);
+      for (const r of [httpFlv, rtmp]) {
+        assert.equal(r.videoCodec, 'h264');
+        assert.ok(r.videoFrames > 10, `frames decode at edge B (${r.videoFrames})`);
+        assert.equal(r.firstVideoKey, true, 'first video frame is a keyframe');
+      }
+      await waitFor(() => c.app.hub.has('live/ruled'), 10_000, 'pulled by rule at edge C');
+      const ruled = await probe(flvUrl(c, 'live/ruled'), 2);
+      assert.ok(ruled.videoFrames > 10);
+      assert.equal(ruled.firstVideoKey, true);
+    } finally {
+      await ff.stop();
+    }
+  });
 });
