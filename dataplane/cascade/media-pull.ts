@@ -4,7 +4,7 @@
  * for pull rules and on-demand pulls, downwards (client asks its upper node) and
  * upwards (an upper node asks the lower node that announced a stream).
  */
-import type { LinkStream } from '../transport/link.js';
+import { LinkStreamResetError, type LinkStream } from '../transport/link.js';
 import { CloseCode, MediaRefuseCode, mediaRefuseName, ProtocolError } from '../protocol/index.js';
 import { isValidStreamPath } from '../media/stream-hub.js';
 import { MEDIA_HANDSHAKE_MS, type ForwardingHost } from './media-push.js';
@@ -103,6 +103,9 @@ export function pullIn(host: ForwardingHost, o: PullOptions): PullHandle {
       return reason;
     } catch (err) {
       const reason = cancelled ?? errorText(err);
+      if (err instanceof LinkStreamResetError && err.code === CloseCode.StreamKindUnsupported) {
+        refusal = { code: MediaRefuseCode.Unavailable, reason: `${o.peerName} does not serve media pulls` };
+      }
       io?.reset(err instanceof ProtocolError ? err.code : CloseCode.Normal);
       log.debug({ reason }, 'pull failed');
       return reason;

@@ -4,7 +4,7 @@
  * protocol "cascade" and remote = the lower node's name.
  */
 import type { Logger } from 'pino';
-import type { LinkStream } from '../transport/link.js';
+import { LinkStreamResetError, type LinkStream } from '../transport/link.js';
 import { MediaRefuseCode, mediaRefuseName, ProtocolError, CloseCode } from '../protocol/index.js';
 import { isValidStreamPath, type StreamHub } from '../media/stream-hub.js';
 import { MediaStreamIo, errorText } from './media-stream.js';
@@ -82,6 +82,11 @@ export async function pushOut(
     }
   } catch (err) {
     io.reset(err instanceof ProtocolError ? err.code : CloseCode.Normal);
+    if (err instanceof LinkStreamResetError && err.code === CloseCode.StreamKindUnsupported) {
+      const reason = `${peerName} does not accept media pushes`;
+      log.warn({ reason }, 'push refused by the upper node');
+      return { refused: { code: MediaRefuseCode.Unavailable, reason }, reason };
+    }
     const reason = errorText(err);
     log.info({ reason }, 'push ended');
     return { refused: null, reason };
