@@ -15,7 +15,7 @@
  */
 import type { Logger } from 'pino';
 import { StreamKind } from '../protocol/index.js';
-import type { StreamHub } from '../media/stream-hub.js';
+import { isValidStreamPath, type StreamHub } from '../media/stream-hub.js';
 import type { CascadeClient } from './cascade-client.js';
 import type { CascadeServer } from './cascade-server.js';
 import { acceptPush, pushOut, type ForwardingHost } from './media-push.js';
@@ -74,6 +74,7 @@ export class Forwarding {
   private readonly onDemand = new Map<string, { handle: PullHandle; timer: NodeJS.Timeout | null }>();
   private readonly ruleHandles = new Map<string, PullHandle>();
   private rules: PullRule[] = [];
+  private readonly badRules = new Set<string>();
   private readonly offs: (() => void)[] = [];
   private announced = new Map<string, string>();
   private announceSent = false;
@@ -278,7 +279,11 @@ export class Forwarding {
     for (const rule of this.rules) {
       if (this.ruleHandles.has(rule.streamPath) || this.o.hub.has(rule.streamPath)) continue;
       const remote = pullUrlPath(rule.pullUrl);
-      if (!remote) continue;
+      if (!remote || !isValidStreamPath(rule.streamPath) || !isValidStreamPath(remote)) {
+        if (!this.badRules.has(rule.streamPath)) this.log.warn({ rule }, 'pull rule ignored: invalid stream path');
+        this.badRules.add(rule.streamPath);
+        continue;
+      }
       const h = pullIn(this.host, {
         open: () => client.openStream(StreamKind.MediaPull),
         remotePath: remote,

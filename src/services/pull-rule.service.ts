@@ -4,6 +4,7 @@
  * is applied to the data plane through `apply`.
  */
 import { QueryFailedError } from 'typeorm';
+import { isValidStreamPath } from '../../dataplane/media/index.js';
 import type { Database } from '../db/database.js';
 import { PullRule } from '../db/entities/pull-rule.entity.js';
 import { AppError } from '../errors.js';
@@ -44,8 +45,8 @@ export class PullRuleService {
 
   async add(streamPath: string, pullUrl: string): Promise<PullRuleRecord> {
     if (!this.apply) throw new AppError('CONFLICT', 'this node has no cascade-client role: pull rules need an upper node');
-    if (!PATH.test(streamPath) || streamPath.length > 256) throw new AppError('VALIDATION', 'streamPath must look like "live/camera1"');
-    if (!URL_RE.test(pullUrl) || pullUrl.length > 512) throw new AppError('VALIDATION', 'pullUrl must look like "cascade://live/camera1"');
+    if (!PATH.test(streamPath) || !isValidStreamPath(streamPath)) throw new AppError('VALIDATION', 'streamPath must look like "live/camera1"');
+    if (!URL_RE.test(pullUrl) || !isValidStreamPath(pullUrl.slice('cascade://'.length))) throw new AppError('VALIDATION', 'pullUrl must look like "cascade://live/camera1"');
     if (this.list().some((r) => r.streamPath === streamPath)) throw new AppError('CONFLICT', `a pull rule for ${streamPath} exists already`);
     let row: PullRule;
     try {
