@@ -195,15 +195,14 @@ export class LeanStream implements LinkStream {
 
   /**
    * A bare FIN must leave in the same turn it is written (see processWrites): write it only
-   * when the connection can send now, and give the stream top priority so that other
-   * streams' data does not use up the congestion window first.
+   * when the connection can send a packet now. (Raising the stream's priority with
+   * streamPriority was tried and did not remove the race; it is not used.)
    */
   private readyForBareFin(): boolean {
     const native = this.owner.native;
     try {
       // Room for a whole packet in the congestion window (capacity is min(stream credit, window)).
       if (native.streamCapacity(this.id) < BARE_FIN_MIN_CAPACITY) return false;
-      native.streamPriority(this.id, 0, true);
     } catch {
       // Not created yet (nothing sent) or already stopped: streamSend reports the real state.
     }
