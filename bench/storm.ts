@@ -7,6 +7,7 @@
  *
  *   npm run bench:storm                              # N = 500 over 4 processes
  *   npm run bench:storm -- --clients 200 --procs 2
+ *   npm run bench:storm -- --rate 50 --burst 50      # HQ's cascade-server.admission (default 100/s, 200)
  *   npm run bench:storm -- --no-restart              # cold storm only
  *
  * Per phase: time until 50 % / 90 % / all are online (as the HQ's live links),
@@ -148,6 +149,10 @@ async function main(): Promise<void> {
   const PROCS = Math.max(1, Math.min(N, Number(arg('procs', '4'))));
   const TIMEOUT_S = Number(arg('timeout', '180'));
   const dir = mkdtempSync(path.join(tmpdir(), 'sc-storm-'));
+  const admission = {
+    ...(arg('rate', '') ? { rate: Number(arg('rate', '')) } : {}),
+    ...(arg('burst', '') ? { burst: Number(arg('burst', '')) } : {}),
+  };
   const quicPort = 20_000 + Math.floor(Math.random() * 20_000);
   const config = {
     name: 'storm-hq',
@@ -156,10 +161,12 @@ async function main(): Promise<void> {
     rtmp: { listenaddr: '127.0.0.1:0' },
     database: { url: `pglite://${path.join(dir, 'hq', 'db')}` },
     log: { level: 'info' },
-    'cascade-server': { quic: { listenaddr: `127.0.0.1:${quicPort}` }, autoregister: true },
+    'cascade-server': { quic: { listenaddr: `127.0.0.1:${quicPort}` }, autoregister: true, admission },
   };
   const cfgFile = writeConfig(path.join(dir, 'hq.yaml'), config);
-  out(`storm: ${N} clients over ${PROCS} processes → one HQ node process (autoregister, PGlite), QUIC 127.0.0.1:${quicPort}`);
+  out(
+    `storm: ${N} clients over ${PROCS} processes → one HQ node process (autoregister, PGlite, admission ${admission.rate ?? 100}/s burst ${admission.burst ?? 200}), QUIC 127.0.0.1:${quicPort}`,
+  );
 
   let hq: ProcessNode = await startProcessNode(cfgFile, 60_000);
   const fpLine = await hq.waitLog((l) => l.msg === 'cascade server listening (QUIC)', 30_000);

@@ -110,6 +110,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
             logger,
             serverName: config.name,
             version: VERSION,
+            limits: { admissionRatePerSec: sc.admission.ratePerSec, admissionBurst: sc.admission.burst },
           });
           const server = cascadeServer;
           // Status updates lost during a database outage are re-synced from the live links.

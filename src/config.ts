@@ -113,6 +113,15 @@ const fileSchema = z.strictObject({
         })
         .prefault({}),
       autoregister: z.boolean().default(true),
+      /** Admission of new cascade links (token bucket; PROTOCOL.md §6 Admission). */
+      admission: z
+        .strictObject({
+          /** Links per second in the long run; 0: no limit. */
+          rate: z.number().min(0).default(100),
+          /** Links at once after a quiet period. */
+          burst: z.number().int().min(1).default(200),
+        })
+        .prefault({}),
       relayapi: relayServer,
     })
     .nullable()
@@ -142,6 +151,7 @@ export interface CascadeServerConfig {
   certFile: string | null;
   keyFile: string | null;
   autoregister: boolean;
+  admission: { ratePerSec: number; burst: number };
   relayApi: {
     enable: boolean;
     whitelist: readonly Cidr[];
@@ -261,6 +271,7 @@ function normalise(file: string | null, c: FileConfig, baseDir: string): Config 
           certFile: rel(server.quic.certfile),
           keyFile: rel(server.quic.keyfile),
           autoregister: server.autoregister,
+          admission: { ratePerSec: server.admission.rate, burst: server.admission.burst },
           relayApi: {
             enable: server.relayapi.enable,
             whitelist: server.relayapi.whitelist,
