@@ -12,6 +12,8 @@ import {
   encodeMediaFrame,
   encodeTagFrame,
   ProtocolError,
+  FRAME_HEADER_BYTES,
+  MEDIA_MAX_JSON_BYTES,
   type FrameDecoder,
   type MediaFrame,
 } from '../protocol/index.js';
@@ -27,6 +29,8 @@ export class MediaStreamIo {
   private readonly decoder: FrameDecoder = createMediaFrameDecoder();
   private readonly frames: MediaFrame[] = [];
   private finished = false;
+  /** Until the first frame (OPEN, or ACCEPT/REFUSE) arrives, at most one JSON frame is buffered. */
+  private firstFrameSeen = false;
   /** Bytes of tag bodies sent / received. */
   bytesOut = 0;
   bytesIn = 0;
@@ -45,7 +49,14 @@ export class MediaStreamIo {
         this.finished = true;
         continue;
       }
-      for (const frame of this.decoder.push(chunk)) this.frames.push(decodeMediaFrame(frame));
+      for (const frame of this.decoder.push(chunk)) {
+        this.firstFrameSeen = true;
+        this.frames.push(decodeMediaFrame(frame));
+      }
+      if (!this.firstFrameSeen && this.decoder.bufferedBytes > FRAME_HEADER_BYTES + MEDIA_MAX_JSON_BYTES) {
+        // The first frame of a media stream is JSON: do not buffer megabytes of a peer's stream before it.
+        throw new ProtocolError(CloseCode.FrameTooLarge, 'protocol error: frame too large (first frame of a media stream)');
+      }
     }
   }
 

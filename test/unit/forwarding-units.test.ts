@@ -148,3 +148,23 @@ describe('forwarding units', () => {
     await assert.rejects(new MediaStreamIo(b).next(), ProtocolError, 'FIN inside a frame');
   });
 });
+
+describe('media stream first frame', () => {
+  test('a huge first frame is refused before it is buffered (FrameTooLarge), a later big TAG is fine', async () => {
+    const [a, b] = pair();
+    const hdr = new Uint8Array(5);
+    hdr[0] = MediaFrameType.Tag;
+    new DataView(hdr.buffer).setUint32(1, 4 * 1024 * 1024, false);
+    await a.write(hdr);
+    await a.write(new Uint8Array(64 * 1024));
+    await assert.rejects(new MediaStreamIo(b).next(), (e: unknown) => e instanceof ProtocolError && e.code === CloseCode.FrameTooLarge);
+    const [c, d] = pair();
+    await c.write(encodeMediaFrame({ type: 'accept', chain: [] }));
+    const big = encodeMediaFrame({ type: 'tag', tagType: 9, timestamp: 1, body: new Uint8Array(1024 * 1024) });
+    for (let i = 0; i < big.byteLength; i += 60_000) await c.write(big.subarray(i, i + 60_000));
+    const io = new MediaStreamIo(d);
+    assert.equal((await io.next())?.type, 'accept');
+    const t = await io.next();
+    assert.equal(t?.type === 'tag' && t.body.byteLength, 1024 * 1024);
+  });
+});
