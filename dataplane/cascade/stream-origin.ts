@@ -66,6 +66,9 @@ export interface StreamRegistryEvents extends Record<string, unknown> {
 
 let nextOutboundId = 1;
 
+/** Most streams remembered per lower node (its whole subtree). */
+export const MAX_ANNOUNCED_PER_NODE = 10_000;
+
 export class StreamRegistry extends TypedEmitter<StreamRegistryEvents> {
   private readonly inbound = new Map<string, InboundStream>();
   private readonly outbound = new Map<number, OutboundStream>();
@@ -122,7 +125,15 @@ export class StreamRegistry extends TypedEmitter<StreamRegistryEvents> {
       this.announced.set(clientId, node);
     }
     node.name = name;
-    for (const a of msg.added) node.streams.set(a.path, { path: a.path, chain: a.chain && a.chain.length > 0 ? a.chain : [name] });
+    let dropped = 0;
+    for (const a of msg.added) {
+      if (!node.streams.has(a.path) && node.streams.size >= MAX_ANNOUNCED_PER_NODE) {
+        dropped++;
+        continue;
+      }
+      node.streams.set(a.path, { path: a.path, chain: a.chain && a.chain.length > 0 ? a.chain : [name] });
+    }
+    if (dropped > 0) this.emitterLogger.warn({ clientId, name, dropped, limit: MAX_ANNOUNCED_PER_NODE }, 'lower node announced too many streams; ignoring the rest');
     for (const r of msg.removed) node.streams.delete(r);
     this.emit('changed', null);
   }
