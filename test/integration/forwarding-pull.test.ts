@@ -13,7 +13,8 @@ import { defaultTransport } from '../../dataplane/transport/index.js';
 import { createMediaFrameDecoder, decodeMediaFrame, encodeMediaFrame, MediaRefuseCode, type MediaFrame } from '../../dataplane/protocol/index.js';
 import type { LinkStream } from '../../dataplane/transport/link.js';
 import { waitFor, type TestNode } from '../helpers/node.js';
-import { flvUrl, liveSynthetic, playFlv, sleep, startHq, startLower } from './forwarding-helpers.js';
+import { startCapturedNode } from '../helpers/captured-node.js';
+import { flvUrl, liveSynthetic, playFlv, sleep, startHq, startLower, waitOnline } from './forwarding-helpers.js';
 
 const nodes: TestNode[] = [];
 const cleanups: (() => unknown)[] = [];
@@ -132,13 +133,26 @@ describe('forwarding: on demand', () => {
 
 describe('forwarding: refusals', () => {
   test('push to an upper node that already has the path: refused with a reason, local stream unaffected', async () => {
-    const hq = keep(await startHq('busy-hq'));
+    const hq = keep(await startCapturedNode({ name: 'busy-hq', 'cascade-server': { quic: { listenaddr: '127.0.0.1:0' } } }, 'pglite://memory', 'info'));
     const own = liveSynthetic(hq, 'live/busy');
     cleanups.push(() => own.stop());
-    const edge = keep(await startLower(hq, 'busy-edge', { autopush: true }));
+    const edge = keep(
+      await startCapturedNode(
+        { name: 'busy-edge', 'cascade-client': { server: `127.0.0.1:${hq.app.addresses.quic!.port}`, autopush: true } },
+        'pglite://memory',
+        'info',
+      ),
+    );
+    await waitOnline(edge);
     const mine = liveSynthetic(edge, 'live/busy');
     cleanups.push(() => mine.stop());
-    await sleep(1000);
+    const upper = await waitFor(() => hq.logs.find((l) => l.msg === 'push from lower node refused'), 5_000, 'refusal logged at HQ');
+    const lower = await waitFor(() => edge.logs.find((l) => l.msg === 'push refused by the upper node'), 5_000, 'refusal logged at the edge');
+    for (const l of [upper, lower]) {
+      assert.match(String(l.reason), /live\/busy is already published on busy-hq/);
+      assert.equal(l.streamPath, 'live/busy');
+    }
+    await sleep(500);
     assert.equal(hq.app.hub.get('live/busy')!.publisher.protocol, 'test', 'HQ keeps its own publisher');
     assert.equal(edge.app.hub.has('live/busy'), true, 'the edge stream is unaffected');
     const p = await playFlv(flvUrl(edge, 'live/busy'));
