@@ -22,7 +22,7 @@ after(async () => {
   for (const c of cleanups.reverse()) await c();
   for (const n of nodes.reverse()) await n.stop().catch(() => {});
 });
-function keep(n: TestNode): TestNode {
+function keep<T extends TestNode>(n: T): T {
   nodes.push(n);
   return n;
 }
