@@ -48,9 +48,13 @@ export async function connectLeanQuic(options: ConnectOptions, opts: ResolvedLea
   try {
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
-      socket.connect(options.port, address, () => {
+      // Node hands a connect failure (e.g. ENETUNREACH: no route) to this callback,
+      // not to the 'error' event: ignoring it left an unconnected socket whose next
+      // send threw from a setImmediate and crashed the process.
+      socket.connect(options.port, address, (err?: Error) => {
         socket.off('error', reject);
-        resolve();
+        if (err) reject(err);
+        else resolve();
       });
     });
   } catch (e) {
@@ -72,7 +76,13 @@ export async function connectLeanQuic(options: ConnectOptions, opts: ResolvedLea
     };
     const host: LeanConnectionHost = {
       sendDatagram(buf, len) {
-        socket.send(buf, 0, len);
+        try {
+          socket.send(buf, 0, len, onSendError);
+        } catch (err) {
+          // A socket that lost its connection throws synchronously: the link's idle
+          // timeout ends it; the process must never die of a send.
+          onSendError(err as Error);
+        }
       },
       sendQueueBusy() {
         return socket.getSendQueueCount() > 0;
@@ -114,6 +124,9 @@ export async function connectLeanQuic(options: ConnectOptions, opts: ResolvedLea
     const onMessage = (msg: Buffer): void => {
       conn?.receive(msg, remote);
     };
+    function onSendError(err: Error | null): void {
+      if (err) log?.debug({ err: err.message }, 'cascade QUIC client send failed');
+    }
     const timer = setTimeout(() => {
       const info: LinkCloseInfo = {
         code: LinkCloseCode.TransportError,

@@ -108,8 +108,21 @@ class LeanServer implements LeanLinkListener, LeanConnectionHost {
   // --- LeanConnectionHost
 
   sendDatagram(buf: Buffer, len: number, to: NativeHostPort): void {
-    this.socket.send(buf, 0, len, to.port, to.host);
+    try {
+      this.socket.send(buf, 0, len, to.port, to.host, this.onSendError);
+    } catch (err) {
+      // A send must never throw out of the send loop (and kill the node): the
+      // connection's idle timeout ends a peer we can no longer reach.
+      this.onSendError(err as Error);
+    }
   }
+
+  private readonly onSendError = (err: Error | null): void => {
+    if (err) {
+      this.dropped++;
+      this.opts.logger?.debug({ err: err.message }, 'cascade QUIC server send failed');
+    }
+  };
 
   sendQueueBusy(): boolean {
     return this.socket.getSendQueueCount() > 0;

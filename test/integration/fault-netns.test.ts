@@ -162,10 +162,6 @@ describe('fault: HQ and edge in network namespaces over veth', { skip: support.n
 
   test(
     "link cut at the edge's own end (its interface down, no route to HQ) is healed",
-    {
-      todo:
-        'transport bug: with no route to HQ, the edge process crashes on its next connect attempt (quic-lean-client ignores the ENETUNREACH given to the dgram connect callback, then socket.send on the unconnected socket throws ERR_SOCKET_BAD_PORT from a setImmediate) — see docs/RELIABILITY.md',
-    },
     async () => {
       const p = pair!;
       const [hq, edge] = procs as [NsProcess, NsProcess];
