@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CloseCode } from './close-codes.js';
 import { CONTROL_MAX_FRAME_BYTES, encodeFrame, type Frame } from './frame-codec.js';
+import { decodeJsonPayload } from './json-payload.js';
 import { ProtocolError } from './protocol-error.js';
 
 /** Protocol revision carried in HELLO/WELCOME; must be 1 within ALPN stream-cascade/1. */
@@ -119,7 +120,6 @@ const NAME_OF: ReadonlyMap<number, ControlMessageName> = new Map(
 );
 
 const utf8 = new TextEncoder();
-const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Encode a control message as a complete frame. Throws RangeError when the JSON body
@@ -134,9 +134,6 @@ export function encodeControlMessage(msg: ControlMessage): Uint8Array {
   return encodeFrame(TYPE_BYTE[type], payload);
 }
 
-function malformed(what: string): ProtocolError {
-  return new ProtocolError(CloseCode.MalformedFrame, `protocol error: malformed frame (${what})`);
-}
 
 /**
  * Decode and validate a control frame. Throws {@link ProtocolError}: UnknownFrameType
@@ -151,20 +148,8 @@ export function decodeControlFrame(frame: Frame): ControlMessage {
       `protocol error: unknown frame type 0x${frame.type.toString(16).padStart(2, '0')}`,
     );
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(utf8Strict.decode(frame.payload));
-  } catch {
-    throw malformed(`${name}: not UTF-8 JSON`);
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw malformed(`${name}: not a JSON object`);
-  const parsed = controlMessageSchemas[name].safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue && issue.path.length > 0 ? issue.path.map(String).join('.') : 'body';
-    throw malformed(`${name}: invalid ${where}`);
-  }
-  return { type: name, ...parsed.data } as ControlMessage;
+  const data = decodeJsonPayload(name, frame.payload, controlMessageSchemas[name]);
+  return { type: name, ...data } as ControlMessage;
 }
 
 /** Control frame type byte of a message name. */

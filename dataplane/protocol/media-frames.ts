@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import { CloseCode } from './close-codes.js';
 import { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder, type Frame } from './frame-codec.js';
+import { decodeJsonPayload, malformedFrame } from './json-payload.js';
 import { ProtocolError } from './protocol-error.js';
 
 /** Media frame type bytes (0x40-0x7f are reserved for media). */
@@ -104,7 +105,6 @@ const TYPE_BYTE = {
 } as const;
 
 const utf8 = new TextEncoder();
-const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
 /** Encode a TAG frame (header + tag header + body) in one buffer. */
 export function encodeTagFrame(tagType: number, timestamp: number, body: Uint8Array): Uint8Array {
@@ -130,18 +130,15 @@ export function encodeMediaFrame(frame: MediaFrame): Uint8Array {
   return encodeFrame(TYPE_BYTE[type], payload);
 }
 
-function malformed(what: string): ProtocolError {
-  return new ProtocolError(CloseCode.MalformedFrame, `protocol error: malformed frame (${what})`);
-}
 
 /** Decode and validate one media frame. Throws {@link ProtocolError} (UnknownFrameType, MalformedFrame, FrameTooLarge). */
 export function decodeMediaFrame(frame: Frame): MediaFrame {
   const p = frame.payload;
   switch (frame.type) {
     case MediaFrameType.Tag: {
-      if (p.byteLength < TAG_HEADER_BYTES) throw malformed('tag: shorter than its header');
+      if (p.byteLength < TAG_HEADER_BYTES) throw malformedFrame('tag: shorter than its header');
       const tagType = p[0] as number;
-      if (tagType !== 8 && tagType !== 9 && tagType !== 18) throw malformed('tag: invalid tag type');
+      if (tagType !== 8 && tagType !== 9 && tagType !== 18) throw malformedFrame('tag: invalid tag type');
       const timestamp = new DataView(p.buffer, p.byteOffset + 1, 4).getUint32(0, false);
       return { type: 'tag', tagType, timestamp, body: p.subarray(TAG_HEADER_BYTES) };
     }
@@ -165,20 +162,8 @@ function decodeJson<N extends keyof typeof mediaFrameSchemas>(name: N, payload: 
   if (payload.byteLength > MEDIA_MAX_JSON_BYTES) {
     throw new ProtocolError(CloseCode.FrameTooLarge, `protocol error: frame too large (${name}: ${payload.byteLength} bytes)`);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(utf8Strict.decode(payload));
-  } catch {
-    throw malformed(`${name}: not UTF-8 JSON`);
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw malformed(`${name}: not a JSON object`);
-  const parsed = mediaFrameSchemas[name].safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue && issue.path.length > 0 ? issue.path.map(String).join('.') : 'body';
-    throw malformed(`${name}: invalid ${where}`);
-  }
-  return { type: name, ...parsed.data } as MediaFrame;
+  const data = decodeJsonPayload(name, payload, mediaFrameSchemas[name]) as object;
+  return { type: name, ...data } as MediaFrame;
 }
 
 /** A frame decoder for media streams (media frame types, {@link MEDIA_MAX_FRAME_BYTES}). */

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { CloseCode } from './close-codes.js';
 import { encodeFrame, FrameDecoder, type Frame } from './frame-codec.js';
+import { decodeJsonPayload } from './json-payload.js';
 import { ProtocolError } from './protocol-error.js';
 
 /** Relay frame type bytes (PROTOCOL.md §11; range 0x80-0xbf). */
@@ -78,7 +79,6 @@ export type RelayResponseHead = z.infer<Schemas['responseHead']>;
 export type RelayErrorMessage = z.infer<Schemas['relayError']>;
 
 const utf8 = new TextEncoder();
-const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 const EMPTY = new Uint8Array(0);
 
 function encodeJson(type: number, body: unknown): Uint8Array {
@@ -119,25 +119,9 @@ export function encodeBodyFrames(
   return out;
 }
 
-function malformed(what: string): ProtocolError {
-  return new ProtocolError(CloseCode.MalformedFrame, `protocol error: malformed frame (${what})`);
-}
 
 function decodeJson<N extends keyof Schemas>(name: N, frame: Frame): z.infer<Schemas[N]> {
-  let json: unknown;
-  try {
-    json = JSON.parse(utf8Strict.decode(frame.payload));
-  } catch {
-    throw malformed(`${name}: not UTF-8 JSON`);
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw malformed(`${name}: not a JSON object`);
-  const parsed = relayMessageSchemas[name].safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue && issue.path.length > 0 ? issue.path.map(String).join('.') : 'body';
-    throw malformed(`${name}: invalid ${where}`);
-  }
-  return parsed.data as z.infer<Schemas[N]>;
+  return decodeJsonPayload(name, frame.payload, relayMessageSchemas[name]) as z.infer<Schemas[N]>;
 }
 
 /** Validate a REQUEST_HEAD frame; throws {@link ProtocolError} (MalformedFrame / UnexpectedFrame). */
