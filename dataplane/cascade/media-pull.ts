@@ -6,8 +6,8 @@
  */
 import { LinkStreamResetError, type LinkStream } from '../transport/link.js';
 import { CloseCode, MediaRefuseCode, mediaRefuseName, ProtocolError } from '../protocol/index.js';
-import { isValidStreamPath } from '../media/stream-hub.js';
-import { MEDIA_HANDSHAKE_MS, type ForwardingHost } from './media-push.js';
+import { MEDIA_HANDSHAKE_MS, serveOpenedMedia, type OpenSpec } from './media-open.js';
+import type { ForwardingHost } from './media-push.js';
 import { MediaStreamIo, errorText } from './media-stream.js';
 import type { CascadeStreamContext } from './stream-handler.js';
 
@@ -136,25 +136,7 @@ export async function servePull(
   ctx: CascadeStreamContext,
   obtain: (path: string, chain: string[]) => Promise<boolean>,
 ): Promise<void> {
-  const io = new MediaStreamIo(stream);
-  const onAbort = (): void => io.reset(CloseCode.Normal);
-  ctx.signal.addEventListener('abort', onAbort, { once: true });
-  let log = ctx.logger;
-  try {
-    const open = await io.nextWithin(MEDIA_HANDSHAKE_MS, 'OPEN');
-    if (open?.type !== 'open') throw new ProtocolError(CloseCode.UnexpectedFrame, 'protocol error: expected OPEN');
-    const { path, chain } = open;
-    log = log.child({ streamPath: path, peer: ctx.peerName, direction: 'pull-out' });
-    const refuse = async (code: number, reason: string): Promise<void> => {
-      log.info({ code, refuse: mediaRefuseName(code), reason, chain }, 'pull request refused');
-      await io.send({ type: 'refuse', code, reason });
-      await io.stream.end().catch(() => {});
-    };
-    if (!isValidStreamPath(path)) return await refuse(MediaRefuseCode.InvalidPath, `invalid stream path "${path}"`);
-    if (chain.includes(host.nodeName)) {
-      return await refuse(MediaRefuseCode.Loop, `loop: the request for ${path} already passed through ${host.nodeName} (chain ${chain.join(' → ')})`);
-    }
-    if (host.hub.closed) return await refuse(MediaRefuseCode.Unavailable, `${host.nodeName} is shutting down`);
+  await serveOpenedMedia(host, stream, ctx, PULL_OUT, async ({ io, path, chain, log, refuse }) => {
     if (!host.hub.has(path)) {
       const coming = await obtain(path, chain).catch(() => false);
       if (!coming || !(await host.hub.waitForPublish(path, MEDIA_HANDSHAKE_MS))) {
@@ -177,13 +159,16 @@ export async function servePull(
     } finally {
       removeOut();
     }
-  } catch (err) {
-    io.reset(err instanceof ProtocolError ? err.code : CloseCode.Normal);
-    if (err instanceof ProtocolError) log.warn({ reason: err.message }, 'bad media pull stream; reset');
-  } finally {
-    ctx.signal.removeEventListener('abort', onAbort);
-  }
+  });
 }
+
+const PULL_OUT: OpenSpec = {
+  direction: 'pull-out',
+  refusedMsg: 'pull request refused',
+  refusedLevel: 'info',
+  loopReason: (path, node, chain) => `loop: the request for ${path} already passed through ${node} (chain ${chain.join(' → ')})`,
+  badStreamMsg: 'bad media pull stream; reset',
+};
 
 async function watchEnd(io: MediaStreamIo): Promise<void> {
   try {

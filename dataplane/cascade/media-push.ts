@@ -6,13 +6,14 @@
 import type { Logger } from 'pino';
 import { LinkStreamResetError, type LinkStream } from '../transport/link.js';
 import { MediaRefuseCode, mediaRefuseName, ProtocolError, CloseCode } from '../protocol/index.js';
-import { isValidStreamPath, type StreamHub } from '../media/stream-hub.js';
+import type { StreamHub } from '../media/stream-hub.js';
+import { MEDIA_HANDSHAKE_MS, serveOpenedMedia, type OpenSpec } from './media-open.js';
 import { MediaStreamIo, errorText } from './media-stream.js';
 import type { CascadeStreamContext } from './stream-handler.js';
 import type { StreamRegistry } from './stream-origin.js';
 
 /** How long the opener waits for ACCEPT/REFUSE, and the acceptor for OPEN. */
-export const MEDIA_HANDSHAKE_MS = 10_000;
+export { MEDIA_HANDSHAKE_MS };
 
 /** What push and pull need of the node. */
 export interface ForwardingHost {
@@ -112,25 +113,7 @@ async function watchPeerEnd(io: MediaStreamIo): Promise<void> {
  * or publish into the hub until the push ends.
  */
 export async function acceptPush(host: ForwardingHost, stream: LinkStream, ctx: CascadeStreamContext): Promise<void> {
-  const io = new MediaStreamIo(stream);
-  const onAbort = (): void => io.reset(CloseCode.Normal);
-  ctx.signal.addEventListener('abort', onAbort, { once: true });
-  let log = ctx.logger;
-  try {
-    const open = await io.nextWithin(MEDIA_HANDSHAKE_MS, 'OPEN');
-    if (open?.type !== 'open') throw new ProtocolError(CloseCode.UnexpectedFrame, 'protocol error: expected OPEN');
-    const { path, chain } = open;
-    log = log.child({ streamPath: path, peer: ctx.peerName, direction: 'push-in' });
-    const refuse = async (code: number, reason: string): Promise<void> => {
-      log.warn({ code, refuse: mediaRefuseName(code), reason, chain }, 'push from lower node refused');
-      await io.send({ type: 'refuse', code, reason });
-      await io.stream.end().catch(() => {});
-    };
-    if (!isValidStreamPath(path)) return await refuse(MediaRefuseCode.InvalidPath, `invalid stream path "${path}"`);
-    if (chain.includes(host.nodeName)) {
-      return await refuse(MediaRefuseCode.Loop, `loop: stream ${path} already passed through ${host.nodeName} (chain ${chain.join(' → ')})`);
-    }
-    if (host.hub.closed) return await refuse(MediaRefuseCode.Unavailable, `${host.nodeName} is shutting down`);
+  await serveOpenedMedia(host, stream, ctx, PUSH_IN, async ({ io, path, chain, log, refuse }) => {
     const prev = host.registry.inboundOf(path);
     if (prev && prev.direction === 'PUSHED_IN' && prev.peer === ctx.peerName && prev.close) {
       // The same lower node pushes the path again (it reconnected before we noticed its old link was dead).
@@ -171,10 +154,13 @@ export async function acceptPush(host: ForwardingHost, stream: LinkStream, ctx: 
     } finally {
       removeIn();
     }
-  } catch (err) {
-    io.reset(err instanceof ProtocolError ? err.code : CloseCode.Normal);
-    if (err instanceof ProtocolError) log.warn({ reason: err.message }, 'bad media push stream; reset');
-  } finally {
-    ctx.signal.removeEventListener('abort', onAbort);
-  }
+  });
 }
+
+const PUSH_IN: OpenSpec = {
+  direction: 'push-in',
+  refusedMsg: 'push from lower node refused',
+  refusedLevel: 'warn',
+  loopReason: (path, node, chain) => `loop: stream ${path} already passed through ${node} (chain ${chain.join(' → ')})`,
+  badStreamMsg: 'bad media push stream; reset',
+};
