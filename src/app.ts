@@ -10,7 +10,14 @@ import { randomBytes } from 'node:crypto';
 import { CascadeClient, CascadeServer, Forwarding } from '../dataplane/cascade/index.js';
 import { apiRelayHandler } from '../dataplane/cascade/api-relay-client.js';
 import { CloseCode, StreamKind } from '../dataplane/protocol/index.js';
-import { defaultTransport, loadOrCreateIdentity, type TlsIdentity } from '../dataplane/transport/index.js';
+import {
+  createLeanQuicTransport,
+  defaultTransport,
+  LEAN_QUIC_DEFAULTS,
+  loadOrCreateIdentity,
+  type TlsIdentity,
+  type Transport,
+} from '../dataplane/transport/index.js';
 import type { Config } from './config.js';
 import { ConfigError } from './config.js';
 import { DatabaseCascadeAuthority } from './services/cascade-authority.js';
@@ -45,6 +52,8 @@ export interface App {
   };
   /** The media hub (available after start()). */
   readonly hub: StreamHub;
+  /** The QUIC transport of the cascade links (available after start()). */
+  readonly transport: Transport;
   start(): Promise<void>;
   /** Stops everything, in reverse order; bounded and idempotent. */
   stop(): Promise<void>;
@@ -60,6 +69,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
   let http: HttpServer | null = null;
   let services: Services | null = null;
   let hub: StreamHub | null = null;
+  let transport: Transport | null = null;
   let rtmp: RtmpServer | null = null;
   let flv: FlvHandler | null = null;
   let cascadeServer: CascadeServer | null = null;
@@ -89,6 +99,10 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
       if (!hub) throw new Error('app not started');
       return hub;
     },
+    get transport() {
+      if (!transport) throw new Error('app not started');
+      return transport;
+    },
     async start() {
       logger.info({ version: VERSION, roles, config: config.file ?? '(defaults)', datadir: config.datadir }, 'node starting');
       try {
@@ -97,13 +111,14 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
         const clients = new ClientService(db, events);
         const n = await clients.markAllOffline();
         if (n > 0) logger.info({ count: n }, 'clients marked offline at start');
+        transport = linkTransport(config, logger);
         hub = new StreamHub({ logger });
         const streams = new StreamService(hub, events);
         if (config.cascadeServer) {
           const sc = config.cascadeServer;
           authority = new DatabaseCascadeAuthority(clients, sc.autoregister, logger);
           cascadeServer = new CascadeServer({
-            transport: defaultTransport,
+            transport,
             listen: { host: sc.listen.host ?? '0.0.0.0', port: sc.listen.port },
             tls: await serverIdentity(config),
             authority,
@@ -125,7 +140,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
         if (config.cascadeClient) {
           const cc = config.cascadeClient;
           cascadeClient = new CascadeClient({
-            transport: defaultTransport,
+            transport,
             server: cc.server,
             secret: cc.secret,
             name: config.name,
@@ -259,4 +274,14 @@ async function serverIdentity(config: Config): Promise<TlsIdentity> {
     };
   }
   return loadOrCreateIdentity(config.datadir);
+}
+
+/** The QUIC transport of this node's links: the default one unless `quic.*` tunes it. */
+function linkTransport(config: Config, logger: Logger): Transport {
+  const q = config.quic;
+  if (q.congestion === LEAN_QUIC_DEFAULTS.congestionControl && q.maxUdpPayloadBytes === LEAN_QUIC_DEFAULTS.maxUdpPayloadBytes) {
+    return defaultTransport;
+  }
+  logger.info({ congestion: q.congestion, maxUdpPayloadBytes: q.maxUdpPayloadBytes }, 'QUIC tuned by config');
+  return createLeanQuicTransport({ congestionControl: q.congestion, maxUdpPayloadBytes: q.maxUdpPayloadBytes });
 }

@@ -96,6 +96,13 @@ const fileSchema = z.strictObject({
     })
     .prefault({}),
   log: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),
+  /** QUIC tuning of this node's cascade links (both roles). */
+  quic: z
+    .strictObject({
+      congestion: z.enum(['cubic', 'reno', 'bbr']).default('cubic'),
+      maxudppayload: z.number().int().min(1200).max(65527).default(1350),
+    })
+    .prefault({}),
   /** Stream forwarding across the cascade (issue 6). */
   forwarding: z
     .strictObject({
@@ -182,6 +189,8 @@ export interface Config {
   rtmp: { listen: ListenAddress };
   database: DatabaseConfig;
   log: { level: LogLevel };
+  /** QUIC tuning of the cascade links. */
+  quic: { congestion: 'cubic' | 'reno' | 'bbr'; maxUdpPayloadBytes: number };
   forwarding: { onDemandGraceMs: number };
   cascadeServer: CascadeServerConfig | null;
   cascadeClient: CascadeClientConfig | null;
@@ -264,6 +273,7 @@ function normalise(file: string | null, c: FileConfig, baseDir: string): Config 
     rtmp: { listen: c.rtmp.listenaddr },
     database: resolveDatabase(c.database.url, datadir),
     log: { level: c.log.level },
+    quic: { congestion: c.quic.congestion, maxUdpPayloadBytes: c.quic.maxudppayload },
     forwarding: { onDemandGraceMs: c.forwarding.ondemandgrace },
     cascadeServer: server
       ? {

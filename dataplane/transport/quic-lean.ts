@@ -27,11 +27,13 @@
  */
 import type { ConnectOptions, Link, ListenOptions, Transport } from './link.js';
 import { connectLeanQuic } from './quic-lean-client.js';
-import { resolveLeanQuicOptions, type LeanQuicOptions } from './quic-lean-config.js';
+import { resolveLeanQuicOptions, type LeanQuicOptions, type ResolvedLeanQuicOptions } from './quic-lean-config.js';
 import { listenLeanQuic, type LeanLinkListener } from './quic-lean-server.js';
 
 /** A {@link Transport} whose listeners expose counters. */
 export interface LeanQuicTransport extends Transport {
+  /** The resolved tuning this transport runs with. */
+  readonly options: Readonly<ResolvedLeanQuicOptions>;
   listen(options: ListenOptions): Promise<LeanLinkListener>;
   connect(options: ConnectOptions): Promise<Link>;
 }
@@ -41,6 +43,7 @@ export function createLeanQuicTransport(options: LeanQuicOptions = {}): LeanQuic
   const resolved = Object.freeze(resolveLeanQuicOptions(options));
   return {
     name: 'quic-lean',
+    options: resolved,
     listen: (listen) => listenLeanQuic(listen, resolved),
     connect: (connect) => connectLeanQuic(connect, resolved),
   };

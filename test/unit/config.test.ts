@@ -72,6 +72,13 @@ describe('config', () => {
     assert.deepEqual(c.cascadeServer?.listen, { host: null, port: 0 });
   });
 
+  test('quic tuning: defaults and bounds', () => {
+    assert.deepEqual(defaultConfig('/x').quic, { congestion: 'cubic', maxUdpPayloadBytes: 1350 });
+    assert.deepEqual(configFromObject({ quic: { congestion: 'bbr', maxudppayload: 1452 } }).quic, { congestion: 'bbr', maxUdpPayloadBytes: 1452 });
+    assert.match(errorOf(() => configFromObject({ quic: { congestion: 'bbr2' } }, 'q.yaml')), /^q\.yaml: quic\.congestion: expected one of "cubic", "reno", "bbr"$/);
+    assert.match(errorOf(() => configFromObject({ quic: { maxudppayload: 900 } }, 'q.yaml')), /^q\.yaml: quic\.maxudppayload: /);
+  });
+
   test('database urls', () => {
     assert.deepEqual(configFromObject({ database: { url: 'pglite://memory' } }).database, { kind: 'pglite', url: 'pglite://memory', dir: null });
     assert.equal(configFromObject({ database: { url: 'postgres://postgres@127.0.0.1:5432/x' } }).database.kind, 'postgres');
