@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfigFile, type Config } from '../src/config.js';
+import { onJsonLines } from '../test/helpers/json-lines.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const names = ['hq', 'region', 'edge'] as const;
@@ -25,21 +26,13 @@ function startNode(name: string): { child: ChildProcess; config: Config } {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   // Show warnings and errors of each node, prefixed; the rest stays quiet.
-  let buf = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let i: number;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      try {
-        const l = JSON.parse(line) as { level: number; msg: string };
-        if (l.level >= 40) say(`[${name}] ${l.msg} ${line.length > 300 ? '' : line}`);
-      } catch {
-        say(`[${name}] ${line}`);
-      }
-    }
-  });
+  onJsonLines(
+    child.stdout!,
+    (l, raw) => {
+      if (Number(l.level) >= 40) say(`[${name}] ${String(l.msg)} ${raw.length > 300 ? '' : raw}`);
+    },
+    (raw) => say(`[${name}] ${raw}`),
+  );
   child.on('exit', (code, signal) => {
     if (!stopping) say(`[${name}] exited (${code ?? signal}); stopping the demo`);
     if (!stopping) void stop(1);

@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { onJsonLines } from './json-lines.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Node runs the TypeScript itself through tsx's loader: one process, so a signal reaches the node. */
@@ -57,22 +58,11 @@ export async function startProcessNode(configFile: string, timeoutMs = 30_000): 
   });
   const lines: Record<string, unknown>[] = [];
   const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
-  let buf = '';
   let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let i: number;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      let obj: Record<string, unknown>;
-      try {
-        obj = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        continue;
-      }
-      lines.push(obj);
-      for (const w of [...waiters]) if (w.pred(obj)) {
+  onJsonLines(child.stdout!, (obj) => {
+    lines.push(obj);
+    for (const w of [...waiters]) {
+      if (w.pred(obj)) {
         waiters.splice(waiters.indexOf(w), 1);
         w.resolve(obj);
       }

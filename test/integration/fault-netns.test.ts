@@ -17,6 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createNetnsPair, probeNetns, type NetnsPair } from '../helpers/netns.js';
+import { onJsonLines } from '../helpers/json-lines.js';
 import { ROOT, writeConfig } from '../helpers/process-node.js';
 
 const support = probeNetns();
@@ -37,20 +38,7 @@ function startIn(pair: NetnsPair, which: 'a' | 'b', configFile: string): NsProce
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Record<string, unknown>[] = [];
-  let buf = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let i: number;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      try {
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        // not a log line
-      }
-    }
-  });
+  onJsonLines(child.stdout!, (l) => lines.push(l));
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((r) => child.on('exit', () => r()));
