@@ -35,6 +35,7 @@ import {
   type AnnounceMessage,
   type ControlMessage,
 } from '../../dataplane/protocol/index.js';
+import { sleep, waitUntil } from '../helpers/poll.js';
 
 const logger = pino({ level: process.env.CASCADE_TEST_LOG ?? 'silent' });
 
@@ -80,15 +81,6 @@ class MemoryAuthority implements CascadeAuthority {
   }
 }
 
-async function waitFor(what: string, pred: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 let identity: TlsIdentity;
 let fingerprint: string;
@@ -166,35 +158,35 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     const id = authority.addClient('s3cret', 'edge-1');
     const { server, port, events } = await startServer(t, authority);
     const { client } = startClient(t, port, { secret: 's3cret' });
-    await waitFor('client online', () => client.status().state === 'online');
+    await waitUntil('client online', () => client.status().state === 'online');
     const st = client.status();
     assert.equal(st.clientId, id);
     assert.equal(st.clientName, 'edge-1');
     assert.equal(st.serverName, 'hq');
     assert.equal(st.serverVersion, '9.9.9');
     assert.equal(st.serverFingerprint, fingerprint);
-    await waitFor('server session', () => server.sessions().length === 1);
+    await waitUntil('server session', () => server.sessions().length === 1);
     const [info] = server.sessions();
     assert.equal(info?.clientId, id);
     assert.equal(info?.name, 'edge-1');
     assert.equal(info?.remoteAddress, '127.0.0.1');
     assert.equal(info?.version, '1.2.3');
     assert.ok(info?.connectedSince instanceof Date);
-    await waitFor('rtt measured on both sides', () => client.status().rttMs !== null && server.session(id)?.rttMs !== null, 4_000);
+    await waitUntil('rtt measured on both sides', () => client.status().rttMs !== null && server.session(id)?.rttMs !== null, 4_000);
     const before = server.session(id)?.lastSeen.getTime() ?? 0;
     await sleep(1_300);
     assert.ok((server.session(id)?.lastSeen.getTime() ?? 0) > before, 'heartbeat updates lastSeen');
-    await waitFor('linkUp', () => authority.calls.includes(`up:${id}`));
+    await waitUntil('linkUp', () => authority.calls.includes(`up:${id}`));
     assert.equal(events.filter((e) => e.event === 'online').length, 1);
     assert.equal(server.fingerprint, fingerprint);
 
     await client.stop();
     await client.stop(); // idempotent
     assert.equal(client.status().state, 'stopped');
-    await waitFor('offline at server', () => server.sessions().length === 0, 3_000);
+    await waitUntil('offline at server', () => server.sessions().length === 0, 3_000);
     const off = events.find((e) => e.event === 'offline')?.payload as CascadeServerEvents['offline'];
     assert.equal(off.code, CloseCode.ClientShutdown);
-    await waitFor('linkDown', () => authority.calls.includes(`down:${id}:${CloseCode.ClientShutdown}`));
+    await waitUntil('linkDown', () => authority.calls.includes(`down:${id}:${CloseCode.ClientShutdown}`));
     assert.ok(authority.requests.every((r) => r.secret === 's3cret'));
   });
 
@@ -204,7 +196,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     const { server, port, events } = await startServer(t, authority);
     const a = startClient(t, port, { name: 'edge' }).client;
     const b = startClient(t, port, { name: 'edge', secret: 'fresh-secret' }).client;
-    await waitFor('both online', () => a.status().state === 'online' && b.status().state === 'online');
+    await waitUntil('both online', () => a.status().state === 'online' && b.status().state === 'online');
     assert.notEqual(a.status().clientId, b.status().clientId);
     assert.deepEqual(new Set([a.status().clientName, b.status().clientName]), new Set(['edge', 'edge-2']));
     const online = events.filter((e) => e.event === 'online').map((e) => e.payload as CascadeServerEvents['online']);
@@ -212,7 +204,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     const idB = b.status().clientId;
     await b.stop();
     const b2 = startClient(t, port, { name: 'edge', secret: 'fresh-secret' }).client;
-    await waitFor('b2 online', () => b2.status().state === 'online');
+    await waitUntil('b2 online', () => b2.status().state === 'online');
     assert.equal(b2.status().clientId, idB);
     assert.equal(server.sessions().length, 2);
   });
@@ -221,7 +213,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     const authority = new MemoryAuthority();
     const { port, events } = await startServer(t, authority);
     const { client } = startClient(t, port, { secret: 'wrong' });
-    await waitFor('rejected', () => client.status().state === 'rejected');
+    await waitUntil('rejected', () => client.status().state === 'rejected');
     assert.equal(client.status().lastError, 'authentication failed: unknown secret and autoregister is off');
     assert.equal(client.status().lastErrorCode, CloseCode.AuthUnknownSecret);
     const rej = events.find((e) => e.event === 'rejected')?.payload as CascadeServerEvents['rejected'];
@@ -232,10 +224,10 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     assert.equal(authority.requests.length, 1);
     await sleep(1_000);
     assert.equal(authority.requests.length, 1);
-    await waitFor('second attempt', () => authority.requests.length === 2, 3_000);
+    await waitUntil('second attempt', () => authority.requests.length === 2, 3_000);
 
     const nosecret = startClient(t, port).client;
-    await waitFor('rejected without secret', () => nosecret.status().state === 'rejected');
+    await waitUntil('rejected without secret', () => nosecret.status().state === 'rejected');
     assert.equal(nosecret.status().lastError, 'authentication failed: no secret given and autoregister is off');
   });
 
@@ -255,7 +247,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     const id = authority.addClient('good', 'good-edge');
     const { server, port } = await startServer(t, authority);
     const { client, states } = startClient(t, port, { secret: 'good' });
-    await waitFor('good client online', () => client.status().state === 'online');
+    await waitUntil('good client online', () => client.status().state === 'online');
 
     const cases: Array<{ name: string; kind: number; bytes: Uint8Array; code: number }> = [
       { name: 'oversize frame', kind: StreamKind.Control, bytes: new Uint8Array([0x01, 0xff, 0xff, 0xff, 0xff]), code: CloseCode.FrameTooLarge },
@@ -309,10 +301,10 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     const id = authority.addClient('dup', 'dup-edge');
     const { server, port, events } = await startServer(t, authority);
     const a = startClient(t, port, { secret: 'dup' }).client;
-    await waitFor('a online', () => a.status().state === 'online');
+    await waitUntil('a online', () => a.status().state === 'online');
     const b = startClient(t, port, { secret: 'dup' }).client;
-    await waitFor('b online', () => b.status().state === 'online');
-    await waitFor('a replaced', () => a.status().state === 'rejected');
+    await waitUntil('b online', () => b.status().state === 'online');
+    await waitUntil('a replaced', () => a.status().state === 'rejected');
     assert.equal(a.status().lastError, 'replaced by a newer connection for the same client');
     assert.equal(a.status().lastErrorCode, CloseCode.Replaced);
     assert.equal(server.sessions().length, 1);
@@ -320,7 +312,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     assert.equal(events.filter((e) => e.event === 'offline').length, 0, 'the record never went offline');
     const online = events.filter((e) => e.event === 'online').map((e) => e.payload as CascadeServerEvents['online']);
     assert.deepEqual(online.map((o) => o.replaced), [false, true]);
-    await waitFor('authority calls', () => authority.calls.length === 2);
+    await waitUntil('authority calls', () => authority.calls.length === 2);
     assert.deepEqual(authority.calls, [`up:${id}`, `up:${id}:replaced`]);
   });
 
@@ -329,12 +321,12 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     const id = authority.addClient('kick', 'kicked');
     const { server, port, events } = await startServer(t, authority);
     const { client } = startClient(t, port, { secret: 'kick' });
-    await waitFor('online', () => client.status().state === 'online');
+    await waitUntil('online', () => client.status().state === 'online');
     authority.bySecret.delete('kick');
     assert.equal(await server.kick(id, CloseCode.ClientDeleted), true);
-    await waitFor('client rejected', () => client.status().state === 'rejected');
+    await waitUntil('client rejected', () => client.status().state === 'rejected');
     assert.equal(client.status().lastError, 'client record deleted');
-    await waitFor('offline event', () => events.some((e) => e.event === 'offline'));
+    await waitUntil('offline event', () => events.some((e) => e.event === 'offline'));
     const off = events.find((e) => e.event === 'offline')?.payload as CascadeServerEvents['offline'];
     assert.equal(off.code, CloseCode.ClientDeleted);
     assert.equal(off.remote, false);
@@ -375,7 +367,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
       await stream.end();
     });
     const { client } = startClient(t, port, { secret: 'm' });
-    await waitFor('online', () => client.status().state === 'online');
+    await waitUntil('online', () => client.status().state === 'online');
     const s = await client.openStream(StreamKind.MediaPush);
     await s.write(new TextEncoder().encode('hello media'));
     await s.end();
@@ -419,14 +411,14 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     const atClient: AnnounceMessage[] = [];
     client.on('announce', (m) => void atClient.push(m));
     await assert.rejects(client.announce({ reset: true, added: [], removed: [] }), (e: Error & { code?: string }) => e.code === 'CASCADE_NOT_ONLINE');
-    await waitFor('online', () => client.status().state === 'online');
+    await waitUntil('online', () => client.status().state === 'online');
     const added = Array.from({ length: 1500 }, (_, i) => ({ path: `live/cam${i}` }));
     await client.announce({ reset: true, added, removed: [] });
-    await waitFor('all announced', () => atServer.flatMap((m) => m.added).length === 1500);
+    await waitUntil('all announced', () => atServer.flatMap((m) => m.added).length === 1500);
     assert.ok(atServer.length >= 2);
     assert.deepEqual(atServer.map((m) => m.reset), atServer.map((_, i) => i === 0));
     await server.announce(id, { reset: false, added: [{ path: 'live/hq' }], removed: ['live/old'] });
-    await waitFor('client got announce', () => atClient.length === 1);
+    await waitUntil('client got announce', () => atClient.length === 1);
     assert.deepEqual(atClient[0], { type: 'announce', reset: false, added: [{ path: 'live/hq' }], removed: ['live/old'] });
     assert.equal(client.status().state, 'online');
   });
@@ -487,7 +479,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
       });
       client.start();
       try {
-        await waitFor(`backoff after ${c.name}`, () => client.status().state === 'backoff', 5_000);
+        await waitUntil(`backoff after ${c.name}`, () => client.status().state === 'backoff', 5_000);
         assert.match(client.status().lastError ?? '', c.error, c.name);
         assert.equal(client.status().lastErrorCode, c.code, c.name);
       } finally {
@@ -503,7 +495,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     authority.addClient('steady', 'steady');
     const { server, port } = await startServer(t, authority, { helloTimeoutMs: 300 });
     const { client, states } = startClient(t, port, { secret: 'steady' });
-    await waitFor('online', () => client.status().state === 'online');
+    await waitUntil('online', () => client.status().state === 'online');
     const samples = fc.sample(
       fc.oneof(
         fc.uint8Array({ minLength: 1, maxLength: 300 }),

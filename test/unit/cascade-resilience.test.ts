@@ -23,6 +23,7 @@ import {
   type CascadeServerEvents,
 } from '../../dataplane/cascade/index.js';
 import { CloseCode, closeReason } from '../../dataplane/protocol/index.js';
+import { sleep, waitUntil } from '../helpers/poll.js';
 
 const logger = pino({ level: process.env.CASCADE_TEST_LOG ?? 'silent' });
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -46,14 +47,6 @@ class MemoryAuthority implements CascadeAuthority {
   }
 }
 
-async function waitFor(what: string, pred: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 let sharedIdentity: TlsIdentity | undefined;
 async function identity(): Promise<TlsIdentity> {
@@ -116,12 +109,12 @@ describe('cascade link resilience and server verification (real QUIC on 127.0.0.
       verify: { fingerprint: fp },
       timing: { connectTimeoutMs: 400 }, // a missing QUIC server is only noticed by the handshake timeout
     });
-    await waitFor('online', () => client.status().state === 'online');
+    await waitUntil('online', () => client.status().state === 'online');
     assert.equal(client.status().clientId, 42);
 
     await first.server.stop();
     await first.server.stop(); // idempotent
-    await waitFor('backoff', () => client.status().state === 'backoff', 3_000);
+    await waitUntil('backoff', () => client.status().state === 'backoff', 3_000);
     assert.equal(client.status().lastError, 'server shutting down');
     assert.equal(client.status().lastErrorCode, CloseCode.ServerShutdown);
     assert.ok(client.status().nextAttemptAt instanceof Date);
@@ -131,9 +124,9 @@ describe('cascade link resilience and server verification (real QUIC on 127.0.0.
 
     const second = await startServer(t, authority, { port: first.port });
     assert.equal(second.port, first.port);
-    await waitFor('online again', () => client.status().state === 'online', 10_000);
+    await waitUntil('online again', () => client.status().state === 'online', 10_000);
     assert.equal(client.status().clientId, 42);
-    await waitFor('session at the new server', () => second.server.session(42) !== null);
+    await waitUntil('session at the new server', () => second.server.session(42) !== null);
   });
 
   test('a killed client process is offline at the server within 3 s', async (t) => {
@@ -165,20 +158,20 @@ describe('cascade link resilience and server verification (real QUIC on 127.0.0.
     });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    await waitFor('child online', () => out.includes('ONLINE') && server.session(7) !== null, 20_000);
+    await waitUntil('child online', () => out.includes('ONLINE') && server.session(7) !== null, 20_000);
     await sleep(300);
 
     child.kill('SIGKILL');
     const killedAt = Date.now();
     await exited;
-    await waitFor('offline at the server', () => server.session(7) === null, 3_000);
+    await waitUntil('offline at the server', () => server.session(7) === null, 3_000);
     const elapsed = Date.now() - killedAt;
     assert.ok(elapsed < 3_000, `offline after ${elapsed} ms`);
     t.diagnostic(`offline ${elapsed} ms after kill -9`);
     const off = events.find((e) => e.event === 'offline')?.payload as CascadeServerEvents['offline'];
     assert.equal(off.clientId, 7);
     assert.ok(off.code === CloseCode.HeartbeatTimeout || off.code === 0x100, `code 0x${off.code.toString(16)}`);
-    await waitFor('linkDown', () => authority.calls.includes('down:7'));
+    await waitUntil('linkDown', () => authority.calls.includes('down:7'));
   });
 
   test('pinned fingerprint: a match connects, a mismatch is refused before any secret is sent', async (t) => {
@@ -186,13 +179,13 @@ describe('cascade link resilience and server verification (real QUIC on 127.0.0.
     const { port } = await startServer(t, authority);
     const fp = fingerprintOfPem((await identity()).certPem);
     const good = startClient(t, port, { secret: 'pin', verify: { fingerprint: fp.toUpperCase().replace('SHA256:', 'sha256:') } }).client;
-    await waitFor('pinned client online', () => good.status().state === 'online');
+    await waitUntil('pinned client online', () => good.status().state === 'online');
     await good.stop();
     const requestsBefore = authority.requests.length;
 
     const wrong = `sha256:${'0'.repeat(64)}`;
     const bad = startClient(t, port, { secret: 'pin', verify: { fingerprint: wrong } }).client;
-    await waitFor('mismatch rejected', () => bad.status().state === 'rejected');
+    await waitUntil('mismatch rejected', () => bad.status().state === 'rejected');
     assert.match(bad.status().lastError ?? '', /pinned|fingerprint/);
     assert.match(bad.status().lastError ?? '', new RegExp(wrong));
     await sleep(300);
@@ -218,13 +211,13 @@ describe('cascade link resilience and server verification (real QUIC on 127.0.0.
     const fp1 = fingerprintOfPem((await identity()).certPem);
 
     const c1 = startClient(t, first.port, { secret: 'tofu', verify: { knownServersFile: file } }).client;
-    await waitFor('first use online', () => c1.status().state === 'online');
+    await waitUntil('first use online', () => c1.status().state === 'online');
     const stored = await readFile(file, 'utf8');
     assert.match(stored, new RegExp(`^127\\.0\\.0\\.1:${first.port} ${fp1} # first seen `, 'm'));
     await c1.stop();
 
     const c2 = startClient(t, first.port, { secret: 'tofu', verify: { knownServersFile: file } }).client;
-    await waitFor('trusted online', () => c2.status().state === 'online');
+    await waitUntil('trusted online', () => c2.status().state === 'online');
     await c2.stop();
 
     // the server comes back on the same port with another certificate
@@ -234,7 +227,7 @@ describe('cascade link resilience and server verification (real QUIC on 127.0.0.
     const second = await startServer(t, authority, { port: first.port, tls: other });
     const requestsBefore = authority.requests.length;
     const c3 = startClient(t, second.port, { secret: 'tofu', verify: { knownServersFile: file } }).client;
-    await waitFor('changed certificate refused', () => c3.status().state === 'rejected');
+    await waitUntil('changed certificate refused', () => c3.status().state === 'rejected');
     const err = c3.status().lastError ?? '';
     assert.match(err, new RegExp(`presented certificate ${fp2} but ${fp1} is trusted`));
     assert.ok(err.includes(`delete the line for 127.0.0.1:${first.port} from ${file}`), err);
@@ -244,7 +237,7 @@ describe('cascade link resilience and server verification (real QUIC on 127.0.0.
 
     // the operator accepts the change by deleting the line: the next slow retry succeeds
     await writeFile(file, '');
-    await waitFor('online after accepting', () => c3.status().state === 'online', 5_000);
+    await waitUntil('online after accepting', () => c3.status().state === 'online', 5_000);
     assert.match(await readFile(file, 'utf8'), new RegExp(fp2));
   });
 
@@ -260,7 +253,7 @@ describe('cascade link resilience and server verification (real QUIC on 127.0.0.
     client.on('stateChanged', (s) => {
       if (s.state === 'backoff' && s.nextAttemptAt) delays.push(s.nextAttemptAt.getTime() - s.since.getTime());
     });
-    await waitFor('three failures', () => delays.length >= 3, 8_000);
+    await waitUntil('three failures', () => delays.length >= 3, 8_000);
     assert.ok(delays[1]! > delays[0]! && delays[2]! > delays[1]!, `delays ${delays.join(',')}`);
     assert.ok(client.status().lastError?.startsWith('connect failed'), client.status().lastError ?? '');
     const t0 = Date.now();
@@ -277,7 +270,7 @@ describe('cascade link resilience and server verification (real QUIC on 127.0.0.
     const region = await startServer(t, regionAuth, { tls: regionIdentity });
     const up = startClient(t, hq.port, { name: 'region', secret: 'region-secret', verify: { fingerprint: fingerprintOfPem((await identity()).certPem) } }).client;
     const edge = startClient(t, region.port, { name: 'edge', secret: 'edge-secret', verify: { fingerprint: fingerprintOfPem(regionIdentity.certPem) } }).client;
-    await waitFor('tree online', () => up.status().state === 'online' && edge.status().state === 'online');
+    await waitUntil('tree online', () => up.status().state === 'online' && edge.status().state === 'online');
     assert.equal(hq.server.session(100)?.name, 'client-100');
     assert.equal(region.server.session(200)?.name, 'client-200');
     assert.equal(edge.status().serverName, 'hq'); // the test servers all call themselves hq

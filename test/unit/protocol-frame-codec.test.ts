@@ -11,32 +11,12 @@ import {
   ProtocolError,
   type Frame,
 } from '../../dataplane/protocol/index.js';
+import { concat, split } from '../helpers/bytes.js';
 
 const controlDecoder = (): FrameDecoder =>
   new FrameDecoder({ maxFrameBytes: CONTROL_MAX_FRAME_BYTES, isKnownType: isControlFrameType });
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.byteLength;
-  }
-  return out;
-}
 
-/** Split bytes at the given cut points (any order, any values). */
-function split(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
-  const points = [...new Set(cuts.map((c) => c % (bytes.byteLength + 1)))].sort((a, b) => a - b);
-  const out: Uint8Array[] = [];
-  let prev = 0;
-  for (const p of points) {
-    out.push(bytes.subarray(prev, p));
-    prev = p;
-  }
-  out.push(bytes.subarray(prev));
-  return out;
-}
 
 /** Feed chunks; returns the frames or the ProtocolError. Anything else is a test failure. */
 function feed(dec: FrameDecoder, chunks: Uint8Array[], finish = true): { frames: Frame[]; error: ProtocolError | null } {

@@ -15,6 +15,7 @@ import {
   ProtocolError,
   type MediaFrame,
 } from '../../dataplane/protocol/index.js';
+import { concat, split } from '../helpers/bytes.js';
 
 /** Feed chunks to a fresh media decoder and decode every frame; returns frames or the ProtocolError. */
 function decodeAll(chunks: Uint8Array[]): { frames: MediaFrame[]; error: ProtocolError | null } {
@@ -30,27 +31,7 @@ function decodeAll(chunks: Uint8Array[]): { frames: MediaFrame[]; error: Protoco
   }
 }
 
-function split(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
-  const points = [...new Set(cuts.map((c) => c % (bytes.byteLength + 1)))].sort((a, b) => a - b);
-  const out: Uint8Array[] = [];
-  let prev = 0;
-  for (const p of points) {
-    out.push(bytes.subarray(prev, p));
-    prev = p;
-  }
-  out.push(bytes.subarray(prev));
-  return out;
-}
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.byteLength;
-  }
-  return out;
-}
 
 const name = fc.string({ minLength: 1, maxLength: 20 });
 const frameArb: fc.Arbitrary<MediaFrame> = fc.oneof(
