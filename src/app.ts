@@ -142,6 +142,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
           cascadeClient = new CascadeClient({
             transport,
             server: cc.server,
+            ...(cc.localAddress !== null ? { localAddress: cc.localAddress } : {}),
             secret: cc.secret,
             name: config.name,
             version: VERSION,

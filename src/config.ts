@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
@@ -143,6 +144,21 @@ const fileSchema = z.strictObject({
       cafile: z.string().min(1).optional(),
       relayapi: relayClient,
       pull: z.array(pullRule).default([]),
+      /** Local IP address the link to the upper node is sent from (multi-homed hosts). */
+      localaddr: z
+        .string()
+        .refine((a) => isIP(a) !== 0, 'expected an IP address of this host, e.g. "10.0.0.5" or "fd00::5"')
+        .optional(),
+    })
+    .superRefine((c, ctx) => {
+      const serverFamily = isIP(c.server.host);
+      if (c.localaddr !== undefined && serverFamily !== 0 && isIP(c.localaddr) !== serverFamily) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['localaddr'],
+          message: `is IPv${isIP(c.localaddr)} but server ${c.server.host} is IPv${serverFamily}`,
+        });
+      }
     })
     .optional(),
 });
@@ -176,6 +192,8 @@ export interface CascadeClientConfig {
   caFile: string | null;
   relayApi: { enable: boolean; whitelist: readonly Cidr[] };
   pull: readonly { streamPath: string; pullUrl: string }[];
+  /** Local IP address to send the link from; null: any. */
+  localAddress: string | null;
 }
 
 /** The validated, normalised, frozen configuration of one node. */
@@ -300,6 +318,7 @@ function normalise(file: string | null, c: FileConfig, baseDir: string): Config 
           caFile: rel(client.cafile),
           relayApi: { enable: client.relayapi.enable, whitelist: client.relayapi.whitelist },
           pull: client.pull.map((p) => ({ streamPath: p.streampath, pullUrl: p.pullurl })),
+          localAddress: client.localaddr ?? null,
         }
       : null,
   });

@@ -64,6 +64,8 @@ export const DEFAULT_CLIENT_TIMING: Readonly<CascadeClientTiming> = Object.freez
 export interface CascadeClientOptions {
   transport: Transport;
   server: { host: string; port: number };
+  /** Local IP address to connect from; the transport's default (any) otherwise. */
+  localAddress?: string;
   /** The client's secret; absent or null: none (autoregister). Never logged. */
   secret?: string | null;
   /** This node's name, sent in HELLO. */
@@ -285,6 +287,7 @@ export class CascadeClient extends TypedEmitter<CascadeClientEvents> {
         host,
         port,
         ...(this.opts.tlsServerName !== undefined ? { serverName: this.opts.tlsServerName } : {}),
+        ...(this.opts.localAddress !== undefined ? { localAddress: this.opts.localAddress } : {}),
         ...this.verifier.connectOptions(),
         maxIdleTimeoutMs: t.maxIdleTimeoutMs,
         keepAliveIntervalMs: t.keepAliveIntervalMs,

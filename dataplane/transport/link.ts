@@ -125,6 +125,8 @@ export interface ConnectOptions {
   keepAliveIntervalMs?: number;
   /** Handshake timeout in ms. */
   connectTimeoutMs?: number;
+  /** Local IP address to send from (an address of this host, same family as the server's); default: any. */
+  localAddress?: string;
 }
 
 export interface LinkListener {

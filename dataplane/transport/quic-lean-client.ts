@@ -4,6 +4,7 @@
  * handed out (so nothing is sent on it before the check).
  */
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { CASCADE_ALPN, LinkCloseCode, type ConnectOptions, type Link, type LinkCloseInfo } from './link.js';
 import { fingerprintOfDer, normalizeFingerprint } from './certs.js';
 import { buildNativeConfig, type ResolvedLeanQuicOptions } from './quic-lean-config.js';
@@ -37,9 +38,18 @@ export async function connectLeanQuic(options: ConnectOptions, opts: ResolvedLea
   const config = buildNativeConfig({ role: 'client', caPem: options.caPem ?? null }, opts, idleTimeoutMs);
   const log = opts.logger;
   let conn: LeanConnection | null = null;
+  const localAddress = options.localAddress ?? (family === 6 ? '::' : '0.0.0.0');
+  const localFamily = isIP(localAddress);
+  if (localFamily !== family) {
+    throw new Error(
+      localFamily === 0
+        ? `local address "${localAddress}" is not an IP address`
+        : `local address ${localAddress} is IPv${localFamily} but the server ${address} is IPv${family}`,
+    );
+  }
   const socket = await openUdpSocket({
     family,
-    host: family === 6 ? '::' : '0.0.0.0',
+    host: localAddress,
     port: 0,
     bufferBytes: opts.socketBufferBytes,
     onError: (err) => log?.debug({ err }, 'cascade QUIC client socket error'),

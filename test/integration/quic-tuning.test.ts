@@ -1,10 +1,11 @@
 /**
  * `quic.congestion` / `quic.maxudppayload` tune a node's cascade links: a server and
  * a client tuned differently from the defaults (and from each other) still link up.
+ * `cascade-client.localaddr` picks the address the link is sent from.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { LeanQuicTransport } from '../../dataplane/transport/index.js';
+import { defaultTransport, type LeanQuicTransport } from '../../dataplane/transport/index.js';
 import { rest, startNode, waitFor, type TestNode } from '../helpers/node.js';
 
 const nodes: TestNode[] = [];
@@ -37,4 +38,22 @@ test('untuned nodes share the default transport', async () => {
   nodes.push(plain);
   const o = (plain.app.transport as LeanQuicTransport).options;
   assert.deepEqual([o.congestionControl, o.maxUdpPayloadBytes], ['cubic', 1350]);
+});
+
+test('cascade-client.localaddr: the upper node sees the link come from that address', async () => {
+  const hq = await startNode({ name: 'hq-local', 'cascade-server': { quic: { listenaddr: '127.0.0.1:0' }, autoregister: true } });
+  nodes.push(hq);
+  const server = `127.0.0.1:${hq.app.addresses.quic!.port}`;
+  const edge = await startNode({ name: 'edge-local', 'cascade-client': { server, localaddr: '127.0.0.3' } });
+  nodes.push(edge);
+  const rec = await waitFor(async () => {
+    const list = (await rest(hq, 'GET', '/api/cascade/clients')).json.data as { name: string; online: boolean; ip: string }[];
+    return list.find((c) => c.name === 'edge-local' && c.online);
+  }, 15_000, 'edge online');
+  assert.equal(rec.ip, '127.0.0.3');
+  // The transport refuses a local address it cannot send to the server from, before any packet.
+  await assert.rejects(
+    defaultTransport.connect({ host: '127.0.0.1', port: hq.app.addresses.quic!.port, localAddress: '::1' }),
+    /local address ::1 is IPv6 but the server 127\.0\.0\.1 is IPv4/,
+  );
 });

@@ -104,6 +104,13 @@ describe('config', () => {
     assert.match(errorOf(() => configFromObject({ 'cascade-client': { server: 'h:1', fingerprint: 'md5:00' } }, 'p.yaml')), /cascade-client\.fingerprint: expected "sha256:"/);
   });
 
+  test('cascade-client.localaddr: an IP of the server\'s family', () => {
+    assert.equal(configFromObject({ 'cascade-client': { server: '127.0.0.1:44944', localaddr: '127.0.0.2' } }).cascadeClient?.localAddress, '127.0.0.2');
+    assert.equal(configFromObject({ 'cascade-client': { server: 'hq.example:44944' } }).cascadeClient?.localAddress, null);
+    assert.match(errorOf(() => configFromObject({ 'cascade-client': { server: 'h:1', localaddr: 'eth0' } }, 'p.yaml')), /^p\.yaml: cascade-client\.localaddr: expected an IP address of this host/);
+    assert.match(errorOf(() => configFromObject({ 'cascade-client': { server: '[::1]:1', localaddr: '127.0.0.2' } }, 'p.yaml')), /^p\.yaml: cascade-client\.localaddr: is IPv4 but server ::1 is IPv6$/);
+  });
+
   test('invalid YAML and missing file say so', () => {
     const p = file('broken.yaml', `cascade-server:\n  quic: [unclosed\n`);
     assert.match(errorOf(() => loadConfigFile(p)), /^broken\.yaml: invalid YAML at line \d+, column \d+: /);
