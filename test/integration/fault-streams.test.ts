@@ -40,6 +40,8 @@ const EDGES = 3;
  * faults); FAULT_STREAMS_KBPS=2000 reruns the file at another rate.
  */
 const KBPS = Number(process.env.FAULT_STREAMS_KBPS ?? 500);
+/** Congestion control of both ends of the impaired link (`quic.congestion`); FAULT_STREAMS_CC=bbr compares. */
+const CC = (process.env.FAULT_STREAMS_CC ?? 'cubic') as 'cubic' | 'reno' | 'bbr';
 const edgeName = (i: number): string => `fs-edge-${i}`;
 const streamOf = (i: number): string => `live/fs${i}`;
 const log = (s: string): void => void process.stdout.write(`# ${s}\n`);
@@ -213,9 +215,9 @@ describe('streams under faults: impaired link (userspace relay, 2 % loss, 50 ms 
   });
 
   test('a stream pushed over the impaired link keeps flowing: no gap over 1 s at HQ for 8 s', async () => {
-    hq = await startNode({ name: 'imp-hq', 'cascade-server': { quic: { listenaddr: '127.0.0.1:0' } } });
+    hq = await startNode({ name: 'imp-hq', quic: { congestion: CC }, 'cascade-server': { quic: { listenaddr: '127.0.0.1:0' } } });
     relay = await startUdpImpairment({ target: hq.app.addresses.quic!, delayMs: 50, lossRate: 0.02 });
-    edge = await startNode({ name: 'imp-edge', 'cascade-client': { server: `127.0.0.1:${relay.port}`, autopush: true } });
+    edge = await startNode({ name: 'imp-edge', quic: { congestion: CC }, 'cascade-client': { server: `127.0.0.1:${relay.port}`, autopush: true } });
     await waitOnline(edge, 15_000);
     const pub = edge.app.hub.publish('live/impaired', { protocol: 'test', remote: 'synthetic' });
     const f = syntheticFeed((t) => pub.write(t), { kbps: KBPS });
@@ -258,7 +260,7 @@ describe('streams under faults: impaired link (userspace relay, 2 % loss, 50 ms 
     const dropped = relay.stats.dropped - dropped0;
     const total = relay.stats.forwarded + relay.stats.dropped - sent0;
     log(
-      `impaired link (${KBPS} kbit/s): ${window.length} media tags in 8 s at HQ (${video.length} video, ${mediaSpan} ms of media, ${missing} missing), ` +
+      `impaired link (${KBPS} kbit/s, ${CC}): ${window.length} media tags in 8 s at HQ (${video.length} video, ${mediaSpan} ms of media, ${missing} missing), ` +
         `max inter-arrival gap ${Math.round(gap)} ms, delay edge→HQ player p50 ${Math.round(p50)} / max ${Math.round(maxDelay)} / last ${Math.round(lastDelay)} ms, ` +
         `relay dropped ${dropped}/${total} datagrams in the window, link RTT ${typeof rtt === 'number' ? Math.round(rtt) : '?'} ms`,
     );
