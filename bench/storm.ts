@@ -9,6 +9,7 @@
  *   npm run bench:storm -- --clients 200 --procs 2
  *   npm run bench:storm -- --rate 50 --burst 50      # HQ's cascade-server.admission (default 100/s, 200)
  *   npm run bench:storm -- --no-restart              # cold storm only
+ *   npm run bench:storm -- --postgres                # HQ on a fresh PostgreSQL database (127.0.0.1:5432) instead of PGlite
  *
  * Per phase: time until 50 % / 90 % / all are online (as the HQ's live links),
  * connection attempts refused with Busy (admission control) as seen by the
@@ -16,9 +17,10 @@
  * (peak), and latency of `GET /api/cascade/clients` polled back to back during
  * the storm (p50 / p99 / max, errors).
  *
- * All clients connect from 127.0.0.1: the lean transport binds clients to the
- * wildcard address, so they cannot be spread over 127.0.0.x source addresses and
- * its per-address cap on pending handshakes (16) applies to the whole storm.
+ * Clients are spread over `--sources` loopback source addresses (default 32:
+ * 127.0.1.1 … 127.0.1.32, through the transport's `localAddress`), as real lower
+ * nodes come from many addresses; the HQ caps pending handshakes per address (16),
+ * so with `--sources 1` (all from 127.0.0.1) that cap, not admission, paces the storm.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -28,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { CascadeClient, CloseCode } from '../dataplane/cascade/index.js';
 import { defaultTransport } from '../dataplane/transport/index.js';
+import { createPostgresDatabase, type TestDatabase } from '../test/helpers/db.js';
 import { startProcessNode, writeConfig, type ProcessNode } from '../test/helpers/process-node.js';
 
 function arg(name: string, fallback: string): string {
@@ -48,6 +51,7 @@ interface WorkerStart {
   fingerprint: string;
   from: number;
   count: number;
+  sources: number;
 }
 type WorkerMsg = { type: 'ready' } | { type: 'stats'; online: number; busy: number; attempts: number } | { type: 'stopped' };
 
@@ -67,6 +71,7 @@ async function worker(): Promise<void> {
         const c = new CascadeClient({
           transport: defaultTransport,
           server: { host: '127.0.0.1', port: m.port },
+          ...(m.sources > 1 ? { localAddress: `127.0.1.${(i % m.sources) + 1}` } : {}),
           secret: `storm-secret-${i}`,
           name: `storm-${i}`,
           version: 'bench',
@@ -148,24 +153,26 @@ async function main(): Promise<void> {
   const N = Number(arg('clients', '500'));
   const PROCS = Math.max(1, Math.min(N, Number(arg('procs', '4'))));
   const TIMEOUT_S = Number(arg('timeout', '180'));
+  const SOURCES = Math.max(1, Math.min(250, Number(arg('sources', '32'))));
   const dir = mkdtempSync(path.join(tmpdir(), 'sc-storm-'));
   const admission = {
     ...(arg('rate', '') ? { rate: Number(arg('rate', '')) } : {}),
     ...(arg('burst', '') ? { burst: Number(arg('burst', '')) } : {}),
   };
   const quicPort = 20_000 + Math.floor(Math.random() * 20_000);
+  const pgDb: TestDatabase | null = flag('postgres') ? await createPostgresDatabase() : null;
   const config = {
     name: 'storm-hq',
     datadir: path.join(dir, 'hq'),
     http: { listenaddr: '127.0.0.1:0' },
     rtmp: { listenaddr: '127.0.0.1:0' },
-    database: { url: `pglite://${path.join(dir, 'hq', 'db')}` },
+    database: { url: pgDb?.url ?? `pglite://${path.join(dir, 'hq', 'db')}` },
     log: { level: 'info' },
     'cascade-server': { quic: { listenaddr: `127.0.0.1:${quicPort}` }, autoregister: true, admission },
   };
   const cfgFile = writeConfig(path.join(dir, 'hq.yaml'), config);
   out(
-    `storm: ${N} clients over ${PROCS} processes → one HQ node process (autoregister, PGlite, admission ${admission.rate ?? 100}/s burst ${admission.burst ?? 200}), QUIC 127.0.0.1:${quicPort}`,
+    `storm: ${N} clients over ${PROCS} processes → one HQ node process (autoregister, ${pgDb ? 'PostgreSQL' : 'PGlite'}, admission ${admission.rate ?? 100}/s burst ${admission.burst ?? 200}), QUIC 127.0.0.1:${quicPort}, clients from ${SOURCES === 1 ? '127.0.0.1' : `${SOURCES} addresses 127.0.1.1-${SOURCES}`}`,
   );
 
   let hq: ProcessNode = await startProcessNode(cfgFile, 60_000);
@@ -261,7 +268,7 @@ async function main(): Promise<void> {
       await phase('cold storm', hq, () => {
         workers.forEach((w, k) => {
           const from = k * per;
-          w.send({ type: 'start', port: quicPort, fingerprint, from, count: Math.max(0, Math.min(per, N - from)) } satisfies WorkerStart);
+          w.send({ type: 'start', port: quicPort, fingerprint, from, count: Math.max(0, Math.min(per, N - from)), sources: SOURCES } satisfies WorkerStart);
         });
       }),
     );
@@ -292,6 +299,7 @@ async function main(): Promise<void> {
       ),
     );
     await hq.stop();
+    await pgDb?.drop();
     rmSync(dir, { recursive: true, force: true });
   }
 
