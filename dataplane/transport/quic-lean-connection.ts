@@ -60,6 +60,10 @@ export class LeanConnection implements Link, LeanStreamOwner {
   private sendBuf: Buffer;
   private readonly scratch = Buffer.allocUnsafe(RECV_SCRATCH_BYTES);
   private flushScheduled = false;
+  /** No packet sent since quiche processed the last received datagram (see bareFinWindowOpen). */
+  private finWindow = false;
+  /** An ACK was elicited for a stream waiting for that window, since the last datagram. */
+  private finWindowAsked = false;
   private timer: NodeJS.Timeout | null = null;
   private timerDeadline = 0;
   private keepAlive: NodeJS.Timeout | null = null;
@@ -162,6 +166,8 @@ export class LeanConnection implements Link, LeanStreamOwner {
     if (this.finalized) return;
     try {
       this.native.recv(msg, { from, to: this.local });
+      this.finWindow = true;
+      this.finWindowAsked = false;
     } catch (e) {
       // TlsFail and friends: quiche has recorded localError and is closing.
       this.debug('recv', e);
@@ -179,6 +185,22 @@ export class LeanConnection implements Link, LeanStreamOwner {
     if (this.finalized) return;
     this.sendLoop();
     this.armTimer();
+  }
+
+  bareFinWindowOpen(): boolean {
+    return this.finWindow;
+  }
+
+  awaitBareFinWindow(): void {
+    if (this.finWindowAsked || this.finalized) return;
+    this.finWindowAsked = true;
+    try {
+      // A PING unless the next packet is ack-eliciting anyway: the peer's ACK opens the window.
+      this.native.sendAckEliciting();
+    } catch {
+      // closing
+    }
+    this.scheduleFlush();
   }
 
   setBlocked(stream: LeanStream, blocked: boolean): void {
@@ -300,6 +322,7 @@ export class LeanConnection implements Link, LeanStreamOwner {
       if (r === null) break;
       this.host.sendDatagram(this.sendBuf, r[0], r[1].to);
       sent++;
+      this.finWindow = false;
     }
     if (sent === cap) this.scheduleFlush();
   }
@@ -323,6 +346,7 @@ export class LeanConnection implements Link, LeanStreamOwner {
     this.timer = null;
     if (this.finalized) return;
     this.native.onTimeout();
+    this.finWindow = false; // loss detection may have shrunk the window without a fresh capacity figure
     this.service();
   };
 

@@ -22,6 +22,13 @@ export interface LeanStreamOwner {
   scheduleFlush(): void;
   /** Send what quiche has to send right now (synchronously). */
   flushNow(): void;
+  /**
+   * True while no packet has been sent since quiche processed the last received datagram (or
+   * timeout): quiche's send capacity is then up to date, see LeanStream.readyForBareFin.
+   */
+  bareFinWindowOpen(): boolean;
+  /** A stream waits for that window: make sure a datagram arrives soon (elicit an ACK). */
+  awaitBareFinWindow(): void;
   /** The stream has pending writes waiting for capacity (or no longer has). */
   setBlocked(stream: LeanStream, blocked: boolean): void;
   /** Both directions are done: forget the stream. */
@@ -136,12 +143,21 @@ export class LeanStream implements LinkStream {
   /**
    * Hand queued writes to quiche, as far as stream capacity allows.
    *
-   * quiche 0.18 treats a stream whose data is all acknowledged and whose read side is finished
-   * as complete as soon as a bare FIN is written, and may collect it on the next ACK before the
-   * FIN frame is sent: the peer would wait forever for the end. So a queued FIN rides on the last
-   * data write, and once the peer has ended its side the last byte of a write is held back (its
-   * promise resolves all the same) until end() or the next turn, so that a FIN soon after still
-   * has data to ride on. A bare FIN is written only when it can be sent at once (readyForBareFin).
+   * quiche 0.18 bug: SendBuf.is_complete() is `acked == 0..fin_off`; it does not track whether
+   * the FIN itself was sent or acknowledged. Once a FIN is written, the next ACK that newly
+   * acknowledges any of this stream's data (or our stream_recv of the peer's FIN) finds the stream
+   * complete and collects it; a FIN frame not yet packetized then never leaves (send() skips
+   * collected streams), and one already sent but lost is never retransmitted. The peer waits
+   * forever for the end. Measured cause: a bare FIN (zero-length write with fin) written while
+   * quiche had other streams' data queued and no congestion window left — streamCapacity still
+   * said thousands of bytes (quiche's tx_cap is recomputed only when a datagram is processed and
+   * does not count packet overhead nor data queued earlier), flushNow sent nothing, and the next
+   * ACK collected the stream 1-3 ms later.
+   *
+   * So: (1) a queued FIN rides on the last data write; (2) once the peer has ended its side the
+   * last byte of a write is held back (its promise resolves all the same) until end() or the next
+   * turn, so that a FIN soon after still has data to ride on; (3) a bare FIN is written only
+   * when it leaves at once (readyForBareFin), with urgent priority, followed by flushNow().
    */
   processWrites(): void {
     let progressed = false;
@@ -155,6 +171,7 @@ export class LeanStream implements LinkStream {
       const end = hold ? w.data.byteLength - 1 : w.data.byteLength;
       const bareFin = w.fin && w.data.byteLength === 0;
       if (bareFin && !this.readyForBareFin()) break; // retried when ACKs open the window
+      if (bareFin) this.makeUrgent();
       if (w.offset < end || fin) {
         let n: number | null;
         try {
@@ -194,19 +211,42 @@ export class LeanStream implements LinkStream {
   }
 
   /**
-   * A bare FIN must leave in the same turn it is written (see processWrites): write it only
-   * when the connection can send a packet now. (Raising the stream's priority with
-   * streamPriority was tried and did not remove the race; it is not used.)
+   * A bare FIN must be in the very next packet (see processWrites). It is written only
+   * - on a stream that never sent data (nothing of it can be acknowledged before the FIN), or
+   * - while the connection's bare-FIN window is open (no packet sent since quiche processed the
+   *   last received datagram: its capacity figure is then current) and the stream may send a
+   *   whole packet now. The stream is made urgent (makeUrgent) so that its FIN frame goes ahead
+   *   of other streams' queued data, and flushNow() follows the write.
+   * Otherwise the FIN waits (the stream stays blocked) for the next received datagram; the
+   * connection elicits an ACK so that one comes even on an idle link.
    */
   private readyForBareFin(): boolean {
+    if (!this.onWire) return true;
+    if (!this.owner.bareFinWindowOpen()) {
+      this.owner.awaitBareFinWindow();
+      return false;
+    }
     const native = this.owner.native;
     try {
       // Room for a whole packet in the congestion window (capacity is min(stream credit, window)).
-      if (native.streamCapacity(this.id) < BARE_FIN_MIN_CAPACITY) return false;
+      if (native.streamCapacity(this.id) < BARE_FIN_MIN_CAPACITY) {
+        this.owner.awaitBareFinWindow();
+        return false;
+      }
     } catch {
-      // Not created yet (nothing sent) or already stopped: streamSend reports the real state.
+      // Already stopped or reset: streamSend reports the real state.
     }
     return true;
+  }
+
+  /** Highest urgency, not incremental: quiche emits this stream's frames before any other's. */
+  private makeUrgent(): void {
+    if (!this.onWire) return; // quiche has no such stream yet; the FIN is written with nothing ahead of it
+    try {
+      this.owner.native.streamPriority(this.id, 0, false);
+    } catch {
+      // stream gone (stopped): streamSend reports it
+    }
   }
 
   private readonly releaseHeldByte = (): void => {
