@@ -5,6 +5,7 @@
  *
  *   npm run bench:transport
  *   npm run bench:transport -- --mb 200 --rtt 3000 --streams 50 --only tcp,quic-lean,quic-lean-8952
+ *   npm run bench:transport -- --only quic-lean-cubic,quic-lean-bbr   # the client's congestion control
  *   (or BENCH_MB=… BENCH_RTT=… BENCH_STREAMS=… BENCH_ONLY=…)
  *
  * Per transport: throughput of one stream and of N concurrent streams (each
@@ -28,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import {
   createLeanQuicTransport,
   generateSelfSignedIdentity,
+  type CongestionControl,
   type Link,
   type LinkStream,
 } from '../dataplane/transport/index.js';
@@ -225,11 +227,11 @@ async function tcpOpener(port: number): Promise<Opener> {
   };
 }
 
-async function quicOpener(port: number, caPem: string, payload: number): Promise<Opener> {
-  const transport = createLeanQuicTransport({ maxUdpPayloadBytes: payload });
+async function quicOpener(port: number, caPem: string, payload: number, cc: CongestionControl | null): Promise<Opener> {
+  const transport = createLeanQuicTransport({ maxUdpPayloadBytes: payload, ...(cc !== null ? { congestionControl: cc } : {}) });
   const link: Link = await transport.connect({ host: '127.0.0.1', port, caPem });
   return {
-    name: payload === 1350 ? 'quic-lean' : `quic-lean-${payload}`,
+    name: `quic-lean${payload === 1350 ? '' : `-${payload}`}${cc === null ? '' : `-${cc}`}`,
     open: (): Promise<LinkStream> => link.openStream(),
     close: () => link.close(0, 'bench done'),
   };
@@ -473,13 +475,19 @@ async function main(): Promise<void> {
   }, 240_000);
   try {
     for (const name of only) {
-      const jumbo = /^quic-lean-(\d+)$/.exec(name);
+      // quic-lean[-PAYLOAD][-cubic|-reno|-bbr]: the client's (sender's) datagram size and congestion control.
+      const lean = /^quic-lean(?:-(\d+))?(?:-(cubic|reno|bbr))?$/.exec(name);
       const open =
         name === 'tcp'
           ? await tcpOpener(ports.tcp)
           : name === 'quic-highlevel'
             ? await highLevelOpener(ports.highLevel, id.certPem)
-            : await quicOpener(ports.quic, id.certPem, jumbo?.[1] !== undefined ? Number(jumbo[1]) : 1350);
+            : await quicOpener(
+                ports.quic,
+                id.certPem,
+                lean?.[1] !== undefined ? Number(lean[1]) : 1350,
+                (lean?.[2] as CongestionControl | undefined) ?? null,
+              );
       // The high-level API moves a few MB/s: a smaller transfer keeps the run short (figures are rates).
       const slow = name === 'quic-highlevel';
       try {

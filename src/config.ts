@@ -100,7 +100,7 @@ const fileSchema = z.strictObject({
   /** QUIC tuning of this node's cascade links (both roles). */
   quic: z
     .strictObject({
-      congestion: z.enum(['cubic', 'reno', 'bbr']).default('cubic'),
+      congestion: z.enum(['bbr', 'cubic', 'reno']).default('bbr'),
       maxudppayload: z.number().int().min(1200).max(65527).default(1350),
     })
     .prefault({}),

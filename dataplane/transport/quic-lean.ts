@@ -53,5 +53,5 @@ export function createLeanQuicTransport(options: LeanQuicOptions = {}): LeanQuic
   };
 }
 
-/** The lean QUIC transport with default options (idle timeout 2.5 s, keepalive 0.5 s, CUBIC, 4 MiB socket buffers). */
+/** The lean QUIC transport with default options (idle timeout 2.5 s, keepalive 0.5 s, BBR, 4 MiB socket buffers). */
 export const leanQuicTransport: LeanQuicTransport = createLeanQuicTransport();

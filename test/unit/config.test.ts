@@ -73,9 +73,9 @@ describe('config', () => {
   });
 
   test('quic tuning: defaults and bounds', () => {
-    assert.deepEqual(defaultConfig('/x').quic, { congestion: 'cubic', maxUdpPayloadBytes: 1350 });
+    assert.deepEqual(defaultConfig('/x').quic, { congestion: 'bbr', maxUdpPayloadBytes: 1350 });
     assert.deepEqual(configFromObject({ quic: { congestion: 'bbr', maxudppayload: 1452 } }).quic, { congestion: 'bbr', maxUdpPayloadBytes: 1452 });
-    assert.match(errorOf(() => configFromObject({ quic: { congestion: 'bbr2' } }, 'q.yaml')), /^q\.yaml: quic\.congestion: expected one of "cubic", "reno", "bbr"$/);
+    assert.match(errorOf(() => configFromObject({ quic: { congestion: 'bbr2' } }, 'q.yaml')), /^q\.yaml: quic\.congestion: expected one of "bbr", "cubic", "reno"$/);
     assert.match(errorOf(() => configFromObject({ quic: { maxudppayload: 900 } }, 'q.yaml')), /^q\.yaml: quic\.maxudppayload: /);
   });
 
