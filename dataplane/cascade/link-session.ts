@@ -242,21 +242,27 @@ export abstract class LinkSession {
     this.heartbeatTimer = setInterval(() => {
       if (this.isClosing) return this.stopHeartbeat();
       const now = monoNow();
-      // Our own event loop was blocked (timers run late): the peer's frames may be
-      // waiting unread in the socket, so a stall here is no evidence against the peer.
-      const stalled = now - lastTick > tick + 200;
+      // Our own event loop was blocked (timers run late): we neither read the peer's
+      // frames nor sent our PINGs meanwhile, so the stall is no evidence against the
+      // peer. Silence is counted over the time we were running only, and a PING goes
+      // out at once. (Nodes sharing a process, or a peer stalled by the same cause,
+      // would otherwise all time out together after a long synchronous task.)
+      const late = now - lastTick - tick;
+      const stalled = late > 200;
       lastTick = now;
-      if (now - this.lastSeenMono > timeoutMs) {
-        // Decide after this turn's I/O (setImmediate runs after the poll phase), and not
-        // on the first tick after a stall.
-        if (!stalled) setImmediate(expire);
-        return;
+      if (stalled) {
+        this.lastSeenMono = Math.min(now, this.lastSeenMono + late);
+        lastPing = -Infinity;
       }
+      // PING first: a side that is about to time out still asks, so a peer that is
+      // alive answers before the decision.
       if (now - lastPing >= intervalMs) {
         lastPing = now;
         this.pingSeq = (this.pingSeq + 1) >>> 0;
         void this.sendControl({ type: 'ping', seq: this.pingSeq, ts: now });
       }
+      // Decide after this turn's I/O (setImmediate runs after the poll phase).
+      if (now - this.lastSeenMono > timeoutMs) setImmediate(expire);
     }, tick);
     this.heartbeatTimer.unref();
   }

@@ -275,4 +275,28 @@ describe('cascade link resilience and server verification (real QUIC on 127.0.0.
     assert.equal(region.server.session(200)?.name, 'client-200');
     assert.equal(edge.status().serverName, 'hq'); // the test servers all call themselves hq
   });
+
+  test('a long synchronous task blocking the process (both ends in it) does not time the link out', async (t) => {
+    // In CI a node's PGlite start blocked a test process holding several nodes for 2.4 s:
+    // afterwards every link in it timed out at once (neither end had pinged, both saw 2 s
+    // of silence). The stall (longer than the 2 s heartbeat timeout, shorter than QUIC's
+    // 2.5 s idle timeout) must not count as the peer's silence.
+    const authority = new MemoryAuthority(new Map([['stall', 9]]));
+    const { server, port, events } = await startServer(t, authority);
+    const { client, states } = startClient(t, port, { secret: 'stall', verify: { fingerprint: fingerprintOfPem((await identity()).certPem) } });
+    await waitUntil('online', () => client.status().state === 'online');
+    await sleep(1_200); // heartbeats running
+    const until = performance.now() + 2_200;
+    while (performance.now() < until) {
+      // busy: the event loop is blocked, as by a long synchronous task
+    }
+    await sleep(3_000);
+    assert.equal(client.status().state, 'online', `client states: ${states.join(',')}`);
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['online'],
+      'the server never saw the link go offline',
+    );
+    assert.ok(server.session(9) !== null);
+  });
 });
