@@ -4,7 +4,6 @@
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { DatabaseConfig } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -14,6 +13,7 @@ import { LinkStatus1764000000002 } from './migrations/0002-link-status.js';
 import { PullRules1764000000003 } from './migrations/0003-pull-rules.js';
 import { PullRuleSchema } from './entities/pull-rule.entity.js';
 import { pgliteDriverModule } from './pglite-pool.js';
+import { openPgliteThread, type PgliteLike } from './pglite-thread.js';
 
 /** Every entity, listed explicitly (globs break under tsx). */
 export const ENTITIES = [CascadeClientSchema, PullRuleSchema];
@@ -33,25 +33,6 @@ export interface Database {
   /** Runs `fn` in a transaction. Use only the given manager inside it. */
   transaction<T>(fn: (m: EntityManager) => Promise<T>): Promise<T>;
   close(): Promise<void>;
-}
-
-/**
- * In-memory PGlite databases start from a copy of one freshly initialised data
- * directory, made once per process: initdb costs seconds, loading a copy a
- * fraction of that (tests start many in-memory nodes).
- */
-let memoryTemplate: Promise<File | Blob> | null = null;
-
-async function createMemoryPglite(): Promise<PGlite> {
-  memoryTemplate ??= (async () => {
-    const fresh = await PGlite.create();
-    try {
-      return await fresh.dumpDataDir('none');
-    } finally {
-      await fresh.close();
-    }
-  })();
-  return PGlite.create({ loadDataDir: await memoryTemplate });
 }
 
 function pidAlive(pid: number): boolean {
@@ -87,7 +68,7 @@ export interface OpenOptions {
 
 /** Opens the database and runs pending migrations. */
 export async function openDatabase(cfg: DatabaseConfig, logger: Logger, opts: OpenOptions = {}): Promise<Database> {
-  let pglite: PGlite | null = null;
+  let pglite: PgliteLike | null = null;
   let unlock: () => void = () => {};
   let dataSource: DataSource;
   const common = {
@@ -103,7 +84,7 @@ export async function openDatabase(cfg: DatabaseConfig, logger: Logger, opts: Op
       unlock = lockDir(cfg.dir);
     }
     try {
-      pglite = cfg.dir ? await PGlite.create(cfg.dir) : await createMemoryPglite();
+      pglite = await openPgliteThread(cfg.dir);
     } catch (err) {
       unlock();
       throw new DatabaseError(`cannot open PGlite database ${cfg.dir ?? '(memory)'}: ${(err as Error).message}`);

@@ -6,7 +6,10 @@
  * two transactions can never interleave on PGlite's single session.
  */
 import { EventEmitter } from 'node:events';
-import type { PGlite, Results } from '@electric-sql/pglite';
+import type { Results } from '@electric-sql/pglite';
+import type { PgliteLike } from './pglite-thread.js';
+
+type PGlite = Pick<PgliteLike, 'query' | 'exec'>;
 
 type Callback<T> = (err: Error | null, value?: T) => void;
 

@@ -1,0 +1,141 @@
+/**
+ * PGlite in a worker thread. PGlite runs PostgreSQL compiled to WebAssembly, and
+ * every query runs synchronously on the thread that owns it: on the node's main
+ * thread, opening a database blocked the event loop for seconds and each query
+ * for milliseconds, long enough to time out cascade links and QUIC handshakes
+ * (docs/RELIABILITY.md: connection storm, own event loop blocked). Here the
+ * instance lives in its own thread (pglite-worker.mjs) and the main thread only
+ * posts SQL and receives rows.
+ */
+import { Worker } from 'node:worker_threads';
+import type { Results } from '@electric-sql/pglite';
+
+/** The part of PGlite the driver uses (src/db/pglite-pool.ts). */
+export interface PgliteLike {
+  query(sql: string, params?: unknown[]): Promise<Results>;
+  exec(sql: string): Promise<Results[]>;
+  close(): Promise<void>;
+}
+
+/** An error raised by PGlite in the worker, with its PostgreSQL fields (code, detail, constraint, …). */
+export class PgliteError extends Error {
+  [field: string]: unknown;
+  constructor(fields: Record<string, unknown>) {
+    super(String(fields.message ?? 'PGlite error'));
+    for (const [k, v] of Object.entries(fields)) if (k !== 'message' && k !== 'stack') this[k] = v;
+    this.name = typeof fields.name === 'string' ? fields.name : 'PgliteError';
+  }
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+}
+
+/**
+ * An in-memory database starts from a copy of one freshly initialised data directory,
+ * made once per process (initdb costs seconds, loading a copy a fraction of that).
+ */
+let memoryTemplate: Promise<ArrayBuffer> | null = null;
+
+const WORKER_URL = new URL('./pglite-worker.mjs', import.meta.url);
+
+function start(workerData: { dir: string | null; template: ArrayBuffer | null; makeTemplate: boolean }): {
+  worker: Worker;
+  ready: Promise<ArrayBuffer | null>;
+} {
+  // No execArgv: the worker is plain JavaScript and needs no loader.
+  const worker = new Worker(WORKER_URL, { workerData, execArgv: [] });
+  const ready = new Promise<ArrayBuffer | null>((resolve, reject) => {
+    const onExit = (code: number): void => reject(new Error(`PGlite worker exited (code ${code}) before it was ready`));
+    worker.once('error', reject);
+    worker.once('exit', onExit);
+    worker.once('message', (m: { ready: boolean; template?: ArrayBuffer | null; error?: Record<string, unknown> }) => {
+      worker.off('error', reject);
+      worker.off('exit', onExit);
+      if (m.ready) resolve(m.template ?? null);
+      else reject(new PgliteError(m.error ?? {}));
+    });
+  });
+  return { worker, ready };
+}
+
+/** Opens PGlite on `dir` (or in memory when null) in a worker thread. */
+export async function openPgliteThread(dir: string | null): Promise<PgliteLike> {
+  let worker: Worker;
+  if (dir !== null) {
+    const s = start({ dir, template: null, makeTemplate: false });
+    worker = s.worker;
+    await s.ready.catch(async (err: Error) => {
+      await worker.terminate();
+      throw err;
+    });
+  } else if (memoryTemplate === null) {
+    // The first in-memory database is initialised fresh and hands back its copy as the template.
+    const s = start({ dir: null, template: null, makeTemplate: true });
+    worker = s.worker;
+    const made = s.ready.then((t) => {
+      if (t === null) throw new Error('PGlite worker sent no template');
+      return t;
+    });
+    memoryTemplate = made;
+    await made.catch(async (err: Error) => {
+      memoryTemplate = null;
+      await worker.terminate();
+      throw err;
+    });
+  } else {
+    // Each worker gets its own copy (postMessage clones the buffer).
+    const s = start({ dir: null, template: await memoryTemplate, makeTemplate: false });
+    worker = s.worker;
+    await s.ready.catch(async (err: Error) => {
+      await worker.terminate();
+      throw err;
+    });
+  }
+  return attach(worker);
+}
+
+function attach(worker: Worker): PgliteLike {
+  const pending = new Map<number, Pending>();
+  let nextId = 1;
+  let gone: Error | null = null;
+  const fail = (err: Error): void => {
+    gone ??= err;
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+  };
+  worker.on('message', (m: { id: number; ok: boolean; result?: unknown; error?: Record<string, unknown> }) => {
+    const p = pending.get(m.id);
+    if (p === undefined) return;
+    pending.delete(m.id);
+    if (m.ok) p.resolve(m.result);
+    else p.reject(new PgliteError(m.error ?? {}));
+  });
+  worker.on('error', (err) => fail(new Error(`PGlite worker failed: ${err.message}`)));
+  worker.on('exit', (code) => fail(new Error(`PGlite worker exited (code ${code})`)));
+  const call = <T>(msg: Record<string, unknown>): Promise<T> => {
+    if (gone !== null) return Promise.reject(gone);
+    const id = nextId++;
+    return new Promise<T>((resolve, reject) => {
+      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      worker.postMessage({ ...msg, id });
+    });
+  };
+  let closing: Promise<void> | null = null;
+  return {
+    query: (sql, params) => call<Results>({ op: 'query', sql, params }),
+    exec: (sql) => call<Results[]>({ op: 'exec', sql }),
+    close() {
+      closing ??= (async () => {
+        if (gone === null) {
+          // Bounded: a wedged worker is terminated after 5 s.
+          await Promise.race([call<null>({ op: 'close' }).catch(() => null), new Promise((r) => setTimeout(r, 5_000).unref())]);
+        }
+        gone ??= new Error('PGlite closed');
+        await worker.terminate();
+      })();
+      return closing;
+    },
+  };
+}
