@@ -106,8 +106,9 @@ describe('API relay through the cascade', () => {
       'cascade-client': { server: `127.0.0.1:${hq.app.addresses.quic!.port}`, secret: 'off-secret' },
     });
     nodes.push(off);
-    // Creating a PGlite database blocks the event loop of this (shared) process for seconds, which can
-    // time out the heartbeats of links already up: let such timeouts fire, then wait for every link.
+    // Starting nodes in this (shared) process can block its event loop (key generation, module
+    // loading; PGlite itself runs in a worker thread since 2026-11-25): give any link that drops
+    // meanwhile time to come back, then wait for every link.
     await new Promise((r) => setTimeout(r, 2_600));
     const online = (n: TestNode, name: string) =>
       waitFor(
