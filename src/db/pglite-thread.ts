@@ -17,6 +17,19 @@ export interface PgliteLike {
   close(): Promise<void>;
 }
 
+/** The worker thread itself, for tests that simulate its crash. */
+export interface PgliteThread extends PgliteLike {
+  /** Kills the worker thread as a crash would (tests). */
+  crashForTest(): Promise<void>;
+}
+
+/** What callers see while the worker is gone: src/db/unavailable.ts maps it to "database unavailable". */
+export const PGLITE_GONE = 'PGLITE_WORKER_GONE';
+
+function goneError(message: string): Error {
+  return Object.assign(new Error(message), { code: PGLITE_GONE });
+}
+
 /** An error raised by PGlite in the worker, with its PostgreSQL fields (code, detail, constraint, …). */
 export class PgliteError extends Error {
   [field: string]: unknown;
@@ -60,8 +73,18 @@ function start(workerData: { dir: string | null; template: ArrayBuffer | null; m
   return { worker, ready };
 }
 
-/** Opens PGlite on `dir` (or in memory when null) in a worker thread. */
-export async function openPgliteThread(dir: string | null): Promise<PgliteLike> {
+/**
+ * Opens PGlite on `dir` (or in memory when null) in a worker thread. If the worker dies
+ * (a WebAssembly abort, out of memory), calls fail as "database unavailable" and, for a
+ * database on disk, the next call starts a new worker on the same directory (what was
+ * committed is there; an in-memory database cannot come back).
+ */
+export async function openPgliteThread(dir: string | null): Promise<PgliteThread> {
+  const worker = await spawn(dir);
+  return attach(worker, dir === null ? null : () => spawn(dir));
+}
+
+async function spawn(dir: string | null): Promise<Worker> {
   let worker: Worker;
   if (dir !== null) {
     const s = start({ dir, template: null, makeTemplate: false });
@@ -93,33 +116,71 @@ export async function openPgliteThread(dir: string | null): Promise<PgliteLike> 
       throw err;
     });
   }
-  return attach(worker);
+  return worker;
 }
 
-function attach(worker: Worker): PgliteLike {
+function attach(first: Worker, respawn: (() => Promise<Worker>) | null): PgliteThread {
+  let worker: Worker | null = first;
   const pending = new Map<number, Pending>();
   let nextId = 1;
-  let gone: Error | null = null;
-  const fail = (err: Error): void => {
-    gone ??= err;
-    for (const p of pending.values()) p.reject(err);
-    pending.clear();
+  let closed = false;
+  let lastError: Error = goneError('PGlite worker gone');
+  let respawning: Promise<Worker> | null = null;
+  let lastRespawnAt = 0;
+  const watch = (w: Worker): void => {
+    const fail = (err: Error): void => {
+      if (worker !== w) return;
+      worker = null;
+      lastError = err;
+      for (const p of pending.values()) p.reject(err);
+      pending.clear();
+      void w.terminate();
+    };
+    w.on('message', (m: { id: number; ok: boolean; result?: unknown; error?: Record<string, unknown> }) => {
+      const p = pending.get(m.id);
+      if (p === undefined) return;
+      pending.delete(m.id);
+      if (m.ok) p.resolve(m.result);
+      else p.reject(new PgliteError(m.error ?? {}));
+    });
+    w.on('error', (err) => fail(goneError(`PGlite worker failed: ${err.message}`)));
+    w.on('exit', (code) => fail(goneError(`PGlite worker exited (code ${code})`)));
   };
-  worker.on('message', (m: { id: number; ok: boolean; result?: unknown; error?: Record<string, unknown> }) => {
-    const p = pending.get(m.id);
-    if (p === undefined) return;
-    pending.delete(m.id);
-    if (m.ok) p.resolve(m.result);
-    else p.reject(new PgliteError(m.error ?? {}));
-  });
-  worker.on('error', (err) => fail(new Error(`PGlite worker failed: ${err.message}`)));
-  worker.on('exit', (code) => fail(new Error(`PGlite worker exited (code ${code})`)));
-  const call = <T>(msg: Record<string, unknown>): Promise<T> => {
-    if (gone !== null) return Promise.reject(gone);
+  watch(first);
+  /** The live worker, starting a new one (at most one attempt a second) when it died. */
+  const live = async (): Promise<Worker> => {
+    if (worker !== null) return worker;
+    if (closed || respawn === null) throw lastError;
+    if (respawning === null) {
+      if (Date.now() - lastRespawnAt < 1_000) throw lastError;
+      lastRespawnAt = Date.now();
+      respawning = respawn().then(
+        (w) => {
+          respawning = null;
+          if (closed) {
+            void w.terminate();
+            throw goneError('PGlite closed');
+          }
+          worker = w;
+          watch(w);
+          return w;
+        },
+        (err: Error) => {
+          respawning = null;
+          lastError = goneError(`PGlite worker could not be restarted: ${err.message}`);
+          throw lastError;
+        },
+      );
+    }
+    return respawning;
+  };
+  const call = async <T>(msg: Record<string, unknown>): Promise<T> => {
+    if (closed && msg.op !== 'close') throw goneError('PGlite closed');
+    const w = await live();
     const id = nextId++;
     return new Promise<T>((resolve, reject) => {
       pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      worker.postMessage({ ...msg, id });
+      w.postMessage({ ...msg, id });
     });
   };
   let closing: Promise<void> | null = null;
@@ -128,14 +189,19 @@ function attach(worker: Worker): PgliteLike {
     exec: (sql) => call<Results[]>({ op: 'exec', sql }),
     close() {
       closing ??= (async () => {
-        if (gone === null) {
+        closed = true;
+        const w = worker;
+        if (w !== null) {
           // Bounded: a wedged worker is terminated after 5 s.
           await Promise.race([call<null>({ op: 'close' }).catch(() => null), new Promise((r) => setTimeout(r, 5_000).unref())]);
+          worker = null;
+          await w.terminate();
         }
-        gone ??= new Error('PGlite closed');
-        await worker.terminate();
       })();
       return closing;
+    },
+    async crashForTest() {
+      await worker?.terminate();
     },
   };
 }

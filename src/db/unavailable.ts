@@ -5,7 +5,7 @@
  */
 import { AppError } from '../errors.js';
 
-const NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+const NET_CODES = new Set(['PGLITE_WORKER_GONE', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 /** SQLSTATEs: 08xxx connection exceptions, 57P01-57P03 server shutdown/starting, 53300 too many connections. */
 const SQLSTATES = /^(08\d{3}|57P0[123]|53300)$/;
 const MESSAGES =
