@@ -279,8 +279,8 @@ describe('cascade link resilience and server verification (real QUIC on 127.0.0.
   test('a long synchronous task blocking the process (both ends in it) does not time the link out', async (t) => {
     // In CI a node's PGlite start blocked a test process holding several nodes for 2.4 s:
     // afterwards every link in it timed out at once (neither end had pinged, both saw 2 s
-    // of silence). The stall (longer than the 2 s heartbeat timeout, shorter than QUIC's
-    // 2.5 s idle timeout) must not count as the peer's silence.
+    // of silence). The stall (longer than the 2 s heartbeat timeout, shorter than the
+    // link's 5 s QUIC idle timeout) must not count as the peer's silence.
     const authority = new MemoryAuthority(new Map([['stall', 9]]));
     const { server, port, events } = await startServer(t, authority);
     const { client, states } = startClient(t, port, { secret: 'stall', verify: { fingerprint: fingerprintOfPem((await identity()).certPem) } });
