@@ -85,38 +85,26 @@ export async function openPgliteThread(dir: string | null): Promise<PgliteThread
 }
 
 async function spawn(dir: string | null): Promise<Worker> {
-  let worker: Worker;
-  if (dir !== null) {
-    const s = start({ dir, template: null, makeTemplate: false });
-    worker = s.worker;
-    await s.ready.catch(async (err: Error) => {
-      await worker.terminate();
-      throw err;
-    });
-  } else if (memoryTemplate === null) {
-    // The first in-memory database is initialised fresh and hands back its copy as the template.
-    const s = start({ dir: null, template: null, makeTemplate: true });
-    worker = s.worker;
-    const made = s.ready.then((t) => {
+  // The first in-memory database is initialised fresh and hands back its copy as the template;
+  // later ones each get their own copy of it (postMessage clones the buffer).
+  const makeTemplate = dir === null && memoryTemplate === null;
+  const s = start({ dir, template: dir === null && !makeTemplate ? await memoryTemplate : null, makeTemplate });
+  let ready = s.ready;
+  if (makeTemplate) {
+    ready = ready.then((t) => {
       if (t === null) throw new Error('PGlite worker sent no template');
       return t;
     });
-    memoryTemplate = made;
-    await made.catch(async (err: Error) => {
-      memoryTemplate = null;
-      await worker.terminate();
-      throw err;
-    });
-  } else {
-    // Each worker gets its own copy (postMessage clones the buffer).
-    const s = start({ dir: null, template: await memoryTemplate, makeTemplate: false });
-    worker = s.worker;
-    await s.ready.catch(async (err: Error) => {
-      await worker.terminate();
-      throw err;
-    });
+    memoryTemplate = ready as Promise<ArrayBuffer>;
   }
-  return worker;
+  try {
+    await ready;
+  } catch (err) {
+    if (makeTemplate) memoryTemplate = null;
+    await s.worker.terminate();
+    throw err;
+  }
+  return s.worker;
 }
 
 function attach(first: Worker, respawn: (() => Promise<Worker>) | null): PgliteThread {
