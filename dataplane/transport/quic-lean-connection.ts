@@ -322,8 +322,8 @@ export class LeanConnection implements Link, LeanStreamOwner {
       if (r === null) break;
       this.host.sendDatagram(this.sendBuf, r[0], r[1].to);
       sent++;
-      this.finWindow = false;
     }
+    if (sent > 0) this.finWindow = false;
     if (sent === cap) this.scheduleFlush();
   }
 
