@@ -110,7 +110,7 @@ async function startServer(impl: Impl, dir: string): Promise<{ proc: ChildProces
   }
   const proc = spawn(process.execPath, [...node, join(import.meta.dirname, 'fanout-server.ts'), JSON.stringify(impl.args)], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    cwd: dir,
+    cwd: resolve(import.meta.dirname, '..'),
     env: { ...process.env, NMS_DATA: join(dir, 'nms-data') },
   });
   const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
@@ -254,9 +254,9 @@ async function main(): Promise<void> {
         await waitPlayable(server.http);
         await sleep(1_500);
         const pid = server.proc.pid as number;
+        const idleRss = procRss(pid); // before any player: RSS above it is the players'
         for (const n of PLAYERS) {
           for (const protocol of impl.protocols) {
-            const idleRss = procRss(pid);
             const port = protocol === 'rtmp' ? server.rtmp : server.http;
             const r = await runClient(client, port, n, protocol, reqFiles.get(protocol) as string, minBytes, pid);
             const j = r.json;

@@ -5,32 +5,42 @@
  *
  * Output: FLV header, an `onMetaData` script tag (the publisher's, or one
  * built from the stream info), sequence headers, the cached GOP, then live
- * tags; timestamps rebased to start near 0. Backpressure: `res.write()`
- * returning false / WebSocket bytes not yet flushed pause the pump; the
- * subscriber's bounded queue absorbs, skips or drops meanwhile.
+ * tags; timestamps rebased to start near 0. Each tag's FLV bytes are built
+ * once per stream and shared by every player (shared-encoding.ts); a player's
+ * tags are merged over `mergeWriteMs` and written straight to its socket as
+ * one HTTP chunk / one WebSocket frame, one syscall per window. Backpressure:
+ * bytes not yet flushed to the socket above a high-water mark pause the pump;
+ * the subscriber's bounded queue absorbs, skips or drops meanwhile. Past
+ * `maxPlayers` (or the event-loop lag cap) a new player gets 503 at once.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { encodeAmf0, Amf0EcmaArray } from './amf0.js';
 import { encodeFlvHeader, encodeFlvTag, FlvTagType } from './flv.js';
-import { flvTypeId, TimestampRebaser, type MediaTag } from './media-tag.js';
+import { TimestampRebaser, type MediaTag } from './media-tag.js';
+import { httpChunkHeader, CRLF, DEFAULT_MERGE_WRITE_MS, wsBinaryFrameHeader, writeParts } from './merged-writes.js';
+import { PlayerAdmission, type PlayerAdmissionOptions } from './player-admission.js';
+import { sharedFlvTag } from './shared-encoding.js';
 import type { StreamInfo } from './live-stream.js';
 import { isValidStreamPath, type StreamHub } from './stream-hub.js';
 import type { Subscriber, SubscriberOptions } from './stream-subscriber.js';
-import { pumpSubscriber, waitDrain, type TagSink } from './subscriber-pump.js';
+import { pumpMerged, waitDrain, type BatchSink } from './subscriber-pump.js';
 
 /** Options of {@link createFlvHandler}. */
-export interface FlvHandlerOptions {
+export interface FlvHandlerOptions extends PlayerAdmissionOptions {
   hub: StreamHub;
   logger: Logger;
   /** Queue bounds of HTTP-FLV / WS-FLV players. */
   subscriber?: SubscriberOptions;
   /** Wait for a missing stream this long when the hub has a missing-stream handler, ms. Default 5_000. */
   waitMs?: number;
-  /** WebSocket bytes not yet flushed above which the pump pauses. Default 1 MiB. */
+  /** Bytes not yet flushed to a player's socket above which its pump pauses. Default 1 MiB. */
   wsHighWaterBytes?: number;
+  /** Write merging window per player, ms (see {@link pumpMerged}); 0 = write as tags come. Default 350. */
+  mergeWriteMs?: number;
 }
 
 /** Request and upgrade handlers for `/APP/NAME.flv`. */
@@ -52,6 +62,8 @@ const CORS_HEADERS = {
   'Access-Control-Max-Age': '86400',
 } as const;
 const NOT_FOUND_BODY = JSON.stringify({ code: 404, message: 'stream not found', data: null });
+const BUSY_BODY = JSON.stringify({ code: 503, message: 'server busy', data: null });
+
 
 /** The stream path of `/APP/NAME.flv[?query]`, or null. */
 export function flvPathOf(url: string | undefined): string | null {
@@ -81,10 +93,15 @@ export function buildOnMetaData(info: StreamInfo | undefined): Uint8Array {
   return encodeAmf0('onMetaData', new Amf0EcmaArray(props));
 }
 
-/** Converts subscriber tags to FLV bytes: injects onMetaData first, rebases timestamps. */
+/**
+ * Converts subscriber tags to FLV bytes: the FLV header first, then an
+ * injected onMetaData when the stream has none, then the tags with rebased
+ * timestamps as shared buffers.
+ */
 class FlvTagWriter {
   private readonly rebaser = new TimestampRebaser();
   private started = false;
+  private headerSent = false;
   constructor(private readonly info: StreamInfo | undefined) {}
 
   /** FLV header + PreviousTagSize0. */
@@ -95,13 +112,39 @@ class FlvTagWriter {
     return encodeFlvHeader(hasAudio || unknown, hasVideo || unknown);
   }
 
-  /** The FLV bytes of a tag (preceded by a built onMetaData when the stream has none). */
-  tag(tag: MediaTag, out: (bytes: Uint8Array) => boolean): boolean {
-    if (!this.started) {
-      this.started = true;
-      if (tag.type !== 'script') out(encodeFlvTag(FlvTagType.Script, 0, buildOnMetaData(this.info)));
+  /** The parts of one framed write: `head(size)`, the FLV bytes of `tags` (header first on the first call), then `tail` if any. */
+  framed(tags: readonly MediaTag[], head: (size: number) => Uint8Array, tail: Uint8Array | null): Uint8Array[] {
+    const parts: Uint8Array[] = [CRLF]; // placeholder for the head
+    let total = 0;
+    if (!this.headerSent) {
+      this.headerSent = true;
+      const h = this.header();
+      parts.push(h);
+      total = h.length;
     }
-    return out(encodeFlvTag(flvTypeId(tag.type), this.rebaser.map(tag), tag.data));
+    total += this.tags(tags, parts);
+    parts[0] = head(total);
+    if (tail !== null) parts.push(tail);
+    return parts;
+  }
+
+  /** Append the FLV bytes of `tags` (preceded by a built onMetaData when the stream has none) to `parts`; returns their length. */
+  tags(tags: readonly MediaTag[], parts: Uint8Array[]): number {
+    let total = 0;
+    for (const tag of tags) {
+      if (!this.started) {
+        this.started = true;
+        if (tag.type !== 'script') {
+          const meta = encodeFlvTag(FlvTagType.Script, 0, buildOnMetaData(this.info));
+          parts.push(meta);
+          total += meta.length;
+        }
+      }
+      const bytes = sharedFlvTag(tag, this.rebaser.map(tag));
+      parts.push(bytes);
+      total += bytes.length;
+    }
+    return total;
   }
 }
 
@@ -112,8 +155,12 @@ export function createFlvHandler({
   subscriber: subscriberOpts,
   waitMs = 5_000, // 5 seconds
   wsHighWaterBytes = 1024 * 1024, // 1 MiB
+  mergeWriteMs = DEFAULT_MERGE_WRITE_MS,
+  maxPlayers = 0,
+  maxEventLoopLagMs = 0,
 }: FlvHandlerOptions): FlvHandler {
   const log = logger.child({ component: 'http-flv' });
+  const admission = new PlayerAdmission({ maxPlayers, maxEventLoopLagMs });
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 });
   const active = new Set<Subscriber>();
   let closed = false;
@@ -128,15 +175,37 @@ export function createFlvHandler({
       : hub.subscribe(path, info, subscriberOpts);
     if (sub !== null) {
       active.add(sub);
-      sub.once('close', () => active.delete(sub));
+      sub.once('close', () => {
+        active.delete(sub);
+        admission.release();
+      });
     }
     return sub;
   };
 
+  /** Null when the player may start (a slot is taken; `attach` gives it back on close), else why not. */
+  const refusal = (path: string, protocol: string, remote: string): string | null => {
+    const why = admission.admit();
+    if (why !== null) log.warn({ streamPath: path, protocol, remote, reason: why }, 'player refused: server busy');
+    return why;
+  };
+
   const serveHttp = async (path: string, req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
-    const sub = await attach(path, 'http-flv', remote, req.url);
+    if (refusal(path, 'http-flv', remote) !== null) {
+      res.writeHead(503, { ...CORS_HEADERS, 'Content-Type': 'application/json', 'Retry-After': '5', 'Content-Length': Buffer.byteLength(BUSY_BODY), Connection: 'close' });
+      res.end(req.method === 'HEAD' ? undefined : BUSY_BODY);
+      return;
+    }
+    let sub: Subscriber | null;
+    try {
+      sub = await attach(path, 'http-flv', remote, req.url);
+    } catch (err) {
+      admission.release();
+      throw err;
+    }
     if (sub === null) {
+      admission.release();
       res.writeHead(404, { ...CORS_HEADERS, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(NOT_FOUND_BODY) });
       res.end(req.method === 'HEAD' ? undefined : NOT_FOUND_BODY);
       return;
@@ -150,48 +219,30 @@ export function createFlvHandler({
       return;
     }
     const plog = log.child({ streamPath: path, remote, subscriber: sub.id });
-    req.socket.setNoDelay(true);
-    res.writeHead(200, { ...CORS_HEADERS, 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-cache' });
+    const socket = req.socket;
+    socket.setNoDelay(true);
+    // Headers go out now; the body is written as HTTP chunks straight to the
+    // socket, one chunk per merged batch, and `res.end()` writes the last chunk.
+    res.writeHead(200, { ...CORS_HEADERS, 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-cache', 'Transfer-Encoding': 'chunked' });
+    res.flushHeaders();
     res.on('close', () => sub.close('player disconnected'));
     sub.once('close', (reason) => {
       if (reason === 'too slow' || reason === 'hub closed') res.destroy();
     });
     plog.info('http-flv play started');
     const writer = new FlvTagWriter(hub.get(path));
-    res.write(writer.header());
-    const out = (bytes: Uint8Array): boolean => res.write(bytes);
-    const sink: TagSink = { write: (tag) => writer.tag(tag, out), drained: () => waitDrain(res) };
-    await pumpSubscriber(sub, sink);
+    const sink: BatchSink = {
+      writeBatch: (tags) => writeParts(socket, writer.framed(tags, httpChunkHeader, CRLF), wsHighWaterBytes),
+      drained: () => waitDrain(socket),
+    };
+    await pumpMerged(sub, sink, mergeWriteMs);
     if (!res.destroyed) res.end();
     plog.info({ delivered: sub.stats.deliveredTags, skips: sub.stats.skips }, 'http-flv play ended');
   };
 
-  const serveWs = (path: string, sub: Subscriber, ws: WebSocket, remote: string): Promise<void> => {
+  const serveWs = (path: string, sub: Subscriber, ws: WebSocket, socket: Socket, remote: string): Promise<void> => {
     const plog = log.child({ streamPath: path, remote, subscriber: sub.id });
-    let pending = 0;
-    let wake: ((ok: boolean) => void) | null = null;
-    const sent = (n: number) => (): void => {
-      pending -= n;
-      if (wake !== null && pending < wsHighWaterBytes / 2) wake(true);
-    };
-    const out = (bytes: Uint8Array): boolean => {
-      if (ws.readyState !== ws.OPEN) return false;
-      pending += bytes.length;
-      ws.send(bytes, { binary: true }, sent(bytes.length));
-      return pending < wsHighWaterBytes;
-    };
-    const drained = (): Promise<boolean> =>
-      new Promise((resolve) => {
-        if (ws.readyState !== ws.OPEN) return resolve(false);
-        wake = (ok) => {
-          wake = null;
-          resolve(ok);
-        };
-      });
-    ws.on('close', () => {
-      if (wake !== null) wake(false);
-      sub.close('player disconnected');
-    });
+    ws.on('close', () => sub.close('player disconnected'));
     ws.on('error', (err) => plog.debug({ err }, 'ws-flv socket error'));
     ws.on('message', () => undefined); // players send nothing meaningful
     sub.once('close', (reason) => {
@@ -199,8 +250,14 @@ export function createFlvHandler({
     });
     plog.info('ws-flv play started');
     const writer = new FlvTagWriter(hub.get(path));
-    out(writer.header());
-    return pumpSubscriber(sub, { write: (tag) => writer.tag(tag, out), drained }).then(() => {
+    // One binary frame per merged batch, written straight to the socket (the
+    // server sends unmasked frames and ws, without compression, queues
+    // nothing of its own, so frames never interleave).
+    const sink: BatchSink = {
+      writeBatch: (tags) => ws.readyState === ws.OPEN && writeParts(socket, writer.framed(tags, wsBinaryFrameHeader, null), wsHighWaterBytes),
+      drained: () => waitDrain(socket),
+    };
+    return pumpMerged(sub, sink, mergeWriteMs).then(() => {
       if (ws.readyState === ws.OPEN) ws.close(1000, 'stream ended');
       plog.info({ delivered: sub.stats.deliveredTags, skips: sub.stats.skips }, 'ws-flv play ended');
     });
@@ -237,9 +294,17 @@ export function createFlvHandler({
       if (path === null) return false;
       const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
       socket.on('error', (err) => log.debug({ err }, 'ws-flv upgrade socket error'));
+      if (refusal(path, 'ws-flv', remote) !== null) {
+        socket.end(
+          `HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(BUSY_BODY)}\r\n` +
+            `Retry-After: 5\r\nAccess-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n${BUSY_BODY}`,
+        );
+        return true;
+      }
       attach(path, 'ws-flv', remote, req.url)
         .then((sub) => {
           if (sub === null) {
+            admission.release();
             socket.end(
               `HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(NOT_FOUND_BODY)}\r\n` +
                 `Access-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n${NOT_FOUND_BODY}`,
@@ -251,7 +316,7 @@ export function createFlvHandler({
             return;
           }
           wss.handleUpgrade(req, socket, head, (ws) => {
-            serveWs(path, sub, ws, remote).catch((err: unknown) => {
+            serveWs(path, sub, ws, socket as Socket, remote).catch((err: unknown) => {
               log.error({ err, streamPath: path }, 'ws-flv session failed');
               ws.terminate();
             });
@@ -259,6 +324,7 @@ export function createFlvHandler({
         })
         .catch((err: unknown) => {
           log.error({ err, streamPath: path }, 'ws-flv upgrade failed');
+          admission.release();
           socket.destroy();
         });
       return true;
@@ -267,6 +333,7 @@ export function createFlvHandler({
     close() {
       if (closed) return;
       closed = true;
+      admission.close();
       for (const sub of [...active]) sub.close('hub closed');
       for (const client of wss.clients) client.terminate();
       wss.close();

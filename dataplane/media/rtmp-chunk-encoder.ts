@@ -37,12 +37,9 @@ export class RtmpChunkEncoder {
 
   /** Encode one message into a single buffer of chunks. */
   encode(msg: RtmpMessage): Uint8Array {
-    const { csid, type, streamId, payload } = msg;
-    if (!Number.isInteger(csid) || csid < 2 || csid > 65599) {
-      throw new RtmpChunkError(`chunk stream id ${csid} out of range`, 'RTMP_CSID_INVALID');
-    }
-    if (payload.length > 0xffffff) throw new RtmpChunkError('message longer than 16 MiB', 'RTMP_MESSAGE_TOO_LARGE');
+    checkMessage(msg);
     const timestamp = msg.timestamp >>> 0;
+    const { csid, type, streamId, payload } = msg;
     const prev = this.streams.get(csid);
     let fmt: number;
     let field: number;
@@ -56,44 +53,7 @@ export class RtmpChunkEncoder {
       else fmt = 3;
       field = delta;
     }
-    const extended = field >= 0xffffff;
-    const basicLen = csid < 64 ? 1 : csid < 320 ? 2 : 3;
-    const mhLen = fmt === 0 ? 11 : fmt === 1 ? 7 : fmt === 2 ? 3 : 0;
-    const chunks = Math.max(1, Math.ceil(payload.length / this.size));
-    const contLen = basicLen + (extended ? 4 : 0);
-    const total = basicLen + mhLen + (extended ? 4 : 0) + payload.length + (chunks - 1) * contLen;
-    const out = new Uint8Array(total);
-    let o = writeBasic(out, 0, fmt, csid);
-    const f = extended ? 0xffffff : field;
-    if (fmt <= 2) {
-      out[o++] = (f >>> 16) & 0xff;
-      out[o++] = (f >>> 8) & 0xff;
-      out[o++] = f & 0xff;
-    }
-    if (fmt <= 1) {
-      out[o++] = (payload.length >>> 16) & 0xff;
-      out[o++] = (payload.length >>> 8) & 0xff;
-      out[o++] = payload.length & 0xff;
-      out[o++] = type;
-    }
-    if (fmt === 0) {
-      out[o++] = streamId & 0xff;
-      out[o++] = (streamId >>> 8) & 0xff;
-      out[o++] = (streamId >>> 16) & 0xff;
-      out[o++] = (streamId >>> 24) & 0xff;
-    }
-    if (extended) o = writeU32(out, o, field);
-    let p = 0;
-    for (let i = 0; i < chunks; i++) {
-      if (i > 0) {
-        o = writeBasic(out, o, 3, csid);
-        if (extended) o = writeU32(out, o, field);
-      }
-      const n = Math.min(this.size, payload.length - p);
-      out.set(payload.subarray(p, p + n), o);
-      o += n;
-      p += n;
-    }
+    const out = writeChunks(msg, fmt, field, this.size);
     if (prev === undefined) {
       this.streams.set(csid, { timestamp, tsField: field, length: payload.length, type, streamId });
     } else {
@@ -105,6 +65,75 @@ export class RtmpChunkEncoder {
     }
     return out;
   }
+
+  /**
+   * Forget what was last sent on `csid`, so its next message gets a type-0
+   * header. Call after messages on `csid` were sent without this encoder
+   * (see {@link encodeRtmpMessageFmt0}).
+   */
+  forget(csid: number): void {
+    this.streams.delete(csid);
+  }
+}
+
+/**
+ * One message as chunks with a type-0 first header: self-contained, so the
+ * same bytes can go to any connection with this chunk size whatever it sent
+ * before on the chunk stream (its encoder must then {@link RtmpChunkEncoder.forget} it).
+ */
+export function encodeRtmpMessageFmt0(msg: RtmpMessage, chunkSize: number): Uint8Array {
+  checkMessage(msg);
+  return writeChunks(msg, 0, msg.timestamp >>> 0, chunkSize);
+}
+
+function checkMessage({ csid, payload }: RtmpMessage): void {
+  if (!Number.isInteger(csid) || csid < 2 || csid > 65599) {
+    throw new RtmpChunkError(`chunk stream id ${csid} out of range`, 'RTMP_CSID_INVALID');
+  }
+  if (payload.length > 0xffffff) throw new RtmpChunkError('message longer than 16 MiB', 'RTMP_MESSAGE_TOO_LARGE');
+}
+
+/** Header of format `fmt` with timestamp field `field`, then the payload split into chunks. */
+function writeChunks({ csid, type, streamId, payload }: RtmpMessage, fmt: number, field: number, size: number): Uint8Array {
+  const extended = field >= 0xffffff;
+  const basicLen = csid < 64 ? 1 : csid < 320 ? 2 : 3;
+  const mhLen = fmt === 0 ? 11 : fmt === 1 ? 7 : fmt === 2 ? 3 : 0;
+  const chunks = Math.max(1, Math.ceil(payload.length / size));
+  const contLen = basicLen + (extended ? 4 : 0);
+  const total = basicLen + mhLen + (extended ? 4 : 0) + payload.length + (chunks - 1) * contLen;
+  const out = new Uint8Array(total);
+  let o = writeBasic(out, 0, fmt, csid);
+  const f = extended ? 0xffffff : field;
+  if (fmt <= 2) {
+    out[o++] = (f >>> 16) & 0xff;
+    out[o++] = (f >>> 8) & 0xff;
+    out[o++] = f & 0xff;
+  }
+  if (fmt <= 1) {
+    out[o++] = (payload.length >>> 16) & 0xff;
+    out[o++] = (payload.length >>> 8) & 0xff;
+    out[o++] = payload.length & 0xff;
+    out[o++] = type;
+  }
+  if (fmt === 0) {
+    out[o++] = streamId & 0xff;
+    out[o++] = (streamId >>> 8) & 0xff;
+    out[o++] = (streamId >>> 16) & 0xff;
+    out[o++] = (streamId >>> 24) & 0xff;
+  }
+  if (extended) o = writeU32(out, o, field);
+  let p = 0;
+  for (let i = 0; i < chunks; i++) {
+    if (i > 0) {
+      o = writeBasic(out, o, 3, csid);
+      if (extended) o = writeU32(out, o, field);
+    }
+    const n = Math.min(size, payload.length - p);
+    out.set(payload.subarray(p, p + n), o);
+    o += n;
+    p += n;
+  }
+  return out;
 }
 
 function writeBasic(out: Uint8Array, o: number, fmt: number, csid: number): number {

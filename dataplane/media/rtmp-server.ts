@@ -4,6 +4,7 @@
  */
 import net from 'node:net';
 import { once } from 'node:events';
+import { PlayerAdmission } from './player-admission.js';
 import { RtmpSession, type RtmpSessionOptions } from './rtmp-session.js';
 
 /** Options of {@link startRtmpServer}. */
@@ -31,13 +32,14 @@ export async function startRtmpServer(opts: RtmpServerOptions): Promise<RtmpServ
   const { host = '0.0.0.0', port = 1935, maxConnections = 1000, logger } = opts;
   const log = logger.child({ component: 'rtmp' });
   const sessions = new Set<RtmpSession>();
+  const admission = new PlayerAdmission({ maxPlayers: opts.maxPlayers, maxEventLoopLagMs: opts.maxEventLoopLagMs });
   const server = net.createServer((socket) => {
     if (sessions.size >= maxConnections) {
       log.warn({ remote: socket.remoteAddress }, 'rtmp connection refused: too many connections');
       socket.destroy();
       return;
     }
-    const session = new RtmpSession(socket, { ...opts, logger: log }, (s) => sessions.delete(s));
+    const session = new RtmpSession(socket, { ...opts, logger: log }, (s) => sessions.delete(s), admission);
     sessions.add(session);
   });
   server.on('error', (err) => log.error({ err }, 'rtmp server error'));
@@ -52,6 +54,7 @@ export async function startRtmpServer(opts: RtmpServerOptions): Promise<RtmpServ
       return sessions.size;
     },
     close() {
+      admission.close();
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
         for (const s of [...sessions]) s.close('server closing', 'debug');

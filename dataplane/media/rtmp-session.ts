@@ -8,7 +8,10 @@ import type { Logger } from 'pino';
 import { amf0Props, decodeAmf0, encodeAmf0, type Amf0Value } from './amf0.js';
 import { MediaError, RtmpProtocolError, StreamBusyError } from './errors.js';
 import { FLV_TAG_HEADER_SIZE } from './flv.js';
-import { createMediaTag, flvTypeId, mediaTagType, TimestampRebaser, type MediaTag } from './media-tag.js';
+import { createMediaTag, mediaTagType, TimestampRebaser, type MediaTag } from './media-tag.js';
+import { DEFAULT_MERGE_WRITE_MS, writeParts } from './merged-writes.js';
+import type { PlayerAdmission, PlayerAdmissionOptions } from './player-admission.js';
+import { sharedRtmpMessage } from './shared-encoding.js';
 import type { Publisher } from './live-stream.js';
 import { RtmpChunkDecoder } from './rtmp-chunk-decoder.js';
 import { RtmpChunkEncoder } from './rtmp-chunk-encoder.js';
@@ -26,11 +29,11 @@ import {
 } from './rtmp-message.js';
 import type { StreamHub } from './stream-hub.js';
 import type { Subscriber, SubscriberOptions } from './stream-subscriber.js';
-import { pumpSubscriber, waitDrain } from './subscriber-pump.js';
+import { pumpMerged, waitDrain } from './subscriber-pump.js';
 import { copyBytes } from './bytes.js';
 
 /** Tunables of RTMP sessions. */
-export interface RtmpSessionOptions {
+export interface RtmpSessionOptions extends PlayerAdmissionOptions {
   hub: StreamHub;
   logger: Logger;
   /** Handshake must complete within, ms. Default 5_000. */
@@ -43,7 +46,12 @@ export interface RtmpSessionOptions {
   playWaitMs?: number;
   /** Queue bounds of RTMP players. */
   subscriber?: SubscriberOptions;
+  /** Write merging window of players, ms (see {@link pumpMerged}); 0 = write as tags come. Default 350. */
+  mergeWriteMs?: number;
 }
+
+/** Unsent bytes on a player's socket above which its pump pauses. */
+const PLAY_HIGH_WATER_BYTES = 1024 * 1024;
 
 const WINDOW_ACK_SIZE = 5_000_000;
 const MAX_STREAMS = 8;
@@ -73,6 +81,7 @@ export class RtmpSession {
     private readonly socket: net.Socket,
     private readonly opts: RtmpSessionOptions,
     private readonly onClosed: (s: RtmpSession) => void,
+    private readonly admission: PlayerAdmission,
   ) {
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
     this.log = opts.logger.child({ remote: this.remote });
@@ -318,10 +327,23 @@ export class RtmpSession {
     const info = target.query.length > 0
       ? { protocol: 'rtmp', remote: this.remote, query: target.query }
       : { protocol: 'rtmp', remote: this.remote };
+    const busy = this.admission.admit();
+    if (busy !== null) {
+      this.log.warn({ streamPath: target.path, reason: busy }, 'player refused: server busy');
+      this.sendStatus(streamId, 'error', 'NetStream.Play.Failed', 'server busy');
+      this.socket.end();
+      return;
+    }
     const hub = this.opts.hub;
-    const sub = hub.hasMissingStreamHandler
-      ? await hub.subscribeOrWait(target.path, info, this.opts.playWaitMs ?? 5_000, this.opts.subscriber)
-      : hub.subscribe(target.path, info, this.opts.subscriber);
+    let sub: Subscriber | null = null;
+    try {
+      sub = hub.hasMissingStreamHandler
+        ? await hub.subscribeOrWait(target.path, info, this.opts.playWaitMs ?? 5_000, this.opts.subscriber)
+        : hub.subscribe(target.path, info, this.opts.subscriber);
+    } finally {
+      if (sub === null) this.admission.release();
+      else sub.once('close', () => this.admission.release());
+    }
     if (this.closedFlag) {
       sub?.close('player disconnected');
       return;
@@ -352,10 +374,13 @@ export class RtmpSession {
       // The pump may be waiting for 'drain' on a full socket: close now.
       if (reason === 'too slow' || reason === 'hub closed') this.close(`player ${reason}`, 'debug');
     });
-    await pumpSubscriber(sub, {
-      write: (tag: MediaTag) => this.sendTag(tag, streamId, rebaser),
-      drained: () => waitDrain(this.socket),
-    });
+    await pumpMerged(
+      sub,
+      { writeBatch: (tags) => this.sendTags(tags, streamId, rebaser), drained: () => waitDrain(this.socket) },
+      this.opts.mergeWriteMs ?? DEFAULT_MERGE_WRITE_MS,
+    );
+    // Media went out as self-contained type-0 messages the encoder did not see.
+    for (const csid of [Csid.Audio, Csid.Video, Csid.Data]) this.encoder.forget(csid);
     if (this.subscriber === sub) this.subscriber = null;
     if (this.closedFlag || endReason === 'player stopped') return; // closeStream/deleteStream: the client may play again
     if (endReason === 'unpublished') {
@@ -367,9 +392,11 @@ export class RtmpSession {
     this.close(`play ended: ${endReason}`, 'debug');
   }
 
-  private sendTag(tag: MediaTag, streamId: number, rebaser: TimestampRebaser): boolean {
-    const csid = tag.type === 'audio' ? Csid.Audio : tag.type === 'video' ? Csid.Video : Csid.Data;
-    return this.send({ csid, type: flvTypeId(tag.type), streamId, timestamp: rebaser.map(tag), payload: tag.data });
+  /** A merged batch as shared, self-contained RTMP messages in one write. */
+  private sendTags(tags: readonly MediaTag[], streamId: number, rebaser: TimestampRebaser): boolean {
+    const chunkSize = this.encoder.chunkSize;
+    const parts = tags.map((tag) => sharedRtmpMessage(tag, rebaser.map(tag), chunkSize, streamId));
+    return writeParts(this.socket, parts, PLAY_HIGH_WATER_BYTES);
   }
 
   private stopStream(streamId: number): void {
