@@ -18,7 +18,7 @@ import {
   type TlsIdentity,
   type Transport,
 } from '../dataplane/transport/index.js';
-import type { Config } from './config.js';
+import type { Config, PlayerConfig } from './config.js';
 import { ConfigError } from './config.js';
 import { DatabaseCascadeAuthority } from './services/cascade-authority.js';
 import { ForwardingService } from './services/forwarding.service.js';
@@ -205,8 +205,9 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
           logger,
           host: config.rtmp.listen.host ?? '0.0.0.0',
           port: config.rtmp.listen.port,
+          ...playback(config.rtmp),
         });
-        flv = createFlvHandler({ hub, logger });
+        flv = createFlvHandler({ hub, logger, ...playback(config.http) });
         http = await startHttpServer({
           listen: config.http.listen,
           services,
@@ -285,4 +286,9 @@ function linkTransport(config: Config, logger: Logger): Transport {
   }
   logger.info({ congestion: q.congestion, maxUdpPayloadBytes: q.maxUdpPayloadBytes }, 'QUIC tuned by config');
   return createLeanQuicTransport({ congestionControl: q.congestion, maxUdpPayloadBytes: q.maxUdpPayloadBytes });
+}
+
+/** Player options of the media servers: a node whose event loop already lags 1 s cannot take one more player in real time. */
+function playback(c: PlayerConfig): { mergeWriteMs: number; maxPlayers: number; maxEventLoopLagMs: number } {
+  return { mergeWriteMs: c.mergeWriteMs, maxPlayers: c.maxPlayers, maxEventLoopLagMs: 1_000 };
 }

@@ -75,6 +75,14 @@ const pullRule = z.strictObject({
   pullurl: z.string().regex(/^cascade:\/\/[\w.-]+(\/[\w.-]+)+$/, 'expected a URL like "cascade://live/camera1"'),
 });
 
+/** Player keys of `http` (HTTP-FLV + WS-FLV) and `rtmp`. */
+const playerKeys = {
+  /** Write merging window per player, ms. */
+  mergewrite: z.number().int().min(0).max(1000).default(350),
+  /** Most concurrent players; 0 = no cap. */
+  maxplayers: z.number().int().min(0).default(0),
+};
+
 const fileSchema = z.strictObject({
   name: z.string().min(1).max(64).regex(/^[^\u0000-\u001f]+$/, 'must not contain control characters').optional(),
   datadir: z.string().min(1).default('./data'),
@@ -85,9 +93,10 @@ const fileSchema = z.strictObject({
       token: z.string().min(8, 'must be at least 8 characters').optional(),
       /** With a token: reads need it too. */
       protectreads: z.boolean().default(false),
+      ...playerKeys,
     })
     .prefault({}),
-  rtmp: z.strictObject({ listenaddr: listenAddr.default({ host: null, port: 1935 }) }).prefault({}),
+  rtmp: z.strictObject({ listenaddr: listenAddr.default({ host: null, port: 1935 }), ...playerKeys }).prefault({}),
   database: z
     .strictObject({
       url: z
@@ -197,14 +206,22 @@ export interface CascadeClientConfig {
 }
 
 /** The validated, normalised, frozen configuration of one node. */
+/** Playback tuning of one protocol family. */
+export interface PlayerConfig {
+  /** Write merging window per player, ms. */
+  mergeWriteMs: number;
+  /** Most concurrent players; 0 = no cap. */
+  maxPlayers: number;
+}
+
 export interface Config {
   /** The file it came from, or null for built-in defaults. */
   file: string | null;
   name: string;
   /** Absolute path of the data directory. */
   datadir: string;
-  http: { listen: ListenAddress; token: string | null; protectReads: boolean };
-  rtmp: { listen: ListenAddress };
+  http: { listen: ListenAddress; token: string | null; protectReads: boolean } & PlayerConfig;
+  rtmp: { listen: ListenAddress } & PlayerConfig;
   database: DatabaseConfig;
   log: { level: LogLevel };
   /** QUIC tuning of the cascade links. */
@@ -287,8 +304,8 @@ function normalise(file: string | null, c: FileConfig, baseDir: string): Config 
     file,
     name: c.name ?? os.hostname(),
     datadir,
-    http: { listen: c.http.listenaddr, token: c.http.token ?? null, protectReads: c.http.protectreads },
-    rtmp: { listen: c.rtmp.listenaddr },
+    http: { listen: c.http.listenaddr, token: c.http.token ?? null, protectReads: c.http.protectreads, ...players(c.http) },
+    rtmp: { listen: c.rtmp.listenaddr, ...players(c.rtmp) },
     database: resolveDatabase(c.database.url, datadir),
     log: { level: c.log.level },
     quic: { congestion: c.quic.congestion, maxUdpPayloadBytes: c.quic.maxudppayload },
@@ -379,4 +396,8 @@ export function loadConfigFile(file: string): Config {
     throw new ConfigError(`${label}: (top level): expected a mapping of settings`);
   }
   return configFromObject(raw, label, process.cwd());
+}
+
+function players(c: { mergewrite: number; maxplayers: number }): PlayerConfig {
+  return { mergeWriteMs: c.mergewrite, maxPlayers: c.maxplayers };
 }

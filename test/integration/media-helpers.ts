@@ -41,6 +41,8 @@ export async function startMediaNode(opts: {
   subscriber?: SubscriberOptions;
   handshakeTimeoutMs?: number;
   idleTimeoutMs?: number;
+  /** Most players, per protocol family (HTTP-FLV + WS-FLV, RTMP). */
+  maxPlayers?: number;
 } = {}): Promise<MediaNode> {
   const hub = new StreamHub({ logger, subscriber: opts.subscriber ?? {} });
   const rtmp = await startRtmpServer({
@@ -50,8 +52,9 @@ export async function startMediaNode(opts: {
     port: 0,
     handshakeTimeoutMs: opts.handshakeTimeoutMs ?? 5_000,
     idleTimeoutMs: opts.idleTimeoutMs ?? 10_000,
+    maxPlayers: opts.maxPlayers ?? 0,
   });
-  const flv = createFlvHandler({ hub, logger, subscriber: opts.subscriber ?? {} });
+  const flv = createFlvHandler({ hub, logger, subscriber: opts.subscriber ?? {}, maxPlayers: opts.maxPlayers ?? 0 });
   const server = http.createServer((req, res) => {
     if (!flv.handleRequest(req, res)) {
       res.writeHead(404);
