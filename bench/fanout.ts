@@ -106,7 +106,8 @@ async function startServer(impl: Impl, dir: string): Promise<{ proc: ChildProces
   const node = ['--import', 'tsx'];
   if (CPU_PROF !== '' && impl.label.startsWith('ours')) {
     mkdirSync(CPU_PROF, { recursive: true });
-    node.push('--cpu-prof', '--cpu-prof-dir', resolve(CPU_PROF), '--cpu-prof-name', `${impl.label}-${Date.now()}.cpuprofile`);
+    // One file per thread (tsx's loader runs in its own); the main thread's is the largest.
+    node.push('--cpu-prof', '--cpu-prof-dir', resolve(CPU_PROF, impl.label.replace(/[^A-Za-z0-9_.-]/g, '_')));
   }
   const proc = spawn(process.execPath, [...node, join(import.meta.dirname, 'fanout-server.ts'), JSON.stringify(impl.args)], {
     stdio: ['ignore', 'pipe', 'inherit'],
