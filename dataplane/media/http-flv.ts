@@ -112,8 +112,8 @@ class FlvTagWriter {
     return encodeFlvHeader(hasAudio || unknown, hasVideo || unknown);
   }
 
-  /** The parts of one framed write: `head(size)`, the FLV bytes of `tags` (header first on the first call), then `tail` if any. */
-  framed(tags: readonly MediaTag[], head: (size: number) => Uint8Array, tail: Uint8Array | null): Uint8Array[] {
+  /** The parts of one framed write: `head(size)` if any, the FLV bytes of `tags` (header first on the first call), then `tail` if any. */
+  framed(tags: readonly MediaTag[], head: ((size: number) => Uint8Array) | null, tail: Uint8Array | null): Uint8Array[] {
     const parts: Uint8Array[] = [CRLF]; // placeholder for the head
     let total = 0;
     if (!this.headerSent) {
@@ -123,7 +123,8 @@ class FlvTagWriter {
       total = h.length;
     }
     total += this.tags(tags, parts);
-    parts[0] = head(total);
+    if (head === null) parts.shift();
+    else parts[0] = head(total);
     if (tail !== null) parts.push(tail);
     return parts;
   }
@@ -221,9 +222,12 @@ export function createFlvHandler({
     const plog = log.child({ streamPath: path, remote, subscriber: sub.id });
     const socket = req.socket;
     socket.setNoDelay(true);
-    // Headers go out now; the body is written as HTTP chunks straight to the
-    // socket, one chunk per merged batch, and `res.end()` writes the last chunk.
-    res.writeHead(200, { ...CORS_HEADERS, 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-cache', 'Transfer-Encoding': 'chunked' });
+    // Headers go out now; the body is written straight to the socket, one HTTP
+    // chunk per merged batch, and `res.end()` writes the last chunk. An HTTP/1.0
+    // client gets the plain bytes up to the close instead.
+    const chunked = req.httpVersion !== '1.0';
+    const headers = { ...CORS_HEADERS, 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-cache' };
+    res.writeHead(200, chunked ? { ...headers, 'Transfer-Encoding': 'chunked' } : headers);
     res.flushHeaders();
     res.on('close', () => sub.close('player disconnected'));
     sub.once('close', (reason) => {
@@ -232,7 +236,8 @@ export function createFlvHandler({
     plog.info('http-flv play started');
     const writer = new FlvTagWriter(hub.get(path));
     const sink: BatchSink = {
-      writeBatch: (tags) => writeParts(socket, writer.framed(tags, httpChunkHeader, CRLF), wsHighWaterBytes),
+      writeBatch: (tags) =>
+        writeParts(socket, chunked ? writer.framed(tags, httpChunkHeader, CRLF) : writer.framed(tags, null, null), wsHighWaterBytes),
       drained: () => waitDrain(socket),
     };
     await pumpMerged(sub, sink, mergeWriteMs);
