@@ -64,7 +64,6 @@ const CORS_HEADERS = {
 const NOT_FOUND_BODY = JSON.stringify({ code: 404, message: 'stream not found', data: null });
 const BUSY_BODY = JSON.stringify({ code: 503, message: 'server busy', data: null });
 
-
 /** The stream path of `/APP/NAME.flv[?query]`, or null. */
 export function flvPathOf(url: string | undefined): string | null {
   if (url === undefined) return null;
