@@ -30,3 +30,4 @@ export {
 } from '../protocol/index.js';
 export { Forwarding, pullUrlPath, type ForwardingOptions, type PullRule, type StreamForwarding } from './forwarding.js';
 export { StreamRegistry, type StreamDirection, type InboundStream, type OutboundStream, type AnnouncedNode, type AnnouncedStream } from './stream-origin.js';
+export * from './relay/index.js';
