@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Link, LinkStream, Transport } from '../transport/link.js';
+import type { Link, LinkStream, Transport } from '../../transport/link.js';
 import {
   CloseCode,
   closeCodeInfo,
@@ -12,16 +12,16 @@ import {
   type AnnounceMessage,
   type AnnounceUpdate,
   type StreamKindValue,
-} from '../protocol/index.js';
+} from '../../protocol/index.js';
 import { backoffDelay } from './backoff.js';
 import { ClientSession } from './client-session.js';
-import { CascadeError } from './errors.js';
+import { CascadeError } from '../errors.js';
 import { serverKey } from './known-servers.js';
 import { closeInfoOfError, ServerVerifier, type CascadeServerVerification } from './server-verifier.js';
 import type { SessionEnd } from './link-session.js';
-import type { CascadeStreamHandler } from './stream-handler.js';
+import type { CascadeStreamHandler } from '../stream-handler.js';
 import { settleWithin, Sleeper } from './timing.js';
-import { TypedEmitter } from './typed-emitter.js';
+import { TypedEmitter } from '../typed-emitter.js';
 
 /** State of a cascade client's link to its server. */
 export type CascadeClientState = 'stopped' | 'connecting' | 'online' | 'backoff' | 'rejected';

@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Link, LinkListener, LinkStream, TlsIdentity, Transport } from '../transport/link.js';
+import type { Link, LinkListener, LinkStream, TlsIdentity, Transport } from '../../transport/link.js';
 import {
   CloseCode,
   closeReason,
@@ -11,16 +11,16 @@ import {
   type AnnounceUpdate,
   type HelloMessage,
   type StreamKindValue,
-} from '../protocol/index.js';
+} from '../../protocol/index.js';
 import { AdmissionBucket } from './admission.js';
 import { AuthThrottle } from './auth-throttle.js';
 import type { AuthenticateResult, CascadeAuthority } from './authority.js';
-import { CascadeError } from './errors.js';
+import { CascadeError } from '../errors.js';
 import type { SessionEnd } from './link-session.js';
 import { ServerSession, type ServerSessionLimits } from './server-session.js';
-import type { CascadeStreamHandler } from './stream-handler.js';
+import type { CascadeStreamHandler } from '../stream-handler.js';
 import { settleWithin } from './timing.js';
-import { TypedEmitter } from './typed-emitter.js';
+import { TypedEmitter } from '../typed-emitter.js';
 
 /** Limits and timers of a cascade server (ms unless named otherwise). */
 export interface CascadeServerLimits extends ServerSessionLimits {
