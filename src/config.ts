@@ -104,7 +104,7 @@ const fileSchema = z.strictObject({
       maxudppayload: z.number().int().min(1200).max(65527).default(1350),
     })
     .prefault({}),
-  /** Stream forwarding across the cascade (issue 6). */
+  /** Stream forwarding across the cascade. */
   forwarding: z
     .strictObject({
       /** How long an on-demand pull stays after its last subscriber left, ms. */

@@ -143,5 +143,5 @@ export interface Transport {
   connect(options: ConnectOptions): Promise<Link>;
 }
 
-/** ALPN protocol id of the cascade link. */
-export const CASCADE_ALPN = 'stream-cascade/1';
+/** ALPN protocol id of the cascade link, owned by the protocol. */
+export { CASCADE_ALPN } from '../protocol/alpn.js';

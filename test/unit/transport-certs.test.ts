@@ -11,7 +11,7 @@ import {
   IDENTITY_CERT_FILE,
   IDENTITY_KEY_FILE,
   loadOrCreateIdentity,
-  normalizeFingerprint,
+  requireFingerprint,
 } from '../../dataplane/transport/index.js';
 
 test('generateSelfSignedIdentity: CA:TRUE, keyCertSign, DNS SANs', async () => {
@@ -32,9 +32,9 @@ test('fingerprintOfPem: sha256 of the DER, lowercase hex', async () => {
   const fp = fingerprintOfPem(id.certPem);
   assert.match(fp, /^sha256:[0-9a-f]{64}$/);
   const colonUpper = new X509Certificate(id.certPem).fingerprint256;
-  assert.equal(normalizeFingerprint(`sha256:${colonUpper}`), fp);
-  assert.equal(normalizeFingerprint(fp.toUpperCase()), fp);
-  assert.throws(() => normalizeFingerprint('sha256:abcd'), /invalid fingerprint/);
+  assert.equal(requireFingerprint(`sha256:${colonUpper}`), fp);
+  assert.equal(requireFingerprint(fp.toUpperCase()), fp);
+  assert.throws(() => requireFingerprint('sha256:abcd'), /invalid fingerprint/);
 });
 
 test('loadOrCreateIdentity writes once (key 0600) and reads back the same identity', async () => {

@@ -109,7 +109,7 @@ export interface CascadeClientStatus {
 /** Events of a {@link CascadeClient}. */
 export interface CascadeClientEvents extends Record<string, unknown> {
   stateChanged: CascadeClientStatus;
-  /** The server announced streams (issue 6). */
+  /** The server announced streams. */
   announce: AnnounceMessage;
 }
 
@@ -225,7 +225,7 @@ export class CascadeClient extends TypedEmitter<CascadeClientEvents> {
     return s.openKindStream(kind);
   }
 
-  /** Announce streams to the server (ANNOUNCE frames; issue 6). Requires state online. */
+  /** Announce streams to the server (ANNOUNCE frames). Requires state online. */
   async announce(update: AnnounceUpdate): Promise<void> {
     const s = this.session;
     if (!s || this.state !== 'online' || s.isClosing) throw new CascadeError('CASCADE_NOT_ONLINE', `cascade link to ${this.key} is not online`);

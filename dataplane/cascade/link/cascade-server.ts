@@ -94,7 +94,7 @@ export interface CascadeServerEvents extends Record<string, unknown> {
   offline: { clientId: number; name: string; remoteAddress: string; code: number; reason: string; remote: boolean; lastSeen: Date };
   /** A connection was refused (authentication, throttling, protocol revision). */
   rejected: { remoteAddress: string; remotePort: number; name: string | null; code: number; reason: string };
-  /** A client announced streams (issue 6). */
+  /** A client announced streams. */
   announce: { clientId: number; message: AnnounceMessage };
 }
 
@@ -233,7 +233,7 @@ export class CascadeServer extends TypedEmitter<CascadeServerEvents> {
     return s.openKindStream(kind);
   }
 
-  /** Announce streams to an online client (ANNOUNCE frames; issue 6). */
+  /** Announce streams to an online client (ANNOUNCE frames). */
   async announce(clientId: number, update: AnnounceUpdate): Promise<void> {
     const s = this.live.get(clientId);
     if (!s || s.isClosing) throw new CascadeError('CASCADE_CLIENT_OFFLINE', `cascade client ${clientId} is offline`);
