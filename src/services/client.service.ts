@@ -11,21 +11,9 @@ import { AppError, notFound } from '../errors.js';
 import type { EventBus } from './event-bus.js';
 import type { ClientEventKind, NodeEvents } from './events.js';
 import { uniqueViolation } from '../db/unique-violation.js';
+import type { ClientRecord } from './models.js';
 
-/** A client record as APIs show it: never the secret or its hash. */
-export interface ClientRecord {
-  id: number;
-  name: string;
-  ip: string | null;
-  online: boolean;
-  autoregistered: boolean;
-  hasSecret: boolean;
-  version: string | null;
-  connectedSince: Date | null;
-  lastSeen: Date | null;
-  createdTime: Date;
-  updatedTime: Date;
-}
+export type { ClientRecord } from './models.js';
 
 const nameSchema = z
   .string({ error: 'name must be a string' })
