@@ -13,12 +13,11 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createNetnsPair, probeNetns, type NetnsPair } from '../helpers/netns.js';
 import { onJsonLines } from '../helpers/json-lines.js';
 import { ROOT, writeConfig } from '../helpers/process-node.js';
+import { removeDir, tempDir } from '../helpers/tmp.js';
 
 const support = probeNetns();
 if (!support.netns) process.stdout.write(`# SKIP network namespaces: ${support.reason}\n`);
@@ -101,13 +100,13 @@ async function cutAndHeal(p: NetnsPair, hq: NsProcess, edge: NsProcess, end: 'a'
 const portOf = (l: Record<string, unknown>): number => Number(String(l.address).slice(String(l.address).lastIndexOf(':') + 1));
 
 describe('fault: HQ and edge in network namespaces over veth', { skip: support.netns ? false : support.reason }, () => {
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'sc-netns-'));
+  const tmp = tempDir('sc-netns-');
   let pair: NetnsPair | null = null;
   const procs: NsProcess[] = [];
   after(async () => {
     for (const p of procs.reverse()) await p.stop();
     pair?.destroy();
-    rmSync(tmp, { recursive: true, force: true });
+    removeDir(tmp);
   });
 
   test('link over veth: with netem 2 % loss / 50 ms it stays up with the RTT shown; a 4 s cut at the HQ end is noticed and healed', async () => {

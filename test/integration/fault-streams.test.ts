@@ -13,8 +13,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { startUdpImpairment, type UdpImpairment } from '../helpers/netns.js';
 import { startNode, waitFor, type TestNode } from '../helpers/node.js';
@@ -32,6 +30,7 @@ import {
   type RtmpSynthetic,
 } from '../helpers/stream-faults.js';
 import { sleep, waitOnline } from './forwarding-helpers.js';
+import { removeDir, tempDir } from '../helpers/tmp.js';
 
 const EDGES = 3;
 /**
@@ -79,7 +78,7 @@ async function play(url: string, ms: number, timeoutMs = 10_000): Promise<FlvRea
 }
 
 describe('streams under faults: kill -9 of HQ and edge processes', () => {
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'sc-fault-streams-'));
+  const tmp = tempDir('sc-fault-streams-');
   const edges: ProcessNode[] = [];
   const pubs: RtmpSynthetic[] = [];
   const readers: FlvReader[] = [];
@@ -126,7 +125,7 @@ describe('streams under faults: kill -9 of HQ and edge processes', () => {
     for (const r of readers) r.stop();
     for (const p of pubs) p.stop();
     await Promise.all([...edges, ...(hq ? [hq] : [])].map((p) => p.stop('SIGKILL').catch(() => null)));
-    rmSync(tmp, { recursive: true, force: true });
+    removeDir(tmp);
   });
 
   test('kill -9 of the HQ while 3 edges push: after its restart every stream is listed and plays at HQ again', async () => {
