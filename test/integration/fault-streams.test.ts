@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { startUdpImpairment, type UdpImpairment } from '../helpers/netns.js';
 import { startNode, waitFor, type TestNode } from '../helpers/node.js';
-import { startProcessNode, writeConfig, type ProcessNode } from '../helpers/process-node.js';
+import { startProcessNode, startProcessNodes, writeConfig, type ProcessNode } from '../helpers/process-node.js';
 import {
   freePort,
   listClients,
@@ -98,18 +98,16 @@ describe('streams under faults: kill -9 of HQ and edge processes', () => {
       'cascade-server': { quic: { listenaddr: `127.0.0.1:${quicPort}` } },
     });
     hq = await startProcessNode(hqCfg);
-    const started = await Promise.all(
+    const started = await startProcessNodes(
       Array.from({ length: EDGES }, (_, i) =>
-        startProcessNode(
-          writeConfig(path.join(tmp, `edge${i}.yaml`), {
-            name: edgeName(i),
-            datadir: path.join(tmp, `edge${i}`),
-            http: { listenaddr: '127.0.0.1:0' },
-            rtmp: { listenaddr: '127.0.0.1:0' },
-            log: { level: 'info' },
-            'cascade-client': { server: `127.0.0.1:${quicPort}`, autopush: true },
-          }),
-        ),
+        writeConfig(path.join(tmp, `edge${i}.yaml`), {
+          name: edgeName(i),
+          datadir: path.join(tmp, `edge${i}`),
+          http: { listenaddr: '127.0.0.1:0' },
+          rtmp: { listenaddr: '127.0.0.1:0' },
+          log: { level: 'info' },
+          'cascade-client': { server: `127.0.0.1:${quicPort}`, autopush: true },
+        }),
       ),
     );
     edges.push(...started);
