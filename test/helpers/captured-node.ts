@@ -73,7 +73,7 @@ export function lightClient(
 export function waitState(
   client: CascadeClient,
   pred: (s: CascadeClientStatus) => boolean,
-  timeoutMs = 10_000,
+  timeoutMs = 30_000,
 ): Promise<CascadeClientStatus> {
   const now = client.status();
   if (pred(now)) return Promise.resolve(now);

@@ -90,8 +90,8 @@ export async function gql<R, V>(
   return (await r.json()) as ExecutionResult<R>;
 }
 
-/** Waits until `check` returns a truthy value, polling; bounded by `timeoutMs`. */
-export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 5_000, what = 'condition'): Promise<NonNullable<T>> {
+/** Waits until `check` returns a truthy value, polling; bounded by `timeoutMs` (a safety net, not a budget). */
+export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 30_000, what = 'condition'): Promise<NonNullable<T>> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < end) {

@@ -16,7 +16,7 @@ import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createNetnsPair, probeNetns, type NetnsPair } from '../helpers/netns.js';
 import { onJsonLines } from '../helpers/json-lines.js';
-import { ROOT, writeConfig } from '../helpers/process-node.js';
+import { ROOT, START_TIMEOUT_MS, writeConfig } from '../helpers/process-node.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 
 const support = probeNetns();
@@ -122,11 +122,11 @@ describe('fault: HQ and edge in network namespaces over veth', { skip: support.n
     });
     const hq = startIn(p, 'a', writeConfig(path.join(tmp, 'hq.yaml'), { ...base('hq'), 'cascade-server': { quic: { listenaddr: `${p.a.addr}:7443` }, autoregister: true } }));
     procs.push(hq);
-    await hq.waitLog((l) => l.msg === 'cascade server listening (QUIC)', 30_000);
+    await hq.waitLog((l) => l.msg === 'cascade server listening (QUIC)', START_TIMEOUT_MS);
     const edge = startIn(p, 'b', writeConfig(path.join(tmp, 'edge.yaml'), { ...base('edge'), 'cascade-client': { server: `${p.a.addr}:7443`, secret: 'netns-secret' } }));
     procs.push(edge);
-    const edgeHttp = portOf(await edge.waitLog((l) => l.msg === 'HTTP listening (GraphQL and GraphiQL at /graphql)', 30_000));
-    const online = await hq.waitLog((l) => l.msg === 'cascade client online', 20_000);
+    const edgeHttp = portOf(await edge.waitLog((l) => l.msg === 'HTTP listening (GraphQL and GraphiQL at /graphql)', START_TIMEOUT_MS));
+    const online = await hq.waitLog((l) => l.msg === 'cascade client online', 60_000);
     assert.equal(online.remoteAddress, p.b.addr, 'the link comes over the veth path');
 
     if (support.netem) {
