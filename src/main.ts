@@ -1,10 +1,11 @@
 /**
  * The program: `stream-cascade [--config FILE]`. The only place that exits.
+ * The node itself (database, GraphQL, QUIC: seconds of module loading) is loaded
+ * only once the arguments and the config are read, so `--help`, `--version` and
+ * config errors answer at once.
  */
 import { parseArgs } from 'node:util';
-import { buildApp } from './app.js';
 import { ConfigError, defaultConfig, loadConfigFile, type Config } from './config.js';
-import { DatabaseError } from './db/database.js';
 import { VERSION } from './version.js';
 
 const USAGE = `usage: stream-cascade [--config FILE]
@@ -61,6 +62,7 @@ async function main(): Promise<void> {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
   }
+  const [{ buildApp }, { DatabaseError }] = await Promise.all([import('./app.js'), import('./db/database.js')]);
   const app = buildApp(config);
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
