@@ -97,9 +97,10 @@ describe('streams under faults: kill -9 of HQ and edge processes', () => {
       log: { level: 'info' },
       'cascade-server': { quic: { listenaddr: `127.0.0.1:${quicPort}` } },
     });
-    hq = await startProcessNode(hqCfg);
-    const started = await startProcessNodes(
-      Array.from({ length: EDGES }, (_, i) =>
+    // HQ and edges start together (the edges retry their link until HQ listens): both cores busy.
+    const started = await startProcessNodes([
+      hqCfg,
+      ...Array.from({ length: EDGES }, (_, i) =>
         writeConfig(path.join(tmp, `edge${i}.yaml`), {
           name: edgeName(i),
           datadir: path.join(tmp, `edge${i}`),
@@ -109,8 +110,9 @@ describe('streams under faults: kill -9 of HQ and edge processes', () => {
           'cascade-client': { server: `127.0.0.1:${quicPort}`, autopush: true },
         }),
       ),
-    );
-    edges.push(...started);
+    ]);
+    hq = started[0]!;
+    edges.push(...started.slice(1));
     for (const [i, e] of edges.entries()) {
       const l = await e.waitLog((x) => x.msg === 'rtmp server listening');
       pubs.push(await publishSyntheticRtmp(Number(l.port), streamOf(i), { kbps: KBPS }));
