@@ -27,6 +27,16 @@ after(() => removeDir(dir));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const msgs = (n: ProcessNode): string[] => n.lines.map((l) => String(l.msg));
 
+/** Waits for the exit and checks it was the clean stop: exit 0, "stopping" and "node stopped" logged, not forced. */
+async function assertCleanStop(node: ProcessNode): Promise<string[]> {
+  assert.equal(await node.exited, 0, `exit code; stderr: ${node.stderr}`);
+  const m = msgs(node);
+  assert.ok(m.includes('stopping'), 'logged "stopping"');
+  assert.ok(m.includes('node stopped'), 'the clean stop ran to its end');
+  assert.ok(!m.includes('second signal: exiting now'), 'not forced');
+  return m;
+}
+
 function nodeConfig(name: string, database?: string, extra: Record<string, unknown> = {}): string {
   return writeConfig(path.join(dir, `${name}.yaml`), {
     name,
@@ -46,11 +56,8 @@ describe('signals: one stop request delivered twice stops cleanly', { concurrenc
     killGroup(node.child.pid!, 'SIGTERM');
     await node.waitLog((l) => l.msg === 'stopping');
     killGroup(node.child.pid!, 'SIGTERM');
-    assert.equal(await node.exited, 0, `exit code; stderr: ${node.stderr}`);
-    const m = msgs(node);
+    const m = await assertCleanStop(node);
     assert.ok(m.includes('signal repeated while stopping: still stopping cleanly'), 'the repeat is logged and ignored');
-    assert.ok(m.includes('node stopped'), 'the clean stop ran to its end');
-    assert.ok(!m.includes('second signal: exiting now'), 'not forced');
   });
 
   test('SIGINT twice back to back (one Ctrl-C seen by npm and forwarded): clean stop, exit 0', async () => {
@@ -59,11 +66,7 @@ describe('signals: one stop request delivered twice stops cleanly', { concurrenc
     // The kernel may merge the two into one delivery; either way the stop is clean.
     killGroup(node.child.pid!, 'SIGINT');
     killGroup(node.child.pid!, 'SIGINT');
-    assert.equal(await node.exited, 0, `exit code; stderr: ${node.stderr}`);
-    const m = msgs(node);
-    assert.ok(m.includes('stopping'), 'logged "stopping"');
-    assert.ok(m.includes('node stopped'), 'the clean stop ran to its end');
-    assert.ok(!m.includes('second signal: exiting now'), 'not forced');
+    await assertCleanStop(node);
   });
 });
 
