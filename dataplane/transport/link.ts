@@ -3,7 +3,7 @@
  * protocol code get. Nothing outside dataplane/transport/ imports the QUIC
  * binding; everything else talks to a {@link Link} and its {@link LinkStream}s.
  *
- * Semantics (both implementations must honour them; test/unit/transport-*.test.ts
+ * Semantics (both implementations must honour them; test/integration/transport-*.test.ts
  * check them):
  * - Streams are bidirectional and reliable, ordered within a stream.
  * - `read()` is pulled: the transport buffers at most a flow-control window per

@@ -2,8 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   fingerprintOfPem,
@@ -13,6 +12,7 @@ import {
   loadOrCreateIdentity,
   requireFingerprint,
 } from '../../dataplane/transport/index.js';
+import { removeDir, tempDir } from '../helpers/tmp.js';
 
 test('generateSelfSignedIdentity: CA:TRUE, keyCertSign, DNS SANs', async () => {
   const id = await generateSelfSignedIdentity('node-a');
@@ -38,7 +38,7 @@ test('fingerprintOfPem: sha256 of the DER, lowercase hex', async () => {
 });
 
 test('loadOrCreateIdentity writes once (key 0600) and reads back the same identity', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'transport-certs-'));
+  const dir = tempDir('transport-certs-');
   try {
     const sub = join(dir, 'data');
     const first = await loadOrCreateIdentity(sub);
@@ -48,6 +48,6 @@ test('loadOrCreateIdentity writes once (key 0600) and reads back the same identi
     const second = await loadOrCreateIdentity(sub);
     assert.deepEqual(second, first);
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    removeDir(dir);
   }
 });
