@@ -214,7 +214,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
 const runStart = Date.now();
 const loadStart = load();
-say(`# ${files.length} test files, ${concurrency} at a time, per-file timeout ${fileTimeoutMs / 1000} s; load ${loadStart}; temp ${runTmp}`);
+say(`# node ${process.version}; ${files.length} test files, ${concurrency} at a time, per-file timeout ${fileTimeoutMs / 1000} s; load ${loadStart}; temp ${runTmp}`);
 
 const results = [];
 const queue = [...files];
@@ -259,4 +259,7 @@ mkdirSync(join(root, '.tmp'), { recursive: true });
 writeFileSync(durationsFile, JSON.stringify({ ...known, ...Object.fromEntries(results.map((r) => [r.file, r.ms])) }, null, 1));
 
 const ok = !interrupted && failed.length === 0 && strays.length === 0 && (leftInTmp.length === 0 || tmpCheck === 'warn');
+// The plain closing line CI reads: failed files (a timeout, a process left behind) count as failures too.
+const failures = Math.max(total.fail ?? 0, ok ? 0 : 1);
+say(`tests: ${total.pass ?? 0} passed, ${failures} failed, ${total.skipped ?? 0} skipped`);
 process.exit(ok ? 0 : 1);
