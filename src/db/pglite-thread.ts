@@ -102,7 +102,8 @@ interface WorkerData {
 
 function start(workerData: WorkerData): { worker: Worker; ready: Promise<Ready> } {
   // No execArgv: the worker is plain JavaScript and needs no loader.
-  const worker = new Worker(WORKER_URL, { workerData, execArgv: [] });
+  // A small young generation: the worker's own JavaScript only relays rows.
+  const worker = new Worker(WORKER_URL, { workerData, execArgv: [], resourceLimits: { maxYoungGenerationSizeMb: 4 } });
   const ready = new Promise<Ready>((resolve, reject) => {
     const onExit = (code: number): void => reject(new Error(`PGlite worker exited (code ${code}) before it was ready`));
     worker.once('error', reject);
