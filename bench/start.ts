@@ -14,7 +14,7 @@
  * branch) is measured in the same run with `node --import tsx src/main.ts`.
  *
  *   npm run bench:start
- *   npm run bench:start -- --runs 5 --before /work/main
+ *   npm run bench:start -- --runs 5 --before ../main --before-runs 3
  *   npm run bench:start -- --cmd tsx        (this checkout through tsx, not dist/)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -33,12 +33,14 @@ const { values: opts } = parseArgs({
     runs: { type: 'string', default: '5' },
     settle: { type: 'string', default: '3' },
     before: { type: 'string' },
+    'before-runs': { type: 'string' },
     cmd: { type: 'string', default: 'auto' },
   },
 });
 const RUNS = Math.max(1, Math.min(50, Number(opts.runs)));
+const BEFORE_RUNS = Math.max(1, Math.min(50, Number(opts['before-runs'] ?? opts.runs)));
 const SETTLE_MS = Math.max(0, Math.min(60, Number(opts.settle))) * 1_000;
-const READY_TIMEOUT_MS = 60_000;
+const READY_TIMEOUT_MS = 180_000;
 
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -112,9 +114,9 @@ interface Series {
 }
 
 /** Runs the node of checkout `root` with `argv` RUNS times on an empty datadir, each followed by a start on the datadir it made. */
-async function nodeSeries(root: string, argv: string[]): Promise<Series> {
+async function nodeSeries(root: string, argv: string[], runs: number): Promise<Series> {
   const s: Series = { empty: [], existing: [] };
-  for (let i = 0; i < RUNS; i++) {
+  for (let i = 0; i < runs; i++) {
     const dir = mkdtempSync(path.join(tmpdir(), 'bench-start-'));
     try {
       const { file, port } = await nodeConfig(dir);
@@ -163,9 +165,9 @@ function thisCheckoutArgv(): { argv: string[]; label: string } {
 
 async function main(): Promise<void> {
   const abort = setTimeout(() => {
-    process.stderr.write('bench:start: aborted after 15 min\n');
+    process.stderr.write('bench:start: aborted after 30 min\n');
     process.exit(1);
-  }, 15 * 60_000);
+  }, 30 * 60_000);
   abort.unref();
   const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
   out(`bench:start — ${RUNS} runs per case, RSS read ${SETTLE_MS / 1000} s after ready; load average at start ${load()}`);
@@ -173,12 +175,12 @@ async function main(): Promise<void> {
   const plain = await plainSeries();
   row('plain node -e http server', plain);
   if (opts.before) {
-    const before = await nodeSeries(path.resolve(opts.before), [process.execPath, '--import', 'tsx', 'src/main.ts']);
+    const before = await nodeSeries(path.resolve(opts.before), [process.execPath, '--import', 'tsx', 'src/main.ts'], BEFORE_RUNS);
     row(`before, empty datadir`, before.empty);
     row(`before, existing datadir`, before.existing);
   }
   const { argv, label } = thisCheckoutArgv();
-  const now = await nodeSeries(ROOT, argv);
+  const now = await nodeSeries(ROOT, argv, RUNS);
   row(`empty datadir`, now.empty);
   row(`existing datadir`, now.existing);
   out(`(this checkout: ${label}; load average at end ${load()})`);
