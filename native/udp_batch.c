@@ -2,8 +2,9 @@
  * udp_batch: a UDP socket for the lean QUIC driver with batched system calls.
  *
  * Receive: on each readiness event (uv_poll on the socket's fd) one recvmmsg of up to
- * `slots` datagrams into one JS-owned ArrayBuffer (slot i at i * SLOT_BYTES); JS gets ONE
- * callback per batch with the count and the distinct peer addresses, lengths/ports/address
+ * `slots` messages into one JS-owned ArrayBuffer (slot i at i * SLOT_BYTES; with UDP_GRO a
+ * slot may hold several datagrams of one sender); JS gets ONE callback per batch with the
+ * datagram count and the distinct peer addresses; offsets, lengths, ports and address
  * indexes are in a shared Int32Array. The slots are reused by the next batch: JS must be
  * done with them when the callback returns (quiche's recv decrypts in place and keeps
  * nothing).
@@ -29,9 +30,13 @@
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
 
 #define SLOT_BYTES 65536
-#define META_INTS 4 /* per slot: length, port, address index, flags */
+#define META_INTS 4 /* per datagram: offset in recv, length, port, address index */
+#define SEGS_PER_SLOT 64 /* UDP GRO coalesces at most 64 segments into one slot */
 #define MAX_SLOTS 256
 #define MAX_SEND 1024
 #define GSO_MAX_SEGMENTS 64
@@ -52,13 +57,17 @@ typedef struct {
   napi_ref on_error;  /* (code, syscall) */
   napi_ref on_close;
   napi_ref recv_ab;   /* ArrayBuffer slots * SLOT_BYTES */
-  napi_ref meta_ab;   /* ArrayBuffer slots * META_INTS * 4 */
+  napi_ref meta_ab;   /* ArrayBuffer slots * SEGS_PER_SLOT * META_INTS * 4 */
   uint8_t *recv;
   int32_t *meta;
   napi_async_context actx;
   struct mmsghdr rmsg[MAX_SLOTS];
   struct iovec riov[MAX_SLOTS];
   struct sockaddr_storage raddr[MAX_SLOTS];
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } rcmsg[MAX_SLOTS];
 } udp_sock;
 
 /* Send scratch (the addon is used from the main thread only). */
@@ -171,6 +180,8 @@ static void do_recv(udp_sock *s) {
     s->rmsg[i].msg_hdr.msg_iovlen = 1;
     s->rmsg[i].msg_hdr.msg_name = &s->raddr[i];
     s->rmsg[i].msg_hdr.msg_namelen = sizeof s->raddr[i];
+    s->rmsg[i].msg_hdr.msg_control = s->rcmsg[i].buf;
+    s->rmsg[i].msg_hdr.msg_controllen = sizeof s->rcmsg[i].buf;
   }
   int n = recvmmsg(s->fd, s->rmsg, s->slots, MSG_DONTWAIT, NULL);
   if (n < 0) {
@@ -189,8 +200,10 @@ static void do_recv(udp_sock *s) {
   napi_create_array(env, &hosts);
   unsigned distinct[MAX_SLOTS];
   unsigned nd = 0;
+  uint32_t count = 0;
   for (i = 0; i < (unsigned)n; i++) {
-    int32_t *m = s->meta + (size_t)i * META_INTS;
+    struct msghdr *h = &s->rmsg[i].msg_hdr;
+    if (h->msg_flags & MSG_TRUNC) continue; /* larger than a slot: dropped */
     unsigned d;
     for (d = 0; d < nd; d++) if (same_host(&s->raddr[distinct[d]], &s->raddr[i])) break;
     if (d == nd) {
@@ -204,14 +217,31 @@ static void do_recv(udp_sock *s) {
     }
     int port = s->raddr[i].ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&s->raddr[i])->sin6_port)
                                                  : ntohs(((struct sockaddr_in *)&s->raddr[i])->sin_port);
-    /* A truncated datagram (larger than a slot) is reported with length -1 and dropped by JS. */
-    m[0] = (s->rmsg[i].msg_hdr.msg_flags & MSG_TRUNC) ? -1 : (int32_t)s->rmsg[i].msg_len;
-    m[1] = port;
-    m[2] = (int32_t)d;
-    m[3] = 0;
+    /* With UDP_GRO the kernel may hand over several datagrams of one sender as one: split by segment size. */
+    size_t len = s->rmsg[i].msg_len;
+    size_t seg = len;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL; c = CMSG_NXTHDR(h, c)) {
+      if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+        int g;
+        memcpy(&g, CMSG_DATA(c), sizeof g);
+        if (g > 0) seg = (size_t)g;
+      }
+    }
+    size_t off = 0;
+    do {
+      size_t l = len - off < seg ? len - off : seg;
+      if (count >= s->slots * SEGS_PER_SLOT) break;
+      int32_t *m = s->meta + (size_t)count * META_INTS;
+      m[0] = (int32_t)((size_t)i * SLOT_BYTES + off);
+      m[1] = (int32_t)l;
+      m[2] = port;
+      m[3] = (int32_t)d;
+      count++;
+      off += l;
+    } while (off < len);
   }
   napi_value argv[2];
-  napi_create_uint32(env, (uint32_t)n, &argv[0]);
+  napi_create_uint32(env, count, &argv[0]);
   argv[1] = hosts;
   call_js(s, s->on_batch, 2, argv);
   napi_close_handle_scope(env, scope);
@@ -310,7 +340,9 @@ static int get_fn_ref(napi_env env, napi_value obj, const char *name, napi_ref *
 
 /*
  * open({ family: 4|6, host, port, bufferBytes, slots, onBatch, onWritable, onError, onClose })
- * -> handle; handle.recv (Buffer of slots * 65536), handle.meta (Int32Array), handle.port, handle.host.
+ * -> handle; handle.recv (ArrayBuffer of slots * 65536), handle.meta (Int32Array: per datagram of a
+ * batch its offset in recv, length, port and index in the batch's address list).
+ * gro: ask the kernel for UDP_GRO (coalesced receive, split here by segment size).
  */
 static napi_value sock_open(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -322,6 +354,7 @@ static napi_value sock_open(napi_env env, napi_callback_info info) {
   }
   napi_value o = argv[0];
   int32_t family = 4, port = 0, buffer_bytes = 0, slots = 64;
+  bool gro = false;
   CHECK(napi_get_named_property(env, o, "family", &v));
   napi_get_value_int32(env, v, &family);
   CHECK(napi_get_named_property(env, o, "port", &v));
@@ -330,6 +363,8 @@ static napi_value sock_open(napi_env env, napi_callback_info info) {
   napi_get_value_int32(env, v, &buffer_bytes);
   CHECK(napi_get_named_property(env, o, "slots", &v));
   napi_get_value_int32(env, v, &slots);
+  CHECK(napi_get_named_property(env, o, "gro", &v));
+  napi_get_value_bool(env, v, &gro);
   if (slots < 1) slots = 1;
   if (slots > MAX_SLOTS) slots = MAX_SLOTS;
   if (family != 4 && family != 6) family = 4;
@@ -346,6 +381,10 @@ static napi_value sock_open(napi_env env, napi_callback_info info) {
   if (buffer_bytes > 0) {
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof buffer_bytes);
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer_bytes, sizeof buffer_bytes);
+  }
+  if (gro) {
+    int on = 1; /* coalesced receive of a GSO sender's datagrams (Linux >= 5.0; without it, one by one) */
+    setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on);
   }
   if (family == 6) {
     int off = 0; /* dual stack, as node:dgram's udp6 */
@@ -371,9 +410,9 @@ static napi_value sock_open(napi_env env, napi_callback_info info) {
   CHECK(napi_create_object(env, &handle));
   CHECK(napi_create_arraybuffer(env, (size_t)slots * SLOT_BYTES, &data, &recv_ab));
   s->recv = data;
-  CHECK(napi_create_arraybuffer(env, (size_t)slots * META_INTS * 4, &data, &meta_ab));
+  CHECK(napi_create_arraybuffer(env, (size_t)slots * SEGS_PER_SLOT * META_INTS * 4, &data, &meta_ab));
   s->meta = data;
-  CHECK(napi_create_typedarray(env, napi_int32_array, (size_t)slots * META_INTS, meta_ab, 0, &meta_arr));
+  CHECK(napi_create_typedarray(env, napi_int32_array, (size_t)slots * SEGS_PER_SLOT * META_INTS, meta_ab, 0, &meta_arr));
   CHECK(napi_set_named_property(env, handle, "recv", recv_ab));
   CHECK(napi_set_named_property(env, handle, "meta", meta_arr));
   CHECK(napi_create_reference(env, recv_ab, 1, &s->recv_ab));

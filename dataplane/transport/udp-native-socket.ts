@@ -22,7 +22,6 @@ interface NativeHandle {
 }
 
 interface UdpBatchAddon {
-  slotBytes: number;
   metaInts: number;
   open(o: {
     family: 4 | 6;
@@ -30,6 +29,7 @@ interface UdpBatchAddon {
     port: number;
     bufferBytes: number;
     slots: number;
+    gro: boolean;
     onBatch: (count: number, hosts: string[]) => void;
     onWritable: () => void;
     onError: (code: string, syscall: string) => void;
@@ -76,7 +76,6 @@ class NativeSocket implements DatagramSocket {
   private readonly handle: NativeHandle;
   private readonly recv: ArrayBuffer;
   private readonly meta: Int32Array;
-  private readonly slotBytes: number;
   private readonly metaInts: number;
   private readonly onError: (err: Error) => void;
   private readonly queue: Queued[] = [];
@@ -87,7 +86,6 @@ class NativeSocket implements DatagramSocket {
   constructor(addon: UdpBatchAddon, args: OpenDatagramSocketArgs) {
     this.addon = addon;
     this.onError = args.onError;
-    this.slotBytes = addon.slotBytes;
     this.metaInts = addon.metaInts;
     let resolveClosed!: () => void;
     this.closedPromise = new Promise<void>((resolve) => (resolveClosed = resolve));
@@ -97,6 +95,7 @@ class NativeSocket implements DatagramSocket {
       port: args.port,
       bufferBytes: args.bufferBytes,
       slots: RECV_SLOTS,
+      gro: true,
       onBatch: this.onBatch,
       onWritable: this.onWritable,
       onError: (code, syscall) => this.onError(Object.assign(new Error(`${syscall} ${code}`), { code, syscall })),
@@ -110,11 +109,10 @@ class NativeSocket implements DatagramSocket {
     const meta = this.meta;
     const step = this.metaInts;
     for (let i = 0; i < count && !this.closed; i++) {
-      const len = meta[i * step] ?? -1;
-      if (len < 0) continue; // truncated: larger than a slot
-      const host = hosts[meta[i * step + 2] ?? 0] ?? '';
+      const at = i * step;
+      const host = hosts[meta[at + 3] ?? 0] ?? '';
       try {
-        this.onMessage(Buffer.from(this.recv, i * this.slotBytes, len), host, meta[i * step + 1] ?? 0);
+        this.onMessage(Buffer.from(this.recv, meta[at] ?? 0, meta[at + 1] ?? 0), host, meta[at + 2] ?? 0);
       } catch (e) {
         this.onError(e instanceof Error ? e : new Error(String(e)));
       }
