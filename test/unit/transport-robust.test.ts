@@ -16,6 +16,7 @@ import {
   type TlsIdentity,
 } from '../../dataplane/transport/index.js';
 import { makeClientInitial, roundTrip, sleep, startEchoServer, within } from './transport-helpers.js';
+import { testTransport } from './udp-under-test.js';
 
 const FIXTURE = fileURLToPath(new URL('./transport-peer.fixture.ts', import.meta.url));
 let identity: TlsIdentity;
@@ -58,7 +59,7 @@ function killAndWait(child: ChildProcess): Promise<void> {
 
 describe('a killed peer is noticed within the idle timeout (default 2.5 s)', () => {
   test('server side: a client killed with SIGKILL', async () => {
-    const transport = createLeanQuicTransport();
+    const transport = testTransport();
     const server = await startEchoServer(transport, identity, { echo: false });
     const linkP = server.nextLink();
     const { child } = await startPeer(['client', String(server.port)], /ready/);
@@ -85,7 +86,7 @@ describe('a killed peer is noticed within the idle timeout (default 2.5 s)', () 
     const { child, match } = await startPeer(['server', certFile, keyFile], /port (\d+)/);
     let link: Link | null = null;
     try {
-      link = await createLeanQuicTransport().connect({
+      link = await testTransport().connect({
         host: '127.0.0.1',
         port: Number(match[1]),
         caPem: identity.certPem,
@@ -116,7 +117,7 @@ function sendTo(sock: Socket, data: Uint8Array, port: number): Promise<void> {
 
 describe('bad datagrams', () => {
   test('garbage and truncated datagrams are ignored; a live link keeps working', async () => {
-    const transport = createLeanQuicTransport();
+    const transport = testTransport();
     const server = await startEchoServer(transport, identity);
     const link = await transport.connect({ host: '127.0.0.1', port: server.port, caPem: identity.certPem });
     const sock = await udpSocket();
@@ -158,7 +159,7 @@ describe('bad datagrams', () => {
   });
 
   test('an Initial of an unknown QUIC version gets a version negotiation packet', async () => {
-    const transport = createLeanQuicTransport();
+    const transport = testTransport();
     const server = await startEchoServer(transport, identity);
     const sock = await udpSocket();
     try {
@@ -183,7 +184,7 @@ describe('bad datagrams', () => {
   });
 
   test('stateless retry: clients get in after a Retry; tokenless Initials create no state', async () => {
-    const transport = createLeanQuicTransport({ statelessRetry: true });
+    const transport = testTransport({ statelessRetry: true });
     const server = await startEchoServer(transport, identity);
     const sock = await udpSocket();
     try {
@@ -206,7 +207,7 @@ describe('bad datagrams', () => {
   });
 
   test('an Initial flood from one address is capped, and other clients still get in', async () => {
-    const transport = createLeanQuicTransport({ maxPendingHandshakesPerAddress: 8, maxPendingHandshakes: 64 });
+    const transport = testTransport({ maxPendingHandshakesPerAddress: 8, maxPendingHandshakes: 64 });
     const server = await startEchoServer(transport, identity, { maxIdleTimeoutMs: 1_000 });
     const flooder = await udpSocket('127.0.0.2');
     try {
