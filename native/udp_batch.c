@@ -629,26 +629,6 @@ static napi_value sock_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* gso(handle) -> whether UDP_SEGMENT is still in use (false after the kernel refused it). */
-static napi_value sock_gso(napi_env env, napi_callback_info info) {
-  napi_value argv[1], out;
-  udp_sock *s = sock_args(env, info, 1, argv);
-  if (s == NULL) return NULL;
-  CHECK(napi_get_boolean(env, s->gso != 0, &out));
-  return out;
-}
-
-/* setGso(handle, on): turn UDP_SEGMENT use off (or back on). */
-static napi_value sock_set_gso(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  bool on = false;
-  udp_sock *s = sock_args(env, info, 2, argv);
-  if (s == NULL) return NULL;
-  napi_get_value_bool(env, argv[1], &on);
-  s->gso = on ? 1 : 0;
-  return NULL;
-}
-
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, sock_open, NULL, NULL, NULL, napi_default, NULL},
@@ -657,8 +637,6 @@ static napi_value init(napi_env env, napi_value exports) {
       {"send", NULL, sock_send, NULL, NULL, NULL, napi_default, NULL},
       {"wantWritable", NULL, sock_want_writable, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, sock_close, NULL, NULL, NULL, napi_default, NULL},
-      {"gso", NULL, sock_gso, NULL, NULL, NULL, napi_default, NULL},
-      {"setGso", NULL, sock_set_gso, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_value v;
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -40,7 +40,6 @@ interface UdpBatchAddon {
   send(h: NativeHandle, data: Uint8Array, lens: Int32Array, count: number, stride: number, host: string | null, port: number): number;
   wantWritable(h: NativeHandle): void;
   close(h: NativeHandle): void;
-  gso(h: NativeHandle): boolean;
 }
 
 const loaded = new Map<string, { addon: UdpBatchAddon | null; error: string | null }>();

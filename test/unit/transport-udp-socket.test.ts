@@ -149,3 +149,33 @@ test('native: a connected socket sends without a destination and hears only its 
     await Promise.all([server.close(), stranger.close(), client.close()]);
   }
 });
+
+for (const kind of ['native', 'dgram'] as const) {
+  test(`${kind}: ICMP port unreachable on a connected socket reaches onError, never throws`, async () => {
+    const gone = await open(kind);
+    const port = gone.address().port;
+    await gone.close(); // nobody listens there now
+    const errors: string[] = [];
+    const s = await openDatagramSocket({
+      implementation: kind,
+      addonPath: DEFAULT_UDP_ADDON_PATH,
+      family: 4,
+      host: '127.0.0.1',
+      port: 0,
+      bufferBytes: 65536,
+      onError: (err) => void errors.push((err as NodeJS.ErrnoException).code ?? err.message),
+      logger: null,
+    });
+    try {
+      await s.connect('127.0.0.1', port);
+      const deadline = Date.now() + 2_000;
+      while (!errors.includes('ECONNREFUSED') && Date.now() < deadline) {
+        s.sendBatch(Buffer.alloc(300), Int32Array.of(100, 100, 100), 3, 100, null);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(errors.includes('ECONNREFUSED'), `errors seen: ${errors.join(', ')}`);
+    } finally {
+      await s.close();
+    }
+  });
+}
