@@ -49,6 +49,9 @@ typedef struct {
   int closed;
   int gso; /* 1: try UDP_SEGMENT; 0: kernel refused it once */
   int want_writable;
+  int uv_closed;  /* libuv is done with the poll handle */
+  int finalized;  /* the JS handle was collected */
+  int teardown;   /* closed by the environment's cleanup hook: no more JS */
   unsigned slots;
   uv_poll_t poll;
   napi_ref self;      /* the JS handle object (strong while open) */
@@ -68,15 +71,14 @@ typedef struct {
     char buf[CMSG_SPACE(sizeof(int))];
     struct cmsghdr align;
   } rcmsg[MAX_SLOTS];
+  /* Send scratch, per socket: sockets may live in worker threads too. */
+  struct mmsghdr smsg[MAX_SEND];
+  struct iovec siov[MAX_SEND];
+  union {
+    char buf[CMSG_SPACE(sizeof(uint16_t))];
+    struct cmsghdr align;
+  } scmsg[MAX_SEND];
 } udp_sock;
-
-/* Send scratch (the addon is used from the main thread only). */
-static struct mmsghdr smsg[MAX_SEND];
-static struct iovec siov[MAX_SEND];
-static union {
-  char buf[CMSG_SPACE(sizeof(uint16_t))];
-  struct cmsghdr align;
-} scmsg[MAX_SEND];
 
 #define CHECK(call)                                                        \
   do {                                                                     \
@@ -283,6 +285,12 @@ static void delete_ref(napi_env env, napi_ref *r) {
 static void on_uv_closed(uv_handle_t *h) {
   udp_sock *s = (udp_sock *)h->data;
   napi_env env = s->env;
+  s->uv_closed = 1;
+  if (s->teardown) {
+    /* The environment is going away: no JS; whichever of this and the finalizer comes last frees. */
+    if (s->finalized) free(s);
+    return;
+  }
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
   call_js(s, s->on_close, 0, NULL);
@@ -304,8 +312,25 @@ static void finalize_sock(napi_env env, void *data, void *hint) {
   udp_sock *s = (udp_sock *)data;
   if (s->self != NULL) napi_delete_reference(env, s->self);
   s->self = NULL;
-  /* Collected while open only at environment teardown: libuv may still hold the poll handle. */
-  if (s->closed) free(s);
+  s->finalized = 1;
+  /* Collected while open only at environment teardown: then the close callback frees. */
+  if (s->uv_closed) free(s);
+}
+
+static void close_now(udp_sock *s) {
+  s->closed = 1;
+  uv_poll_stop(&s->poll);
+  close(s->fd);
+  s->fd = -1;
+  uv_close((uv_handle_t *)&s->poll, on_uv_closed);
+}
+
+/* Environment teardown (process exit, a worker thread ending) with the socket still open. */
+static void cleanup_hook(void *arg) {
+  udp_sock *s = (udp_sock *)arg;
+  if (s->closed) return;
+  s->teardown = 1;
+  close_now(s);
 }
 
 static udp_sock *unwrap(napi_env env, napi_value obj) {
@@ -433,9 +458,12 @@ static napi_value sock_open(napi_env env, napi_callback_info info) {
   if (r != 0) {
     close(fd);
     s->closed = 1;
+    s->uv_closed = 1;
+    napi_reference_unref(env, s->self, NULL);
     return throw_errno(env, -r, "uv_poll_init");
   }
   s->poll.data = s;
+  CHECK(napi_add_env_cleanup_hook(env, cleanup_hook, s));
   update_poll(s);
   return handle;
 }
@@ -531,8 +559,8 @@ static napi_value sock_send(napi_env env, napi_callback_info info) {
       napi_throw_range_error(env, "EINVAL", "send: lengths exceed the data");
       return NULL;
     }
-    siov[i].iov_base = p + o;
-    siov[i].iov_len = (size_t)lens[i];
+    s->siov[i].iov_base = p + o;
+    s->siov[i].iov_len = (size_t)lens[i];
     at = o + (size_t)lens[i];
   }
   int32_t done = 0;
@@ -554,17 +582,17 @@ static napi_value sock_send(napi_env env, napi_callback_info info) {
           if (lens[i + n - 1] < seg) break; /* a shorter segment ends the run */
         }
       }
-      struct msghdr *h = &smsg[nm].msg_hdr;
+      struct msghdr *h = &s->smsg[nm].msg_hdr;
       memset(h, 0, sizeof *h);
-      h->msg_iov = &siov[i];
+      h->msg_iov = &s->siov[i];
       h->msg_iovlen = (size_t)n;
       if (has_dest) {
         h->msg_name = &ss;
         h->msg_namelen = sl;
       }
       if (n > 1) {
-        h->msg_control = scmsg[nm].buf;
-        h->msg_controllen = sizeof scmsg[nm].buf;
+        h->msg_control = s->scmsg[nm].buf;
+        h->msg_controllen = sizeof s->scmsg[nm].buf;
         struct cmsghdr *c = CMSG_FIRSTHDR(h);
         c->cmsg_level = SOL_UDP;
         c->cmsg_type = UDP_SEGMENT;
@@ -577,7 +605,7 @@ static napi_value sock_send(napi_env env, napi_callback_info info) {
       nm++;
       i += n;
     }
-    int sent = sendmmsg(s->fd, smsg, nm, MSG_DONTWAIT);
+    int sent = sendmmsg(s->fd, s->smsg, nm, MSG_DONTWAIT);
     if (sent < 0) {
       int err = errno;
       if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) break;
@@ -621,11 +649,8 @@ static napi_value sock_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   udp_sock *s = sock_args(env, info, 1, argv);
   if (s == NULL || s->closed) return NULL;
-  s->closed = 1;
-  uv_poll_stop(&s->poll);
-  close(s->fd);
-  s->fd = -1;
-  uv_close((uv_handle_t *)&s->poll, on_uv_closed);
+  napi_remove_env_cleanup_hook(env, cleanup_hook, s);
+  close_now(s);
   return NULL;
 }
 

@@ -179,3 +179,28 @@ for (const kind of ['native', 'dgram'] as const) {
     }
   });
 }
+
+test('native: terminating a worker thread with its sockets open (and one closed) does not take the process down', async () => {
+  const { Worker } = await import('node:worker_threads');
+  const code = `
+    const { createRequire } = require('node:module');
+    const { parentPort, workerData } = require('node:worker_threads');
+    const addon = createRequire(workerData)(workerData);
+    const noop = () => {};
+    const open = () => addon.open({ family: 4, host: '127.0.0.1', port: 0, bufferBytes: 65536, slots: 8, gro: true,
+      onBatch: noop, onWritable: noop, onError: noop, onClose: noop });
+    const a = open(), b = open();
+    addon.send(a, Buffer.alloc(10), Int32Array.of(10), 1, 0, '127.0.0.1', addon.address(b).port);
+    open();
+    addon.close(b);
+    parentPort.postMessage('opened');
+  `;
+  for (let i = 0; i < 3; i++) {
+    const w = new Worker(code, { eval: true, workerData: DEFAULT_UDP_ADDON_PATH });
+    const msg = await within(new Promise((resolve, reject) => w.once('message', resolve).once('error', reject)), 5_000, 'worker');
+    assert.equal(msg, 'opened');
+    // Open sockets keep the worker alive (as dgram sockets do): end it from outside.
+    const exit = await within(w.terminate(), 5_000, 'worker terminate');
+    assert.equal(exit, 1);
+  }
+});
