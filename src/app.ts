@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CascadeClient, CascadeServer, Forwarding } from '../dataplane/cascade/index.js';
-import { apiRelayHandler } from '../dataplane/cascade/api-relay-client.js';
+import { relayResponder } from '../dataplane/cascade/index.js';
 import { CloseCode, StreamKind } from '../dataplane/protocol/index.js';
 import {
   createLeanQuicTransport,
@@ -31,6 +31,7 @@ import { streamRoutes } from './http/rest-streams.js';
 import { startHttpServer, type HttpServer } from './http/http-server.js';
 import { createRelayExecutor } from './http/relay-executor.js';
 import { createRelayRoute } from './http/relay-route.js';
+import { RelayService } from './services/relay.service.js';
 import { createLogger, type Logger } from './logger.js';
 import { ClientService } from './services/client.service.js';
 import { EventBus } from './services/event-bus.js';
@@ -157,7 +158,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
           cascadeClient.on('stateChanged', (s) => events.publish('upstreamChanged', s));
           cascadeClient.onStream(
             StreamKind.ApiRelay,
-            apiRelayHandler({
+            relayResponder({
               execute: createRelayExecutor({
                 policy: cc.relayApi,
                 listener: () => {
@@ -198,6 +199,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
           streams,
           cascade: new CascadeService(cascadeServer, cascadeClient),
           forwarding: new ForwardingService(forwarding, hub, clients, cascadeServer, cascadeClient, pullRules, events, config.name),
+          relay: new RelayService(clients, cascadeServer),
           events,
           logger,
         };
@@ -218,8 +220,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
           relay: createRelayRoute({
             policy: config.cascadeServer?.relayApi ?? null,
             admin: { token: config.http.token, protectReads: config.http.protectReads },
-            clients,
-            server: cascadeServer,
+            relay: services.relay,
             internal: relayInternal,
           }),
         });

@@ -106,7 +106,7 @@ const fileSchema = z.strictObject({
       udp: z.enum(['auto', 'native', 'dgram']).default('auto'),
     })
     .prefault({}),
-  /** Stream forwarding across the cascade (issue 6). */
+  /** Stream forwarding across the cascade. */
   forwarding: z
     .strictObject({
       /** How long an on-demand pull stays after its last subscriber left, ms. */

@@ -10,7 +10,7 @@ export {
   generateSelfSignedIdentity,
   fingerprintOfPem,
   fingerprintOfDer,
-  normalizeFingerprint,
+  requireFingerprint,
   loadOrCreateIdentity,
   IDENTITY_CERT_FILE,
   IDENTITY_KEY_FILE,

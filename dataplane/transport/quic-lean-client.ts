@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { CASCADE_ALPN, LinkCloseCode, type ConnectOptions, type Link, type LinkCloseInfo } from './link.js';
-import { fingerprintOfDer, normalizeFingerprint } from './certs.js';
+import { fingerprintOfDer, requireFingerprint } from './certs.js';
 import { buildNativeConfig, type ResolvedLeanQuicOptions } from './quic-lean-config.js';
 import { LeanConnection, type LeanConnectionHost } from './quic-lean-connection.js';
 import { openDatagramSocket } from './datagram-socket.js';
@@ -31,7 +31,7 @@ export class LinkConnectError extends Error {
 
 /** Connect to a cascade server; resolves once TLS is done and the server is verified. */
 export async function connectLeanQuic(options: ConnectOptions, opts: ResolvedLeanQuicOptions): Promise<Link> {
-  const pin = options.fingerprint === undefined ? null : normalizeFingerprint(options.fingerprint);
+  const pin = options.fingerprint === undefined ? null : requireFingerprint(options.fingerprint);
   const idleTimeoutMs = options.maxIdleTimeoutMs ?? opts.maxIdleTimeoutMs;
   const keepAliveMs = options.keepAliveIntervalMs ?? opts.keepAliveIntervalMs;
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;

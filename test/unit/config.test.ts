@@ -1,11 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, configFromObject, defaultConfig, loadConfigFile } from '../../src/config.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'sc-config-'));
+const dir = tempDir('sc-config-');
 function file(name: string, text: string): string {
   const p = path.join(dir, name);
   writeFileSync(p, text);

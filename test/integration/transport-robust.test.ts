@@ -1,11 +1,10 @@
 // Robustness of the lean QUIC transport: killed peers, garbage datagrams, Initial floods.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -15,6 +14,9 @@ import {
   type Link,
   type TlsIdentity,
 } from '../../dataplane/transport/index.js';
+import { waitUntil } from '../helpers/poll.js';
+import { spawnTracked } from '../helpers/processes.js';
+import { removeDir, tempDir } from '../helpers/tmp.js';
 import { makeClientInitial, roundTrip, sleep, startEchoServer, within } from './transport-helpers.js';
 import { testTransport } from './udp-under-test.js';
 
@@ -24,16 +26,16 @@ let dir: string;
 
 before(async () => {
   identity = await generateSelfSignedIdentity('transport-robust');
-  dir = await mkdtemp(join(tmpdir(), 'transport-robust-'));
+  dir = tempDir('transport-robust-');
 });
 
 after(async () => {
-  await rm(dir, { recursive: true, force: true });
+  removeDir(dir);
 });
 
 /** Start the fixture and wait for a line matching `re`. */
 function startPeer(args: string[], re: RegExp): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawnTracked(process.execPath, ['--import', 'tsx', FIXTURE, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   return within(
     new Promise((resolve, reject) => {
       let out = '';
@@ -213,7 +215,8 @@ describe('bad datagrams', () => {
     try {
       const port = flooder.address().port;
       for (let i = 0; i < 300; i++) await sendTo(flooder, makeClientInitial(server.port, port, '127.0.0.2'), server.port);
-      await sleep(50);
+      // Wait until the server has read the flood (under load that takes longer than any fixed pause).
+      await waitUntil('the server to refuse the flood', () => server.listener.stats().refusedInitials >= 290, 30_000);
       const stats = server.listener.stats();
       assert.ok(stats.pendingHandshakes <= 8, `pending ${stats.pendingHandshakes}`);
       assert.ok(stats.refusedInitials >= 290, `refused ${stats.refusedInitials}`);
