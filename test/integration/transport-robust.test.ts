@@ -8,7 +8,6 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  createLeanQuicTransport,
   generateSelfSignedIdentity,
   LinkCloseCode,
   type Link,
