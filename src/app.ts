@@ -12,6 +12,7 @@ import { relayResponder } from '../dataplane/cascade/index.js';
 import { CloseCode, StreamKind } from '../dataplane/protocol/index.js';
 import {
   createLeanQuicTransport,
+  resolveUdpImplementation,
   defaultTransport,
   LEAN_QUIC_DEFAULTS,
   loadOrCreateIdentity,
@@ -281,9 +282,19 @@ async function serverIdentity(config: Config): Promise<TlsIdentity> {
 /** The QUIC transport of this node's links: the default one unless `quic.*` tunes it. */
 function linkTransport(config: Config, logger: Logger): Transport {
   const q = config.quic;
-  if (q.congestion === LEAN_QUIC_DEFAULTS.congestionControl && q.maxUdpPayloadBytes === LEAN_QUIC_DEFAULTS.maxUdpPayloadBytes) {
+  // Once at start: which UDP socket the links use (warns when auto falls back; throws when native does not load).
+  logger.info({ udp: resolveUdpImplementation(q.udp, LEAN_QUIC_DEFAULTS.udpAddonPath, logger) }, 'QUIC UDP socket');
+  if (
+    q.congestion === LEAN_QUIC_DEFAULTS.congestionControl &&
+    q.maxUdpPayloadBytes === LEAN_QUIC_DEFAULTS.maxUdpPayloadBytes &&
+    q.udp === LEAN_QUIC_DEFAULTS.udp
+  ) {
     return defaultTransport;
   }
-  logger.info({ congestion: q.congestion, maxUdpPayloadBytes: q.maxUdpPayloadBytes }, 'QUIC tuned by config');
-  return createLeanQuicTransport({ congestionControl: q.congestion, maxUdpPayloadBytes: q.maxUdpPayloadBytes });
+  logger.info({ congestion: q.congestion, maxUdpPayloadBytes: q.maxUdpPayloadBytes, udp: q.udp }, 'QUIC tuned by config');
+  return createLeanQuicTransport({
+    congestionControl: q.congestion,
+    maxUdpPayloadBytes: q.maxUdpPayloadBytes,
+    udp: q.udp,
+  });
 }
