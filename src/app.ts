@@ -8,10 +8,11 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CascadeClient, CascadeServer, Forwarding } from '../dataplane/cascade/index.js';
-import { apiRelayHandler } from '../dataplane/cascade/api-relay-client.js';
+import { relayResponder } from '../dataplane/cascade/index.js';
 import { CloseCode, StreamKind } from '../dataplane/protocol/index.js';
 import {
   createLeanQuicTransport,
+  resolveUdpImplementation,
   defaultTransport,
   LEAN_QUIC_DEFAULTS,
   loadOrCreateIdentity,
@@ -30,6 +31,7 @@ import { streamRoutes } from './http/rest-streams.js';
 import { startHttpServer, type HttpServer } from './http/http-server.js';
 import { createRelayExecutor } from './http/relay-executor.js';
 import { createRelayRoute } from './http/relay-route.js';
+import { RelayService } from './services/relay.service.js';
 import { createLogger, type Logger } from './logger.js';
 import { ClientService } from './services/client.service.js';
 import { EventBus } from './services/event-bus.js';
@@ -156,7 +158,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
           cascadeClient.on('stateChanged', (s) => events.publish('upstreamChanged', s));
           cascadeClient.onStream(
             StreamKind.ApiRelay,
-            apiRelayHandler({
+            relayResponder({
               execute: createRelayExecutor({
                 policy: cc.relayApi,
                 listener: () => {
@@ -197,6 +199,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
           streams,
           cascade: new CascadeService(cascadeServer, cascadeClient),
           forwarding: new ForwardingService(forwarding, hub, clients, cascadeServer, cascadeClient, pullRules, events, config.name),
+          relay: new RelayService(clients, cascadeServer),
           events,
           logger,
         };
@@ -218,8 +221,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
           relay: createRelayRoute({
             policy: config.cascadeServer?.relayApi ?? null,
             admin: { token: config.http.token, protectReads: config.http.protectReads },
-            clients,
-            server: cascadeServer,
+            relay: services.relay,
             internal: relayInternal,
           }),
         });
@@ -281,11 +283,21 @@ async function serverIdentity(config: Config): Promise<TlsIdentity> {
 /** The QUIC transport of this node's links: the default one unless `quic.*` tunes it. */
 function linkTransport(config: Config, logger: Logger): Transport {
   const q = config.quic;
-  if (q.congestion === LEAN_QUIC_DEFAULTS.congestionControl && q.maxUdpPayloadBytes === LEAN_QUIC_DEFAULTS.maxUdpPayloadBytes) {
+  // Once at start: which UDP socket the links use (warns when auto falls back; throws when native does not load).
+  logger.info({ udp: resolveUdpImplementation(q.udp, LEAN_QUIC_DEFAULTS.udpAddonPath, logger) }, 'QUIC UDP socket');
+  if (
+    q.congestion === LEAN_QUIC_DEFAULTS.congestionControl &&
+    q.maxUdpPayloadBytes === LEAN_QUIC_DEFAULTS.maxUdpPayloadBytes &&
+    q.udp === LEAN_QUIC_DEFAULTS.udp
+  ) {
     return defaultTransport;
   }
-  logger.info({ congestion: q.congestion, maxUdpPayloadBytes: q.maxUdpPayloadBytes }, 'QUIC tuned by config');
-  return createLeanQuicTransport({ congestionControl: q.congestion, maxUdpPayloadBytes: q.maxUdpPayloadBytes });
+  logger.info({ congestion: q.congestion, maxUdpPayloadBytes: q.maxUdpPayloadBytes, udp: q.udp }, 'QUIC tuned by config');
+  return createLeanQuicTransport({
+    congestionControl: q.congestion,
+    maxUdpPayloadBytes: q.maxUdpPayloadBytes,
+    udp: q.udp,
+  });
 }
 
 /** Player options of the media servers: a node whose event loop already lags 1 s cannot take one more player in real time. */

@@ -111,9 +111,11 @@ const fileSchema = z.strictObject({
     .strictObject({
       congestion: z.enum(['bbr', 'cubic', 'reno']).default('bbr'),
       maxudppayload: z.number().int().min(1200).max(65527).default(1350),
+      /** UDP socket: native batch addon (recvmmsg/sendmmsg/GSO), node:dgram, or auto (native when it loads). */
+      udp: z.enum(['auto', 'native', 'dgram']).default('auto'),
     })
     .prefault({}),
-  /** Stream forwarding across the cascade (issue 6). */
+  /** Stream forwarding across the cascade. */
   forwarding: z
     .strictObject({
       /** How long an on-demand pull stays after its last subscriber left, ms. */
@@ -225,7 +227,7 @@ export interface Config {
   database: DatabaseConfig;
   log: { level: LogLevel };
   /** QUIC tuning of the cascade links. */
-  quic: { congestion: 'cubic' | 'reno' | 'bbr'; maxUdpPayloadBytes: number };
+  quic: { congestion: 'cubic' | 'reno' | 'bbr'; maxUdpPayloadBytes: number; udp: 'auto' | 'native' | 'dgram' };
   forwarding: { onDemandGraceMs: number };
   cascadeServer: CascadeServerConfig | null;
   cascadeClient: CascadeClientConfig | null;
@@ -308,7 +310,7 @@ function normalise(file: string | null, c: FileConfig, baseDir: string): Config 
     rtmp: { listen: c.rtmp.listenaddr, ...players(c.rtmp) },
     database: resolveDatabase(c.database.url, datadir),
     log: { level: c.log.level },
-    quic: { congestion: c.quic.congestion, maxUdpPayloadBytes: c.quic.maxudppayload },
+    quic: { congestion: c.quic.congestion, maxUdpPayloadBytes: c.quic.maxudppayload, udp: c.quic.udp },
     forwarding: { onDemandGraceMs: c.forwarding.ondemandgrace },
     cascadeServer: server
       ? {

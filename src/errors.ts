@@ -17,6 +17,7 @@ export const ErrorCatalog = {
   PAYLOAD_TOO_LARGE: { status: 413, envelope: 413 },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, envelope: 415 },
   INTERNAL: { status: 500, envelope: 500 },
+  BAD_GATEWAY: { status: 502, envelope: 502 },
   UNAVAILABLE: { status: 503, envelope: 503 },
   TIMEOUT: { status: 504, envelope: 504 },
 } as const;

@@ -1,10 +1,11 @@
 /**
  * The program: `stream-cascade [--config FILE]`. The only place that exits.
+ * The node itself (database, GraphQL, QUIC: seconds of module loading) is loaded
+ * only once the arguments and the config are read, so `--help`, `--version` and
+ * config errors answer at once.
  */
 import { parseArgs } from 'node:util';
-import { buildApp } from './app.js';
 import { ConfigError, defaultConfig, loadConfigFile, type Config } from './config.js';
-import { DatabaseError } from './db/database.js';
 import { VERSION } from './version.js';
 
 const USAGE = `usage: stream-cascade [--config FILE]
@@ -15,6 +16,17 @@ const USAGE = `usage: stream-cascade [--config FILE]
   -v, --version       print the version
   -h, --help          this text
 `;
+
+/** A clean stop that takes longer than this is cut short (exit 1). */
+const STOP_TIMEOUT_MS = 10_000;
+/**
+ * A repeat of the stop signal sooner than this after the first is the same stop
+ * request delivered twice and is ignored; a later one forces the exit. SIGTERM:
+ * 2 s (group kills and forwarding deliver copies within milliseconds). SIGINT:
+ * 300 ms, so that a person's second Ctrl-C forces the exit while the copy npm
+ * forwards from a single Ctrl-C does not.
+ */
+const SAME_REQUEST_MS = { SIGTERM: 2_000, SIGINT: 300 } as const;
 
 function fail(message: string): never {
   process.stderr.write(`stream-cascade: ${message}\n`);
@@ -50,19 +62,34 @@ async function main(): Promise<void> {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
   }
+  const [{ buildApp }, { DatabaseError }] = await Promise.all([import('./app.js'), import('./db/database.js')]);
   const app = buildApp(config);
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) {
-      app.logger.warn({ signal }, 'second signal: exiting now');
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  let stoppingSince: number | null = null;
+  function onSignal(signal: 'SIGINT' | 'SIGTERM'): void {
+    const now = performance.now();
+    if (stoppingSince !== null) {
+      // One stop request often arrives twice: a process-group kill (npm, systemd, a
+      // test harness) plus the parent forwarding it, or one Ctrl-C seen by npm and
+      // the node. A repeat within the window is that same request; a later one
+      // (a person pressing Ctrl-C again, an operator insisting) forces the exit.
+      const since = now - stoppingSince;
+      if (since < SAME_REQUEST_MS[signal]) {
+        app.logger.info({ signal, sinceMs: Math.round(since) }, 'signal repeated while stopping: still stopping cleanly');
+        return;
+      }
+      app.logger.warn({ signal, sinceMs: Math.round(since) }, 'second signal: exiting now');
+      app.logger.flush();
       process.exit(1);
     }
-    stopping = true;
+    stoppingSince = now;
     app.logger.info({ signal }, 'stopping');
     const hard = setTimeout(() => {
       app.logger.error('stop took over 10 s: exiting');
+      app.logger.flush();
       process.exit(1);
-    }, 10_000);
+    }, STOP_TIMEOUT_MS);
     hard.unref();
     app.stop().then(
       () => {
@@ -72,12 +99,11 @@ async function main(): Promise<void> {
       },
       (err: unknown) => {
         app.logger.error({ err }, 'stop failed');
+        app.logger.flush();
         process.exit(1);
       },
     );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  }
   process.on('unhandledRejection', (reason) => app.logger.error({ err: reason }, 'unhandled promise rejection'));
   try {
     await app.start();

@@ -16,8 +16,8 @@
 import type { Logger } from 'pino';
 import { StreamKind } from '../protocol/index.js';
 import { isValidStreamPath, type StreamHub } from '../media/stream-hub.js';
-import type { CascadeClient } from './cascade-client.js';
-import type { CascadeServer } from './cascade-server.js';
+import type { CascadeClient } from './link/cascade-client.js';
+import type { CascadeServer } from './link/cascade-server.js';
 import { acceptPush, pushOut, type ForwardingHost } from './media-push.js';
 import { pullIn, servePull, type PullHandle } from './media-pull.js';
 import { StreamRegistry, type StreamDirection } from './stream-origin.js';

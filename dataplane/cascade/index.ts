@@ -2,17 +2,17 @@
  * Cascade sessions: the server (upper node) and client (lower node) state machines
  * over the transport's Link interface. See dataplane/PROTOCOL.md.
  */
-export * from './authority.js';
-export * from './cascade-server.js';
-export * from './cascade-client.js';
-export type { CascadeServerVerification } from './server-verifier.js';
+export * from './link/authority.js';
+export * from './link/cascade-server.js';
+export * from './link/cascade-client.js';
+export type { CascadeServerVerification } from './link/server-verifier.js';
 export * from './stream-handler.js';
 export * from './errors.js';
-export { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
-export { KnownServersFile, parseKnownServers, serverKey, type KnownServer, type TofuResult } from './known-servers.js';
-export { AuthThrottle, type AuthThrottleOptions, type ThrottleVerdict } from './auth-throttle.js';
-export { AdmissionBucket, type AdmissionOptions } from './admission.js';
-export type { SessionEnd } from './link-session.js';
+export { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './link/backoff.js';
+export { KnownServersFile, parseKnownServers, serverKey, type KnownServer, type TofuResult } from './link/known-servers.js';
+export { AuthThrottle, type AuthThrottleOptions, type ThrottleVerdict } from './link/auth-throttle.js';
+export { AdmissionBucket, type AdmissionOptions } from './link/admission.js';
+export type { SessionEnd } from './link/link-session.js';
 // The close-code catalogue and stream kinds, re-exported for callers of the session API.
 export {
   CLOSE_CODES,
@@ -30,3 +30,4 @@ export {
 } from '../protocol/index.js';
 export { Forwarding, pullUrlPath, type ForwardingOptions, type PullRule, type StreamForwarding } from './forwarding.js';
 export { StreamRegistry, type StreamDirection, type InboundStream, type OutboundStream, type AnnouncedNode, type AnnouncedStream } from './stream-origin.js';
+export * from './relay/index.js';

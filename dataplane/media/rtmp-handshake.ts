@@ -31,8 +31,6 @@ export const FMS_KEY = FMS_TEXT;
 export const FP_KEY = FP_TEXT;
 /** Key for the S2 signature derivation (text + crud). */
 export const FMS_KEY_FULL = Buffer.concat([FMS_TEXT, RANDOM_CRUD]);
-/** Key for the C2 signature derivation (text + crud). */
-export const FP_KEY_FULL = Buffer.concat([FP_TEXT, RANDOM_CRUD]);
 
 /** Digest scheme of a C1/S1: 0 = digest after the key block (offset base 772), 1 = digest first (base 8). */
 export type DigestScheme = 0 | 1;

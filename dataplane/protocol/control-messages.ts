@@ -152,11 +152,6 @@ export function decodeControlFrame(frame: Frame): ControlMessage {
   return { type: name, ...data } as ControlMessage;
 }
 
-/** Control frame type byte of a message name. */
-export function controlFrameTypeOf(name: ControlMessageName): ControlFrameTypeValue {
-  return TYPE_BYTE[name];
-}
-
 /** An ANNOUNCE delta before it is split into frames. */
 export interface AnnounceUpdate {
   reset: boolean;

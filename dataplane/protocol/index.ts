@@ -1,7 +1,7 @@
 /**
  * The cascade wire protocol: pure codecs, no I/O. See dataplane/PROTOCOL.md.
  */
-export { CASCADE_ALPN } from '../transport/link.js';
+export * from './alpn.js';
 export * from './close-codes.js';
 export * from './protocol-error.js';
 export * from './stream-kind.js';

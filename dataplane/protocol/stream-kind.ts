@@ -5,11 +5,11 @@ import { ProtocolError } from './protocol-error.js';
 export const StreamKind = {
   /** The control stream: opened once by the client, first. */
   Control: 0x01,
-  /** One pushed media stream (issue 6). */
+  /** One pushed media stream. */
   MediaPush: 0x02,
-  /** One pulled media stream (issue 6). */
+  /** One pulled media stream. */
   MediaPull: 0x03,
-  /** One relayed HTTP request (issue 7), opened by the server. */
+  /** One relayed HTTP request, opened by the server. */
   ApiRelay: 0x04,
 } as const;
 

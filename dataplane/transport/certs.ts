@@ -8,6 +8,7 @@ import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
 import type { TlsIdentity } from './link.js';
+import { normalizeFingerprint, type Fingerprint } from '../protocol/fingerprint.js';
 
 /** File names of a persisted identity inside its directory. */
 export const IDENTITY_CERT_FILE = 'cascade-cert.pem';
@@ -55,15 +56,13 @@ export function fingerprintOfPem(certPem: string): string {
 }
 
 /**
- * Normalise a user-supplied fingerprint ("sha256:AB:CD…", "AB CD…", any case)
- * to "sha256:hex" lowercase; throws on anything that is not 32 bytes of hex.
+ * A configured fingerprint in canonical form ({@link normalizeFingerprint} of the
+ * protocol); throws on anything that is not a SHA-256 fingerprint.
  */
-export function normalizeFingerprint(fingerprint: string): string {
-  const hex = fingerprint.trim().replace(/^sha-?256:/i, '').replace(/[:\s]/g, '').toLowerCase();
-  if (!/^[0-9a-f]{64}$/.test(hex)) {
-    throw new Error(`invalid fingerprint "${fingerprint}": expected "sha256:" and 64 hex digits`);
-  }
-  return `sha256:${hex}`;
+export function requireFingerprint(fingerprint: string): Fingerprint {
+  const fp = normalizeFingerprint(fingerprint);
+  if (fp === null) throw new Error(`invalid fingerprint "${fingerprint}": expected "sha256:" and 64 hex digits`);
+  return fp;
 }
 
 /**

@@ -10,7 +10,7 @@ export {
   generateSelfSignedIdentity,
   fingerprintOfPem,
   fingerprintOfDer,
-  normalizeFingerprint,
+  requireFingerprint,
   loadOrCreateIdentity,
   IDENTITY_CERT_FILE,
   IDENTITY_KEY_FILE,
@@ -18,6 +18,7 @@ export {
 export { createLeanQuicTransport, leanQuicTransport, type LeanQuicTransport } from './quic-lean.js';
 export { LEAN_QUIC_DEFAULTS, type LeanQuicOptions } from './quic-lean-config.js';
 export type { CongestionControl } from './quic-native.js';
+export { resolveUdpImplementation, type UdpImplementation } from './datagram-socket.js';
 export type { LeanLinkListener, LeanListenerStats } from './quic-lean-server.js';
 export { LinkConnectError, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_SERVER_NAME } from './quic-lean-client.js';
 

@@ -3,7 +3,7 @@
  * protocol code get. Nothing outside dataplane/transport/ imports the QUIC
  * binding; everything else talks to a {@link Link} and its {@link LinkStream}s.
  *
- * Semantics (both implementations must honour them; test/unit/transport-*.test.ts
+ * Semantics (both implementations must honour them; test/integration/transport-*.test.ts
  * check them):
  * - Streams are bidirectional and reliable, ordered within a stream.
  * - `read()` is pulled: the transport buffers at most a flow-control window per
@@ -143,5 +143,5 @@ export interface Transport {
   connect(options: ConnectOptions): Promise<Link>;
 }
 
-/** ALPN protocol id of the cascade link. */
-export const CASCADE_ALPN = 'stream-cascade/1';
+/** ALPN protocol id of the cascade link, owned by the protocol. */
+export { CASCADE_ALPN } from '../protocol/alpn.js';

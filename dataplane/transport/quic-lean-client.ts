@@ -6,10 +6,11 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { CASCADE_ALPN, LinkCloseCode, type ConnectOptions, type Link, type LinkCloseInfo } from './link.js';
-import { fingerprintOfDer, normalizeFingerprint } from './certs.js';
+import { fingerprintOfDer, requireFingerprint } from './certs.js';
 import { buildNativeConfig, type ResolvedLeanQuicOptions } from './quic-lean-config.js';
 import { LeanConnection, type LeanConnectionHost } from './quic-lean-connection.js';
-import { closeUdpSocket, openUdpSocket, resolveHost } from './quic-lean-socket.js';
+import { openDatagramSocket } from './datagram-socket.js';
+import { resolveHost } from './quic-lean-socket.js';
 import { native, type NativeHostPort } from './quic-native.js';
 
 /** Default handshake timeout in ms. */
@@ -30,7 +31,7 @@ export class LinkConnectError extends Error {
 
 /** Connect to a cascade server; resolves once TLS is done and the server is verified. */
 export async function connectLeanQuic(options: ConnectOptions, opts: ResolvedLeanQuicOptions): Promise<Link> {
-  const pin = options.fingerprint === undefined ? null : normalizeFingerprint(options.fingerprint);
+  const pin = options.fingerprint === undefined ? null : requireFingerprint(options.fingerprint);
   const idleTimeoutMs = options.maxIdleTimeoutMs ?? opts.maxIdleTimeoutMs;
   const keepAliveMs = options.keepAliveIntervalMs ?? opts.keepAliveIntervalMs;
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
@@ -47,32 +48,25 @@ export async function connectLeanQuic(options: ConnectOptions, opts: ResolvedLea
         : `local address ${localAddress} is IPv${localFamily} but the server ${address} is IPv${family}`,
     );
   }
-  const socket = await openUdpSocket({
+  const socket = await openDatagramSocket({
+    implementation: opts.udp,
+    addonPath: opts.udpAddonPath,
     family,
     host: localAddress,
     port: 0,
     bufferBytes: opts.socketBufferBytes,
-    onError: (err) => log?.debug({ err }, 'cascade QUIC client socket error'),
+    // Failed sends and socket errors: the link's idle timeout ends a peer we can no longer reach.
+    onError: (err) => log?.debug({ err: err.message }, 'cascade QUIC client socket error'),
+    logger: log,
   });
   // A connected socket sends synchronously (no lookup) and only hears from the server.
   try {
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      // Node hands a connect failure (e.g. ENETUNREACH: no route) to this callback,
-      // not to the 'error' event: ignoring it left an unconnected socket whose next
-      // send threw from a setImmediate and crashed the process.
-      socket.connect(options.port, address, (err?: Error) => {
-        socket.off('error', reject);
-        if (err) reject(err);
-        else resolve();
-      });
-    });
+    await socket.connect(address, options.port);
   } catch (e) {
-    await closeUdpSocket(socket);
+    await socket.close();
     throw e;
   }
-  const localAddr = socket.address();
-  const local: NativeHostPort = { host: localAddr.address, port: localAddr.port };
+  const local: NativeHostPort = socket.address();
   const remote: NativeHostPort = { host: address, port: options.port };
 
   return new Promise<Link>((resolve, reject) => {
@@ -85,17 +79,11 @@ export async function connectLeanQuic(options: ConnectOptions, opts: ResolvedLea
       else if (conn !== null) resolve(conn);
     };
     const host: LeanConnectionHost = {
-      sendDatagram(buf, len) {
-        try {
-          socket.send(buf, 0, len, onSendError);
-        } catch (err) {
-          // A socket that lost its connection throws synchronously: the link's idle
-          // timeout ends it; the process must never die of a send.
-          onSendError(err as Error);
-        }
+      sendDatagrams(buf, lens, count, stride) {
+        socket.sendBatch(buf, lens, count, stride, null);
       },
-      sendQueueBusy() {
-        return socket.getSendQueueCount() > 0;
+      sendBufferBusy() {
+        return socket.sendBufferBusy();
       },
       onEstablished(c) {
         const leaf = c.native.peerCertChain()?.[0];
@@ -127,16 +115,10 @@ export async function connectLeanQuic(options: ConnectOptions, opts: ResolvedLea
         settle(new LinkConnectError(`connect to ${options.host}:${options.port} failed: ${info.reason}`, info));
       },
       onFinalized() {
-        socket.off('message', onMessage);
-        void closeUdpSocket(socket);
+        socket.onMessage = () => undefined;
+        void socket.close();
       },
     };
-    const onMessage = (msg: Buffer): void => {
-      conn?.receive(msg, remote);
-    };
-    function onSendError(err: Error | null): void {
-      if (err) log?.debug({ err: err.message }, 'cascade QUIC client send failed');
-    }
     const timer = setTimeout(() => {
       const info: LinkCloseInfo = {
         code: LinkCloseCode.TransportError,
@@ -167,11 +149,11 @@ export async function connectLeanQuic(options: ConnectOptions, opts: ResolvedLea
       });
     } catch (e) {
       clearTimeout(timer);
-      void closeUdpSocket(socket);
+      void socket.close();
       reject(e instanceof Error ? e : new Error(String(e)));
       return;
     }
-    socket.on('message', onMessage);
+    socket.onMessage = (msg) => conn?.receive(msg, remote);
     conn.scheduleFlush();
   });
 }

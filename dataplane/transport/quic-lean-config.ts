@@ -3,7 +3,9 @@
  */
 import type { Logger } from 'pino';
 import { CASCADE_ALPN } from './link.js';
+import type { UdpImplementation } from './datagram-socket.js';
 import { native, type CongestionControl, type NativeConfig } from './quic-native.js';
+import { DEFAULT_UDP_ADDON_PATH } from './udp-native-socket.js';
 
 /** Tuning knobs of the lean QUIC transport. Every field has a default. */
 export interface LeanQuicOptions {
@@ -41,6 +43,13 @@ export interface LeanQuicOptions {
   statelessRetry?: boolean;
   /** Bound on close(): after this many ms the connection is dropped even if draining is not done. */
   closeTimeoutMs?: number;
+  /**
+   * UDP socket: 'native' (the batch addon: recvmmsg, sendmmsg, GSO; fails if it does not
+   * load), 'dgram' (node:dgram), 'auto' (default: native when the addon loads, else dgram).
+   */
+  udp?: UdpImplementation;
+  /** Path of the native UDP batch addon (default: build/Release/udp_batch.node of this package). */
+  udpAddonPath?: string;
   /** Debug logger (pino). */
   logger?: Logger;
 }
@@ -65,6 +74,8 @@ export const LEAN_QUIC_DEFAULTS: Readonly<ResolvedLeanQuicOptions> = Object.free
   maxConnections: 4096,
   statelessRetry: false,
   closeTimeoutMs: 1_000, // 1 second
+  udp: 'auto',
+  udpAddonPath: DEFAULT_UDP_ADDON_PATH,
   logger: null,
 });
 
@@ -77,6 +88,8 @@ export function resolveLeanQuicOptions(options: LeanQuicOptions = {}): ResolvedL
   }
   if (r.maxPacketsPerTurn < 1) throw new RangeError('maxPacketsPerTurn must be >= 1');
   if (r.maxIdleTimeoutMs < 0) throw new RangeError('maxIdleTimeoutMs must be >= 0');
+  if (r.maxPacketsPerTurn > 1024) throw new RangeError('maxPacketsPerTurn must be <= 1024');
+  if (!['auto', 'native', 'dgram'].includes(r.udp)) throw new RangeError(`udp must be auto, native or dgram, got ${String(r.udp)}`);
   return r;
 }
 

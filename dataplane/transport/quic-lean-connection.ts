@@ -12,10 +12,13 @@ import { nativeErrorName, ShutdownDirection, type NativeConnection, type NativeH
 
 /** What a connection needs from its endpoint (server socket or client socket). */
 export interface LeanConnectionHost {
-  /** Send `len` bytes of `buf` to `to`. The buffer must not be reused while the socket queues it. */
-  sendDatagram(buf: Buffer, len: number, to: NativeHostPort): void;
-  /** True while the socket holds queued datagrams (their buffers are still referenced). */
-  sendQueueBusy(): boolean;
+  /**
+   * Send `count` datagrams to `to`: datagram i is `lens[i]` bytes at `i * stride` of `buf`.
+   * The buffer must not be reused while sendBufferBusy() says the socket still references it.
+   */
+  sendDatagrams(buf: Buffer, lens: Int32Array, count: number, stride: number, to: NativeHostPort): void;
+  /** True while the socket still references the buffer of an earlier send. */
+  sendBufferBusy(): boolean;
   /** quiche reports the handshake done. May close the connection (ALPN, pin). */
   onEstablished(conn: LeanConnection): void;
   /** The link ended (closed resolves now). */
@@ -57,7 +60,10 @@ export class LeanConnection implements Link, LeanStreamOwner {
   private nextLocalStreamId: number;
   private highestPeerStreamId = -1;
 
-  private sendBuf: Buffer;
+  /** One turn's datagrams, slot i at i * maxUdpPayloadBytes, handed to the socket at once. */
+  private sendBuf!: Buffer;
+  private sendSlots!: Buffer[];
+  private readonly sendLens: Int32Array;
   private readonly scratch = Buffer.allocUnsafe(RECV_SCRATCH_BYTES);
   private flushScheduled = false;
   /** No packet sent since quiche processed the last received datagram (see bareFinWindowOpen). */
@@ -99,7 +105,8 @@ export class LeanConnection implements Link, LeanStreamOwner {
     this.log = args.logger;
     this.readBufferBytes = args.options.readBufferBytes;
     this.nextLocalStreamId = args.isServer ? 1 : 0;
-    this.sendBuf = Buffer.allocUnsafe(args.options.maxUdpPayloadBytes);
+    this.sendLens = new Int32Array(args.options.maxPacketsPerTurn);
+    this.newSendBuffer();
     this.closed = new Promise<LinkCloseInfo>((resolve) => {
       this.resolveClosed = resolve;
     });
@@ -305,25 +312,39 @@ export class LeanConnection implements Link, LeanStreamOwner {
     }
   }
 
+  private newSendBuffer(): void {
+    const size = this.opts.maxUdpPayloadBytes;
+    this.sendBuf = Buffer.allocUnsafe(size * this.sendLens.length);
+    this.sendSlots = Array.from(this.sendLens, (_, i) => this.sendBuf.subarray(i * size, (i + 1) * size));
+  }
+
+  /** Collect up to maxPacketsPerTurn datagrams from quiche and hand them to the socket in one call. */
   private sendLoop(): void {
     const native = this.native;
-    const cap = this.opts.maxPacketsPerTurn;
+    const cap = this.sendLens.length;
+    // The socket still references the last turn's buffer (node:dgram queued it): take a fresh one.
+    if (this.host.sendBufferBusy()) this.newSendBuffer();
     let sent = 0;
+    let to: NativeHostPort | null = null;
     while (sent < cap) {
-      // A queued datagram still references its buffer: take a fresh one.
-      if (this.host.sendQueueBusy()) this.sendBuf = Buffer.allocUnsafe(this.opts.maxUdpPayloadBytes);
+      const slot = this.sendSlots[sent];
+      if (slot === undefined) break;
       let r: ReturnType<NativeConnection['send']>;
       try {
-        r = native.send(this.sendBuf);
+        r = native.send(slot);
       } catch (e) {
         this.debug('send', e);
         break;
       }
       if (r === null) break;
-      this.host.sendDatagram(this.sendBuf, r[0], r[1].to);
+      this.sendLens[sent] = r[0];
+      to = r[1].to;
       sent++;
     }
-    if (sent > 0) this.finWindow = false;
+    if (sent > 0 && to !== null) {
+      this.host.sendDatagrams(this.sendBuf, this.sendLens, sent, this.opts.maxUdpPayloadBytes, to);
+      this.finWindow = false;
+    }
     if (sent === cap) this.scheduleFlush();
   }
 

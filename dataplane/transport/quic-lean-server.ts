@@ -5,7 +5,6 @@
  * handshake is done.
  */
 import { randomBytes } from 'node:crypto';
-import type { RemoteInfo, Socket } from 'node:dgram';
 import {
   CASCADE_ALPN,
   LinkCloseCode,
@@ -16,7 +15,8 @@ import {
 import { buildNativeConfig, type ResolvedLeanQuicOptions } from './quic-lean-config.js';
 import { LeanConnection, type LeanConnectionHost } from './quic-lean-connection.js';
 import { RetryTokens } from './quic-lean-retry.js';
-import { closeUdpSocket, openUdpSocket, resolveHost } from './quic-lean-socket.js';
+import { openDatagramSocket, sendOne, type DatagramSocket } from './datagram-socket.js';
+import { resolveHost } from './quic-lean-socket.js';
 import { native, PacketType, type NativeConfig, type NativeHostPort } from './quic-native.js';
 
 /** Length of the connection IDs this server issues (short headers carry no length). */
@@ -37,6 +37,8 @@ export interface LeanListenerStats {
 
 /** A {@link LinkListener} with counters. */
 export interface LeanLinkListener extends LinkListener {
+  /** The UDP socket implementation in use (quic.udp). */
+  readonly udp: 'native' | 'dgram';
   stats(): LeanListenerStats;
 }
 
@@ -49,7 +51,9 @@ interface Entry {
 
 class LeanServer implements LeanLinkListener, LeanConnectionHost {
   readonly address: { host: string; port: number };
-  private readonly socket: Socket;
+  /** The UDP socket implementation in use. */
+  readonly udp: 'native' | 'dgram';
+  private readonly socket: DatagramSocket;
   private readonly config: NativeConfig;
   private readonly opts: ResolvedLeanQuicOptions;
   private readonly listen: ListenOptions;
@@ -66,13 +70,14 @@ class LeanServer implements LeanLinkListener, LeanConnectionHost {
   private closing: Promise<void> | null = null;
   private readonly retry: RetryTokens | null;
 
-  constructor(socket: Socket, listen: ListenOptions, opts: ResolvedLeanQuicOptions) {
+  constructor(socket: DatagramSocket, listen: ListenOptions, opts: ResolvedLeanQuicOptions) {
     this.socket = socket;
+    this.udp = socket.kind;
     this.listen = listen;
     this.opts = opts;
     const addr = socket.address();
-    this.address = { host: addr.address, port: addr.port };
-    this.local = { host: addr.address, port: addr.port };
+    this.address = { host: addr.host, port: addr.port };
+    this.local = { host: addr.host, port: addr.port };
     this.idleTimeoutMs = listen.maxIdleTimeoutMs ?? opts.maxIdleTimeoutMs;
     this.keepAliveMs = listen.keepAliveIntervalMs ?? opts.keepAliveIntervalMs;
     this.config = buildNativeConfig(
@@ -81,7 +86,7 @@ class LeanServer implements LeanLinkListener, LeanConnectionHost {
       this.idleTimeoutMs,
     );
     this.retry = opts.statelessRetry ? new RetryTokens() : null;
-    socket.on('message', this.onMessage);
+    socket.onMessage = this.onMessage;
   }
 
   stats(): LeanListenerStats {
@@ -100,32 +105,27 @@ class LeanServer implements LeanLinkListener, LeanConnectionHost {
       // Each close is bounded by closeTimeoutMs; the socket keeps reading meanwhile (new Initials are refused).
       await Promise.all(conns.map((c) => c.close(LinkCloseCode.Normal, 'server shutting down')));
       for (const c of conns) c.forceFinalize();
-      await closeUdpSocket(this.socket);
+      await this.socket.close();
     })();
     return this.closing;
   }
 
   // --- LeanConnectionHost
 
-  sendDatagram(buf: Buffer, len: number, to: NativeHostPort): void {
-    try {
-      this.socket.send(buf, 0, len, to.port, to.host, this.onSendError);
-    } catch (err) {
-      // A send must never throw out of the send loop (and kill the node): the
-      // connection's idle timeout ends a peer we can no longer reach.
-      this.onSendError(err as Error);
-    }
+  sendDatagrams(buf: Buffer, lens: Int32Array, count: number, stride: number, to: NativeHostPort): void {
+    // Never throws (the socket reports failures to onSocketError): the connection's
+    // idle timeout ends a peer we can no longer reach.
+    this.socket.sendBatch(buf, lens, count, stride, to);
   }
 
-  private readonly onSendError = (err: Error | null): void => {
-    if (err) {
-      this.dropped++;
-      this.opts.logger?.debug({ err: err.message }, 'cascade QUIC server send failed');
-    }
-  };
+  /** Socket errors (failed sends): counted as dropped, logged at debug. */
+  onSocketError(err: Error): void {
+    this.dropped++;
+    this.opts.logger?.debug({ err: err.message }, 'cascade QUIC server send failed');
+  }
 
-  sendQueueBusy(): boolean {
-    return this.socket.getSendQueueCount() > 0;
+  sendBufferBusy(): boolean {
+    return this.socket.sendBufferBusy();
   }
 
   onEstablished(conn: LeanConnection): void {
@@ -174,7 +174,7 @@ class LeanServer implements LeanLinkListener, LeanConnectionHost {
 
   // --- datagrams
 
-  private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
+  private readonly onMessage = (msg: Buffer, host: string, port: number): void => {
     if (msg.byteLength < 1 + SERVER_CID_LEN) {
       this.dropped++;
       return;
@@ -187,7 +187,7 @@ class LeanServer implements LeanLinkListener, LeanConnectionHost {
         this.dropped++;
         return;
       }
-      entry.conn.receive(msg, { host: rinfo.address, port: rinfo.port });
+      entry.conn.receive(msg, { host, port });
       return;
     }
     let header: ReturnType<typeof native.Header.fromSlice>;
@@ -200,7 +200,7 @@ class LeanServer implements LeanLinkListener, LeanConnectionHost {
     const dcidKey = Buffer.from(header.dcid).toString('hex');
     const entry = this.byCid.get(dcidKey);
     if (entry !== undefined) {
-      entry.conn.receive(msg, { host: rinfo.address, port: rinfo.port });
+      entry.conn.receive(msg, { host, port });
       return;
     }
     if (header.ty !== PacketType.Initial || msg.byteLength < MIN_INITIAL_BYTES || this.closing !== null) {
@@ -211,7 +211,7 @@ class LeanServer implements LeanLinkListener, LeanConnectionHost {
       const out = Buffer.allocUnsafe(this.opts.maxUdpPayloadBytes);
       try {
         const n = native.negotiateVersion(header.scid, header.dcid, out);
-        this.socket.send(out, 0, n, rinfo.port, rinfo.address);
+        sendOne(this.socket, out, n, { host, port });
       } catch {
         this.dropped++;
       }
@@ -224,43 +224,42 @@ class LeanServer implements LeanLinkListener, LeanConnectionHost {
     if (this.retry !== null) {
       const token = header.token;
       if (token === undefined || token.byteLength === 0) {
-        this.sendRetry(header.scid, header.dcid, header.version, rinfo);
+        this.sendRetry(header.scid, header.dcid, header.version, { host, port });
         return;
       }
-      const odcid = this.retry.check(token, rinfo.address, rinfo.port);
+      const odcid = this.retry.check(token, host, port);
       if (odcid === null || header.dcid.byteLength !== SERVER_CID_LEN) {
         this.dropped++; // forged, expired or from another address
         return;
       }
       // The client now uses the CID we chose in the Retry: it becomes the connection's own.
-      this.accept(msg, null, rinfo, Buffer.from(header.dcid), odcid);
+      this.accept(msg, null, { host, port }, Buffer.from(header.dcid), odcid);
       return;
     }
-    this.accept(msg, dcidKey, rinfo, randomBytes(SERVER_CID_LEN), null);
+    this.accept(msg, dcidKey, { host, port }, randomBytes(SERVER_CID_LEN), null);
   };
 
-  private sendRetry(scid: Uint8Array, dcid: Uint8Array, version: number, rinfo: RemoteInfo): void {
+  private sendRetry(scid: Uint8Array, dcid: Uint8Array, version: number, from: NativeHostPort): void {
     if (this.retry === null) return;
     const newScid = randomBytes(SERVER_CID_LEN);
-    const token = this.retry.mint(rinfo.address, rinfo.port, dcid);
+    const token = this.retry.mint(from.host, from.port, dcid);
     const out = Buffer.allocUnsafe(this.opts.maxUdpPayloadBytes);
     try {
       const n = native.retry(scid, dcid, newScid, token, version, out);
-      this.socket.send(out, 0, n, rinfo.port, rinfo.address);
+      sendOne(this.socket, out, n, from);
     } catch (e) {
       this.opts.logger?.debug({ err: e }, 'quiche retry failed');
       this.dropped++;
     }
   }
 
-  private accept(msg: Buffer, odcidKey: string | null, rinfo: RemoteInfo, scid: Buffer, odcid: Buffer | null): void {
-    const perIp = this.pendingByIp.get(rinfo.address) ?? 0;
+  private accept(msg: Buffer, odcidKey: string | null, remote: NativeHostPort, scid: Buffer, odcid: Buffer | null): void {
+    const perIp = this.pendingByIp.get(remote.host) ?? 0;
     if (perIp >= this.opts.maxPendingHandshakesPerAddress || this.pending >= this.opts.maxPendingHandshakes) {
       this.refused++;
       this.dropped++;
       return;
     }
-    const remote: NativeHostPort = { host: rinfo.address, port: rinfo.port };
     let nativeConn: LeanConnection['native'];
     try {
       nativeConn = native.Connection.accept(scid, odcid, this.local, remote, this.config);
@@ -281,11 +280,11 @@ class LeanServer implements LeanLinkListener, LeanConnectionHost {
       logger: this.opts.logger,
     });
     const keys = odcidKey === null ? [scid.toString('hex')] : [scid.toString('hex'), odcidKey];
-    const entry: Entry = { conn, keys, pendingIp: rinfo.address };
+    const entry: Entry = { conn, keys, pendingIp: remote.host };
     this.entries.set(conn, entry);
     for (const k of entry.keys) this.byCid.set(k, entry);
     this.pending++;
-    this.pendingByIp.set(rinfo.address, perIp + 1);
+    this.pendingByIp.set(remote.host, perIp + 1);
     conn.receive(msg, remote);
   }
 
@@ -303,12 +302,17 @@ class LeanServer implements LeanLinkListener, LeanConnectionHost {
 /** Bind a UDP socket and serve cascade links on it. */
 export async function listenLeanQuic(listen: ListenOptions, opts: ResolvedLeanQuicOptions): Promise<LeanLinkListener> {
   const { address, family } = await resolveHost(listen.host);
-  const socket = await openUdpSocket({
+  let server: LeanServer | null = null;
+  const socket = await openDatagramSocket({
+    implementation: opts.udp,
+    addonPath: opts.udpAddonPath,
     family,
     host: address,
     port: listen.port,
     bufferBytes: opts.socketBufferBytes,
-    onError: (err) => opts.logger?.warn({ err }, 'cascade QUIC server socket error'),
+    onError: (err) => server?.onSocketError(err),
+    logger: opts.logger,
   });
-  return new LeanServer(socket, listen, opts);
+  server = new LeanServer(socket, listen, opts);
+  return server;
 }

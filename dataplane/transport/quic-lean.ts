@@ -1,6 +1,7 @@
 /**
  * The lean QUIC transport: quiche's native binding (from @matrixai/quic)
- * driven directly from node:dgram, behind the {@link Transport} interface.
+ * driven directly over a UDP socket (the native batch addon, or node:dgram as the
+ * fallback: datagram-socket.ts), behind the {@link Transport} interface.
  *
  * Notes for users of the link (beyond link.ts):
  * - Defaults: idle timeout 2.5 s, keepalive every 0.5 s (a SIGKILLed peer ends the
@@ -53,5 +54,5 @@ export function createLeanQuicTransport(options: LeanQuicOptions = {}): LeanQuic
   };
 }
 
-/** The lean QUIC transport with default options (idle timeout 2.5 s, keepalive 0.5 s, BBR, 4 MiB socket buffers). */
+/** The lean QUIC transport with default options (idle timeout 2.5 s, keepalive 0.5 s, BBR, 4 MiB socket buffers, UDP socket auto). */
 export const leanQuicTransport: LeanQuicTransport = createLeanQuicTransport();

@@ -13,12 +13,15 @@ import { LinkStatus1764000000002 } from './migrations/0002-link-status.js';
 import { PullRules1764000000003 } from './migrations/0003-pull-rules.js';
 import { PullRuleSchema } from './entities/pull-rule.entity.js';
 import { pgliteDriverModule } from './pglite-pool.js';
-import { openPgliteThread, type PgliteLike } from './pglite-thread.js';
+import { openPgliteThread, type PgliteThread } from './pglite-thread.js';
+import { findTemplate } from './pglite-template.js';
 
 /** Every entity, listed explicitly (globs break under tsx). */
 export const ENTITIES = [CascadeClientSchema, PullRuleSchema];
 /** Every migration in order, listed explicitly. */
 export const MIGRATIONS = [Init1764000000001, LinkStatus1764000000002, PullRules1764000000003];
+/** Their names, in order: the key of the PGlite template (src/db/pglite-template.ts). */
+export const MIGRATION_NAMES: readonly string[] = MIGRATIONS.map((m) => m.name);
 
 export class DatabaseError extends Error {
   constructor(message: string) {
@@ -30,6 +33,8 @@ export class DatabaseError extends Error {
 export interface Database {
   readonly dataSource: DataSource;
   readonly kind: 'pglite' | 'postgres';
+  /** The PGlite worker, for an embedded database. */
+  readonly pglite: PgliteThread | null;
   /** Runs `fn` in a transaction. Use only the given manager inside it. */
   transaction<T>(fn: (m: EntityManager) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -64,11 +69,17 @@ export interface OpenOptions {
   synchronize?: boolean;
   /** Skip running migrations (for tests that run them by hand). */
   migrate?: boolean;
+  /**
+   * Make a new PGlite database from the template when there is a current one (default
+   * true; never with `synchronize` or `migrate: false`, which want an empty schema).
+   * A path: use that template file (tests).
+   */
+  template?: boolean | string;
 }
 
 /** Opens the database and runs pending migrations. */
 export async function openDatabase(cfg: DatabaseConfig, logger: Logger, opts: OpenOptions = {}): Promise<Database> {
-  let pglite: PgliteLike | null = null;
+  let pglite: PgliteThread | null = null;
   let unlock: () => void = () => {};
   let dataSource: DataSource;
   const common = {
@@ -83,8 +94,14 @@ export async function openDatabase(cfg: DatabaseConfig, logger: Logger, opts: Op
       mkdirSync(path.dirname(cfg.dir), { recursive: true });
       unlock = lockDir(cfg.dir);
     }
+    const wanted = opts.template !== false && !opts.synchronize && opts.migrate !== false;
+    const template = !wanted ? null : typeof opts.template === 'string' ? { file: opts.template, found: true } : findTemplate(MIGRATION_NAMES);
     try {
-      pglite = await openPgliteThread(cfg.dir);
+      pglite = await openPgliteThread(cfg.dir, { templateFile: template?.found ? template.file : null });
+      if (template && pglite.origin === 'initdb') {
+        const why = pglite.note ?? `no current template at ${template.file} (npm run build makes it)`;
+        logger.debug({ why }, 'new PGlite database made by initdb, not from the template (slower)');
+      } else logger.debug({ origin: pglite.origin }, 'PGlite open');
     } catch (err) {
       unlock();
       throw new DatabaseError(`cannot open PGlite database ${cfg.dir ?? '(memory)'}: ${(err as Error).message}`);
@@ -119,6 +136,7 @@ export async function openDatabase(cfg: DatabaseConfig, logger: Logger, opts: Op
   return {
     dataSource,
     kind: cfg.kind,
+    pglite,
     transaction: (fn) => dataSource.transaction(fn),
     async close() {
       if (closed) return;

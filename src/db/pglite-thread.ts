@@ -7,6 +7,7 @@
  * instance lives in its own thread (pglite-worker.mjs) and the main thread only
  * posts SQL and receives rows.
  */
+import { readFile } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import type { Results } from '@electric-sql/pglite';
 
@@ -19,6 +20,12 @@ export interface PgliteLike {
 
 /** The worker thread itself, for tests that simulate its crash. */
 export interface PgliteThread extends PgliteLike {
+  /** How the database came to be when it was opened. */
+  readonly origin: PgliteOrigin;
+  /** Why a template was not used, when one was given and was not. */
+  readonly note: string | null;
+  /** The data directory as an uncompressed tar, after a checkpoint (src/db/pglite-template.ts). */
+  dumpDataDir(): Promise<ArrayBuffer>;
   /** Kills the worker thread as a crash would (tests). */
   crashForTest(): Promise<void>;
 }
@@ -46,29 +53,70 @@ interface Pending {
 }
 
 /**
- * An in-memory database starts from a copy of one freshly initialised data directory,
- * made once per process (initdb costs seconds, loading a copy a fraction of that).
+ * PostgreSQL settings for an embedded control-plane database: a few small tables, one
+ * session. PGlite's defaults (shared_buffers 128 MB, the sizes of a server) cost
+ * ~150 MB of resident WebAssembly heap for nothing; these keep it near 100 MB.
  */
-let memoryTemplate: Promise<ArrayBuffer> | null = null;
+export const PGLITE_SETTINGS: readonly string[] = [
+  'shared_buffers=4MB',
+  'wal_buffers=256kB',
+  'temp_buffers=1MB',
+  'work_mem=2MB',
+  'maintenance_work_mem=8MB',
+];
+
+/** How the database came to be: opened as it was, copied from the template, or made by initdb. */
+export type PgliteOrigin = 'existing' | 'template' | 'initdb';
+
+export interface OpenPgliteOptions {
+  /**
+   * A template data directory (a tar from `dumpDataDir`, src/db/pglite-template.ts) to
+   * make a new database from instead of running initdb; null or unusable: initdb.
+   */
+  templateFile?: string | null;
+}
+
+/** What one worker reported when it was ready. */
+interface Ready {
+  origin: PgliteOrigin;
+  note: string | null;
+  template: ArrayBuffer | null;
+}
+
+/**
+ * In-memory databases start from a copy of one data directory per template, loaded
+ * (or, with no template, initialised) once per process: initdb costs seconds, loading a
+ * copy a fraction of that. Keyed by the template file ('' for a bare initdb).
+ */
+const memoryTemplates = new Map<string, Promise<ArrayBuffer>>();
 
 const WORKER_URL = new URL('./pglite-worker.mjs', import.meta.url);
 
-function start(workerData: { dir: string | null; template: ArrayBuffer | null; makeTemplate: boolean }): {
-  worker: Worker;
-  ready: Promise<ArrayBuffer | null>;
-} {
+interface WorkerData {
+  dir: string | null;
+  templateFile: string | null;
+  template: ArrayBuffer | null;
+  makeTemplate: boolean;
+  startParams: string[];
+}
+
+function start(workerData: WorkerData): { worker: Worker; ready: Promise<Ready> } {
   // No execArgv: the worker is plain JavaScript and needs no loader.
-  const worker = new Worker(WORKER_URL, { workerData, execArgv: [] });
-  const ready = new Promise<ArrayBuffer | null>((resolve, reject) => {
+  // A small young generation: the worker's own JavaScript only relays rows.
+  const worker = new Worker(WORKER_URL, { workerData, execArgv: [], resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+  const ready = new Promise<Ready>((resolve, reject) => {
     const onExit = (code: number): void => reject(new Error(`PGlite worker exited (code ${code}) before it was ready`));
     worker.once('error', reject);
     worker.once('exit', onExit);
-    worker.once('message', (m: { ready: boolean; template?: ArrayBuffer | null; error?: Record<string, unknown> }) => {
-      worker.off('error', reject);
-      worker.off('exit', onExit);
-      if (m.ready) resolve(m.template ?? null);
-      else reject(new PgliteError(m.error ?? {}));
-    });
+    worker.once(
+      'message',
+      (m: { ready: boolean; origin?: PgliteOrigin; note?: string; template?: ArrayBuffer | null; error?: Record<string, unknown> }) => {
+        worker.off('error', reject);
+        worker.off('exit', onExit);
+        if (m.ready) resolve({ origin: m.origin ?? 'initdb', note: m.note ?? null, template: m.template ?? null });
+        else reject(new PgliteError(m.error ?? {}));
+      },
+    );
   });
   return { worker, ready };
 }
@@ -79,35 +127,64 @@ function start(workerData: { dir: string | null; template: ArrayBuffer | null; m
  * database on disk, the next call starts a new worker on the same directory (what was
  * committed is there; an in-memory database cannot come back).
  */
-export async function openPgliteThread(dir: string | null): Promise<PgliteThread> {
-  const worker = await spawn(dir);
-  return attach(worker, dir === null ? null : () => spawn(dir));
+export async function openPgliteThread(dir: string | null, opts: OpenPgliteOptions = {}): Promise<PgliteThread> {
+  const templateFile = opts.templateFile ?? null;
+  const first = await spawn(dir, templateFile);
+  return attach(first.worker, first.ready, dir === null ? null : async () => (await spawn(dir, templateFile)).worker);
 }
 
-async function spawn(dir: string | null): Promise<Worker> {
-  // The first in-memory database is initialised fresh and hands back its copy as the template;
-  // later ones each get their own copy of it (postMessage clones the buffer).
-  const makeTemplate = dir === null && memoryTemplate === null;
-  const s = start({ dir, template: dir === null && !makeTemplate ? await memoryTemplate : null, makeTemplate });
-  let ready = s.ready;
+/** The template for in-memory databases: the template file's bytes, or the dump of a fresh initdb. */
+function memoryTemplate(templateFile: string | null): { bytes: Promise<ArrayBuffer> | null; make: boolean; key: string } {
+  const key = templateFile ?? '';
+  const known = memoryTemplates.get(key);
+  if (known) return { bytes: known, make: false, key };
+  if (templateFile === null) return { bytes: null, make: true, key };
+  const bytes = readFile(templateFile).then(
+    (b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer,
+  );
+  memoryTemplates.set(key, bytes);
+  bytes.catch(() => memoryTemplates.delete(key));
+  return { bytes, make: false, key };
+}
+
+async function spawn(dir: string | null, templateFile: string | null): Promise<{ worker: Worker; ready: Ready }> {
+  let template: ArrayBuffer | null = null;
+  let makeTemplate = false;
+  let note: string | null = null;
+  let key = '';
+  if (dir === null) {
+    let m = memoryTemplate(templateFile);
+    try {
+      template = m.bytes ? await m.bytes : null;
+    } catch (err) {
+      note = `database template ${templateFile} unusable: ${(err as Error).message}`;
+      m = memoryTemplate(null);
+      template = m.bytes ? await m.bytes : null;
+    }
+    makeTemplate = m.make;
+    key = m.key;
+  }
+  const s = start({ dir, templateFile, template, makeTemplate, startParams: [...PGLITE_SETTINGS].flatMap((x) => ['-c', x]) });
   if (makeTemplate) {
-    ready = ready.then((t) => {
-      if (t === null) throw new Error('PGlite worker sent no template');
-      return t;
+    // Later in-memory databases of this process each get their own copy of this one
+    // (postMessage clones the buffer).
+    const bytes = s.ready.then((r) => {
+      if (r.template === null) throw new Error('PGlite worker sent no template');
+      return r.template;
     });
-    memoryTemplate = ready as Promise<ArrayBuffer>;
+    memoryTemplates.set(key, bytes);
+    bytes.catch(() => memoryTemplates.delete(key));
   }
   try {
-    await ready;
+    const r = await s.ready;
+    return { worker: s.worker, ready: { ...r, note: r.note ?? note } };
   } catch (err) {
-    if (makeTemplate) memoryTemplate = null;
     await s.worker.terminate();
     throw err;
   }
-  return s.worker;
 }
 
-function attach(first: Worker, respawn: (() => Promise<Worker>) | null): PgliteThread {
+function attach(first: Worker, ready: Ready, respawn: (() => Promise<Worker>) | null): PgliteThread {
   let worker: Worker | null = first;
   const pending = new Map<number, Pending>();
   let nextId = 1;
@@ -173,6 +250,9 @@ function attach(first: Worker, respawn: (() => Promise<Worker>) | null): PgliteT
   };
   let closing: Promise<void> | null = null;
   return {
+    origin: ready.origin,
+    note: ready.note,
+    dumpDataDir: () => call<ArrayBuffer>({ op: 'dump' }),
     query: (sql, params) => call<Results>({ op: 'query', sql, params }),
     exec: (sql) => call<Results[]>({ op: 'exec', sql }),
     close() {

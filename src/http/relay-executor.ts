@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import { once } from 'node:events';
-import type { ApiRelayAnswer, ApiRelayExecutor } from '../../dataplane/cascade/api-relay-client.js';
+import type { RelayAnswer, RelayExecutor } from '../../dataplane/cascade/index.js';
 import type { Logger } from '../logger.js';
 import { allowedBy, formatAddress, type Cidr } from '../net-address.js';
 import { endToEndHeaders, RELAY_INTERNAL_HEADER, relayTargetProblem } from './relay-target.js';
@@ -32,12 +32,12 @@ function ownHost(bound: string): string {
   return bound;
 }
 
-function refused(status: number, message: string): ApiRelayAnswer {
+function refused(status: number, message: string): RelayAnswer {
   return { kind: 'refused', status, message };
 }
 
-/** The executor to pass to `apiRelayHandler`. */
-export function createRelayExecutor(opts: RelayExecutorOptions): ApiRelayExecutor {
+/** The executor to pass to `relayResponder`. */
+export function createRelayExecutor(opts: RelayExecutorOptions): RelayExecutor {
   const log = opts.logger.child({ component: 'api-relay' });
   return async (head, body, signal, ctx) => {
     const started = Date.now();

@@ -1,20 +1,21 @@
 /**
  * `/api/relay/{instanceId}/...` on the upper node: checks `cascade-server.relayapi`
- * (enable, whitelist by caller address, trusted proxies), the admin token, the target,
- * then relays the request over the client's cascade link and streams the answer back.
+ * (enable, whitelist by caller address, trusted proxies), the admin token and the
+ * target, then has the relay service carry the request over the lower node's link and
+ * streams the answer back.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
-import { ApiRelayError, relayRequest } from '../../dataplane/cascade/api-relay-server.js';
-import { StreamKind, type CascadeServer } from '../../dataplane/cascade/index.js';
+import { RelayError, type RelayOutcome } from '../../dataplane/cascade/index.js';
 import type { RelayRequestHead } from '../../dataplane/protocol/relay-frames.js';
 import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { allowedBy } from '../net-address.js';
-import type { ClientService } from '../services/client.service.js';
+import type { RelayService } from '../services/relay.service.js';
 import { bearerMatches, type AdminPolicy } from './admin-token.js';
-import { sendJson } from './envelope.js';
+import { sendError, sendJson } from './envelope.js';
 import type { RelayInternal } from './relay-executor.js';
 import {
   callerAddress,
@@ -31,23 +32,15 @@ import {
 /** Handles the request when it is the relay route's; returns false otherwise. */
 export type RelayRequestHandler = (req: IncomingMessage, res: ServerResponse, log: Logger) => boolean;
 
+type RelayPolicy = NonNullable<Config['cascadeServer']>['relayApi'];
+
 /** Options of {@link createRelayRoute}. */
 export interface RelayRouteOptions {
   /** `cascade-server.relayapi`, or null when this node is no cascade server. */
-  policy: NonNullable<Config['cascadeServer']>['relayApi'] | null;
+  policy: RelayPolicy | null;
   admin: AdminPolicy;
-  clients: ClientService;
-  server: CascadeServer | null;
+  relay: RelayService;
   internal: RelayInternal;
-}
-
-class RelayRefusal extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -61,7 +54,7 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** The relay route, to run before every other route of the HTTP server. */
+/** Handles the request when it is the relay route's; returns false otherwise. */
 export function createRelayRoute(opts: RelayRouteOptions): RelayRequestHandler {
   return (req, res, reqLog) => {
     const raw = req.url ?? '/';
@@ -83,22 +76,80 @@ export function createRelayRoute(opts: RelayRouteOptions): RelayRequestHandler {
   };
 }
 
-async function handle(opts: RelayRouteOptions, req: IncomingMessage, res: ServerResponse, instance: string, target: string, log: Logger): Promise<void> {
-  const started = Date.now();
+/** Who is calling: the peer, and the original caller (through our own executor or trusted proxies). */
+function identify(req: IncomingMessage, opts: RelayRouteOptions): { caller: string; peer: string } {
   const peer = plainAddress(req.socket.remoteAddress ?? '');
   const internalToken = header(req, RELAY_INTERNAL_HEADER.token);
   const internalCaller = header(req, RELAY_INTERNAL_HEADER.caller);
   // A request relayed to this node by its own executor carries the original caller.
   const relayedHere = internalToken !== undefined && internalCaller !== undefined && isLoopback(peer) && sameSecret(internalToken, opts.internal.token);
   const caller = relayedHere ? plainAddress(internalCaller) : callerAddress(peer, req.headers['x-forwarded-for'], opts.policy?.trustedProxies ?? []);
+  return { caller, peer };
+}
+
+/** Throws unless `caller` may relay `target` under this node's policy and admin token. */
+function authorize(opts: RelayRouteOptions, req: IncomingMessage, res: ServerResponse, caller: string, target: string): RelayPolicy {
+  const policy = opts.policy;
+  if (!policy || !opts.relay.available) throw new AppError('FORBIDDEN', 'API relay is not available: this node is not a cascade server');
+  if (!policy.enable) throw new AppError('FORBIDDEN', 'API relay is disabled on this node (cascade-server.relayapi.enable)');
+  if (!allowedBy(policy.whitelist, caller)) throw new AppError('FORBIDDEN', `caller ${caller} is not in the relay whitelist`);
+  if (!bearerMatches(opts.admin, req.headers.authorization)) {
+    res.setHeader('www-authenticate', 'Bearer');
+    throw new AppError('UNAUTHORIZED', 'API relay needs the admin token (Authorization: Bearer …)');
+  }
+  const problem = relayTargetProblem(target);
+  if (problem !== null) throw new AppError('VALIDATION', problem);
+  return policy;
+}
+
+/**
+ * The request body to send down, bounded by `maxBodyBytes`. A chunked body is read whole
+ * so the lower node gets a Content-Length: some of its endpoints (GraphQL) refuse bodies
+ * of unknown length.
+ */
+async function requestBody(req: IncomingMessage, head: RelayRequestHead, maxBodyBytes: number): Promise<AsyncIterable<Uint8Array> | Uint8Array[] | null> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBodyBytes) throw new AppError('PAYLOAD_TOO_LARGE', `request body over ${maxBodyBytes} bytes`);
+  if (req.headers['content-length'] !== undefined) return boundedBody(req, maxBodyBytes);
+  if (req.headers['transfer-encoding'] === undefined) return null;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of boundedBody(req, maxBodyBytes)) {
+    chunks.push(chunk);
+    size += chunk.byteLength;
+  }
+  head.headers.push(['content-length', String(size)]);
+  return chunks;
+}
+
+/** Streams the lower node's response to the caller; returns how it ended. */
+async function sendResponse(res: ServerResponse, outcome: Extract<RelayOutcome, { kind: 'response' }>, abort: AbortSignal): Promise<Record<string, unknown>> {
+  for (const [k, v] of outcome.head.headers) res.appendHeader(k, v);
+  res.writeHead(outcome.head.status);
+  res.flushHeaders();
+  try {
+    for await (const chunk of outcome.body) {
+      if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+      if (res.destroyed) break;
+    }
+  } catch (err) {
+    res.destroy();
+    return { error: abort.aborted ? 'caller went away' : err instanceof Error ? err.message : 'relay failed', aborted: true };
+  }
+  if (!res.destroyed) res.end();
+  return res.destroyed ? { aborted: true } : {};
+}
+
+async function handle(opts: RelayRouteOptions, req: IncomingMessage, res: ServerResponse, instance: string, target: string, log: Logger): Promise<void> {
+  const started = Date.now();
+  const { caller, peer } = identify(req, opts);
   const method = req.method ?? 'GET';
-  const path = target.split('?')[0] ?? '';
-  const fields = { caller, peer, instance, method, path };
+  const fields = { caller, peer, instance, method, path: target.split('?')[0] ?? '' };
   let status = 0;
   const finish = (extra: Record<string, unknown> = {}): void => {
     log.info({ ...fields, status, durationMs: Date.now() - started, ...extra }, 'relayed request');
   };
-  const fail = (s: number, message: string): void => {
+  const refuse = (s: number, message: string): void => {
     status = s;
     req.resume();
     sendJson(res, s, { code: s, message, data: null });
@@ -109,76 +160,27 @@ async function handle(opts: RelayRouteOptions, req: IncomingMessage, res: Server
     if (!res.writableFinished) abort.abort();
   });
   try {
-    const policy = opts.policy;
-    if (!policy || !opts.server) throw new RelayRefusal(403, 'API relay is not available: this node is not a cascade server');
-    if (!policy.enable) throw new RelayRefusal(403, 'API relay is disabled on this node (cascade-server.relayapi.enable)');
-    if (!allowedBy(policy.whitelist, caller)) throw new RelayRefusal(403, `caller ${caller} is not in the relay whitelist`);
-    if (!bearerMatches(opts.admin, req.headers.authorization)) {
-      res.setHeader('www-authenticate', 'Bearer');
-      throw new RelayRefusal(401, 'API relay needs the admin token (Authorization: Bearer …)');
-    }
-    const problem = relayTargetProblem(target);
-    if (problem !== null) throw new RelayRefusal(400, problem);
-    const id = /^[1-9]\d{0,14}$/.test(instance) ? Number(instance) : null;
-    const record = id === null ? null : await opts.clients.find(id);
-    if (id === null || !record) throw new RelayRefusal(404, `unknown instance ${instance.slice(0, 64)}`);
-    if (!opts.server.session(id)) throw new RelayRefusal(503, `instance ${id} (${record.name}) is offline`);
-    const declared = Number(req.headers['content-length'] ?? NaN);
-    if (Number.isFinite(declared) && declared > policy.maxBodyBytes) {
-      throw new RelayRefusal(413, `request body over ${policy.maxBodyBytes} bytes`);
-    }
+    const policy = authorize(opts, req, res, caller, target);
+    const lower = await opts.relay.target(instance);
     const head: RelayRequestHead = { method, target, headers: relayedHeaders(req, opts.admin), caller };
-    let body: AsyncIterable<Uint8Array> | Uint8Array[] | null = null;
-    if (req.headers['content-length'] !== undefined) {
-      body = boundedBody(req, policy.maxBodyBytes);
-    } else if (req.headers['transfer-encoding'] !== undefined) {
-      // A chunked body is read whole (bounded) so the lower node gets a Content-Length:
-      // some of its endpoints (GraphQL) refuse bodies of unknown length.
-      const chunks: Uint8Array[] = [];
-      let size = 0;
-      for await (const chunk of boundedBody(req, policy.maxBodyBytes)) {
-        chunks.push(chunk);
-        size += chunk.byteLength;
-      }
-      head.headers.push(['content-length', String(size)]);
-      body = chunks;
+    const body = await requestBody(req, head, policy.maxBodyBytes);
+    const outcome = await opts.relay.relay(lower, { head, body, timeoutMs: policy.timeoutMs, signal: abort.signal });
+    if (outcome.kind === 'refused') {
+      refuse(outcome.status, outcome.message);
+      return;
     }
-    let stream;
-    try {
-      stream = await opts.server.openStream(id, StreamKind.ApiRelay);
-    } catch {
-      throw new RelayRefusal(503, `instance ${id} (${record.name}) is offline`);
-    }
-    const outcome = await relayRequest(stream, {
-      head,
-      body,
-      timeoutMs: policy.timeoutMs,
-      signal: abort.signal,
-    });
-    if (outcome.kind === 'refused') throw new RelayRefusal(outcome.status, outcome.message);
     status = outcome.head.status;
-    for (const [k, v] of outcome.head.headers) res.appendHeader(k, v);
-    res.writeHead(status);
-    res.flushHeaders();
-    try {
-      for await (const chunk of outcome.body) {
-        if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
-        if (res.destroyed) break;
-      }
-    } catch (err) {
-      res.destroy();
-      finish({ error: abort.signal.aborted ? 'caller went away' : err instanceof Error ? err.message : 'relay failed', aborted: true });
-      return;
-    }
-    if (!res.destroyed) res.end();
-    finish(res.destroyed ? { aborted: true } : {});
+    finish(await sendResponse(res, outcome, abort.signal));
   } catch (err) {
-    if (err instanceof RelayRefusal || err instanceof ApiRelayError) {
-      fail(err.status, err.message);
+    if (err instanceof RelayError) {
+      refuse(err.status, err.message);
       return;
     }
-    log.error({ err, ...fields }, 'relay failed');
-    fail(500, 'internal error');
+    if (!(err instanceof AppError)) log.error({ err, ...fields }, 'relay failed');
+    status = err instanceof AppError ? err.status : 500;
+    req.resume();
+    sendError(res, err, log);
+    finish({ error: err instanceof AppError ? err.message : 'internal error' });
   }
 }
 
@@ -198,7 +200,7 @@ async function* boundedBody(req: IncomingMessage, limit: number): AsyncGenerator
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.byteLength;
-    if (size > limit) throw new ApiRelayError(413, `request body over ${limit} bytes`);
+    if (size > limit) throw new RelayError(413, `request body over ${limit} bytes`);
     yield chunk;
   }
 }

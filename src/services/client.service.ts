@@ -3,28 +3,17 @@
  * both call this service, so every change emits the same `clientChanged` event.
  */
 import { createHash } from 'node:crypto';
-import { IsNull, QueryFailedError, type EntityManager } from 'typeorm';
+import { IsNull, type EntityManager } from 'typeorm';
 import { z } from 'zod';
 import type { Database } from '../db/database.js';
 import { CascadeClient } from '../db/entities/cascade-client.entity.js';
 import { AppError, notFound } from '../errors.js';
 import type { EventBus } from './event-bus.js';
 import type { ClientEventKind, NodeEvents } from './events.js';
+import { uniqueViolation } from '../db/unique-violation.js';
+import type { ClientRecord } from './models.js';
 
-/** A client record as APIs show it: never the secret or its hash. */
-export interface ClientRecord {
-  id: number;
-  name: string;
-  ip: string | null;
-  online: boolean;
-  autoregistered: boolean;
-  hasSecret: boolean;
-  version: string | null;
-  connectedSince: Date | null;
-  lastSeen: Date | null;
-  createdTime: Date;
-  updatedTime: Date;
-}
+export type { ClientRecord } from './models.js';
 
 const nameSchema = z
   .string({ error: 'name must be a string' })
@@ -77,13 +66,6 @@ function parseInput<T>(schema: z.ZodType<T>, input: unknown): T {
   throw new AppError('VALIDATION', issue?.message ?? 'invalid input');
 }
 
-function isUniqueViolation(err: unknown): string | null {
-  if (!(err instanceof QueryFailedError)) return null;
-  const d = err.driverError as { code?: string; constraint?: string; detail?: string; message?: string } | undefined;
-  if (d?.code !== '23505') return null;
-  return `${d.constraint ?? ''} ${d.detail ?? ''} ${d.message ?? ''}`;
-}
-
 /** Which listener gets told a record's link must close (deleted, or secret changed). */
 export type LinkKicker = (clientId: number, reason: 'deleted' | 'secret-changed') => void;
 
@@ -134,7 +116,7 @@ export class ClientService {
   }
 
   private mapUnique(err: unknown): never {
-    const u = isUniqueViolation(err);
+    const u = uniqueViolation(err);
     if (u !== null) {
       if (u.includes('secret')) throw new AppError('SECRET_TAKEN', 'another client already uses this secret');
       throw new AppError('NAME_TAKEN', 'a client with this name already exists');

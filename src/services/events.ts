@@ -3,8 +3,7 @@
  */
 import type { StreamInfo } from '../../dataplane/media/index.js';
 import type { UpstreamStatus } from './cascade.service.js';
-import type { ClientRecord } from './client.service.js';
-import type { TopologyNode } from './forwarding.service.js';
+import type { ClientRecord, TopologyNode } from './models.js';
 
 export type ClientEventKind = 'CREATED' | 'UPDATED' | 'DELETED' | 'ONLINE' | 'OFFLINE';
 

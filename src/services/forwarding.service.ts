@@ -10,21 +10,11 @@ import type { ClientService } from './client.service.js';
 import type { EventBus } from './event-bus.js';
 import type { NodeEvents } from './events.js';
 import type { PullRuleRecord, PullRuleService } from './pull-rule.service.js';
+import type { TopologyNode } from './models.js';
+
+export type { TopologyNode } from './models.js';
 
 export type { StreamDirection, StreamForwarding, PullRuleRecord };
-
-/** One node of the tree. */
-export interface TopologyNode {
-  name: string;
-  /** True for this node. */
-  self: boolean;
-  online: boolean;
-  /** RTT of its link to its parent, ms (direct lower nodes only). */
-  rttMs: number | null;
-  /** Streams live on that node (announced as its own). */
-  streams: string[];
-  children: TopologyNode[];
-}
 
 const EMPTY: StreamForwarding = { direction: 'LOCAL', peer: null, chain: [], onDemand: false, outbound: [] };
 

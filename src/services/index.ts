@@ -8,6 +8,7 @@ import type { ClientService } from './client.service.js';
 import type { EventBus } from './event-bus.js';
 import type { ForwardingService } from './forwarding.service.js';
 import type { NodeEvents } from './events.js';
+import type { RelayService } from './relay.service.js';
 import type { StreamService } from './stream.service.js';
 
 export type NodeRole = 'CASCADE_SERVER' | 'CASCADE_CLIENT' | 'MEDIA';
@@ -28,6 +29,7 @@ export interface Services {
   streams: StreamService;
   cascade: CascadeService;
   forwarding: ForwardingService;
+  relay: RelayService;
   events: EventBus<NodeEvents>;
   logger: Logger;
 }

@@ -3,11 +3,11 @@
  * those added at runtime (stored in the database, surviving restarts). Every change
  * is applied to the data plane through `apply`.
  */
-import { QueryFailedError } from 'typeorm';
 import { isValidStreamPath } from '../../dataplane/media/index.js';
 import type { Database } from '../db/database.js';
 import { PullRule } from '../db/entities/pull-rule.entity.js';
 import { AppError } from '../errors.js';
+import { uniqueViolation } from '../db/unique-violation.js';
 
 /** A pull rule as the APIs show it. */
 export interface PullRuleRecord {
@@ -52,7 +52,7 @@ export class PullRuleService {
     try {
       row = await this.db.dataSource.getRepository(PullRule).save({ streamPath, pullUrl });
     } catch (err) {
-      if (err instanceof QueryFailedError && /unique|duplicate/i.test(err.message)) {
+      if (uniqueViolation(err) !== null) {
         throw new AppError('CONFLICT', `a pull rule for ${streamPath} exists already`);
       }
       throw err;

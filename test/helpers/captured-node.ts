@@ -3,16 +3,12 @@
  * default) is captured in memory, and one-shot cascade link attempts made
  * with the real CascadeClient over the default transport.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { pino } from 'pino';
 import { CascadeClient, type CascadeClientStatus, type CascadeClientTiming } from '../../dataplane/cascade/index.js';
 import { defaultTransport } from '../../dataplane/transport/index.js';
-import { buildApp } from '../../src/app.js';
-import { configFromObject, type LogLevel } from '../../src/config.js';
+import type { LogLevel } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import type { TestNode } from './node.js';
+import { launchApp, type TestNode } from './node.js';
 
 export interface CapturedNode extends TestNode {
   /** Every log line so far, parsed. */
@@ -27,17 +23,14 @@ export async function startCapturedNode(
   dbUrl = 'pglite://memory',
   level: LogLevel = 'debug',
 ): Promise<CapturedNode> {
-  const datadir = mkdtempSync(path.join(os.tmpdir(), 'sc-cap-'));
   const merged = {
     name: 'test-node',
-    datadir,
     http: { listenaddr: '127.0.0.1:0' },
     rtmp: { listenaddr: '127.0.0.1:0' },
     database: { url: dbUrl },
     ...config,
     log: { level },
   };
-  const cfg = configFromObject(merged, 'test.yaml');
   const raw: string[] = [];
   const logs: Record<string, unknown>[] = [];
   const destination = {
@@ -50,19 +43,8 @@ export async function startCapturedNode(
       }
     },
   };
-  const app = buildApp(cfg, { logger: createLogger(cfg.log.level, cfg.name, destination) });
-  await app.start();
-  return {
-    app,
-    url: `http://127.0.0.1:${app.addresses.http.port}`,
-    datadir,
-    logs,
-    logText: () => raw.join(''),
-    async stop() {
-      await app.stop();
-      rmSync(datadir, { recursive: true, force: true });
-    },
-  };
+  const node = await launchApp(merged, 'sc-cap-', (lvl, name) => createLogger(lvl, name, destination));
+  return { ...node, logs, logText: () => raw.join('') };
 }
 
 const silent = pino({ level: 'silent' });
@@ -91,7 +73,7 @@ export function lightClient(
 export function waitState(
   client: CascadeClient,
   pred: (s: CascadeClientStatus) => boolean,
-  timeoutMs = 10_000,
+  timeoutMs = 30_000,
 ): Promise<CascadeClientStatus> {
   const now = client.status();
   if (pred(now)) return Promise.resolve(now);

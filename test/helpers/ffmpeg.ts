@@ -2,7 +2,8 @@
  * ffmpeg / ffprobe drivers for media tests: a generated test stream published
  * over RTMP, and probes of what a node plays back.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { exitOf, spawnTracked, stopProcess } from './processes.js';
 
 export interface Publisher {
   child: ChildProcess;
@@ -22,17 +23,16 @@ export function publishTestStream(url: string, seconds = 30, opts: { size?: stri
     '-c:a', 'aac', '-b:a', '64k',
     '-t', String(seconds), '-f', 'flv', url,
   ];
-  const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawnTracked('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const exited = exitOf(child);
   return {
     child,
     stderr: () => err,
     exited,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
+      await stopProcess(child, 'SIGKILL');
     },
   };
 }
@@ -54,13 +54,14 @@ export function probe(url: string, seconds = 3, timeoutMs = 30_000): Promise<Pro
       '-show_entries', 'stream=codec_type,codec_name,width:frame=media_type,key_frame,pict_type',
       '-of', 'json', url,
     ];
-    const child = spawn('ffprobe', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTracked('ffprobe', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const t = setTimeout(() => void stopProcess(child, 'SIGKILL'), timeoutMs);
+    // 'close': all of stdout has arrived.
+    child.on('close', (code) => {
       clearTimeout(t);
       try {
         const j = JSON.parse(out) as {

@@ -8,7 +8,8 @@
  *   when the kernel has sch_netem. Needs root; {@link probeNetns} says what works.
  *   Everything created is removed by `destroy()` (and the names carry the pid).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { spawnTracked } from './processes.js';
 import dgram from 'node:dgram';
 
 // ------------------------------------------------------------------ userspace
@@ -158,8 +159,8 @@ export interface NetnsPair {
   netem(delayMs: number, lossPct: number): void;
   /** Takes the link down or up again, at both ends or at one end only. */
   setLink(up: boolean, which?: 'a' | 'b'): void;
-  /** Runs `argv` inside namespace `which` (a child process; the caller ends it). */
-  spawnIn(which: 'a' | 'b', argv: string[], options?: Parameters<typeof spawn>[2]): ReturnType<typeof spawn>;
+  /** Runs `argv` inside namespace `which` (a tracked child process, its own process group; the caller ends it). */
+  spawnIn(which: 'a' | 'b', argv: string[], options?: SpawnOptions): ChildProcess;
   destroy(): void;
 }
 
@@ -219,7 +220,7 @@ export function createNetnsPair(tag: string): NetnsPair {
     },
     spawnIn(which, argv, options = {}) {
       const ns = which === 'a' ? a.ns : b.ns;
-      return spawn('ip', ['netns', 'exec', ns, ...argv], options);
+      return spawnTracked('ip', ['netns', 'exec', ns, ...argv], options);
     },
     destroy,
   };

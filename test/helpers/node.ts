@@ -2,14 +2,13 @@
  * Real nodes for integration tests: built in-process from a config object,
  * every listener on 127.0.0.1 port 0.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { print, type ExecutionResult } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { buildApp, type App } from '../../src/app.js';
-import { configFromObject } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
+import { configFromObject, type Config } from '../../src/config.js';
+import { createLogger, type Logger } from '../../src/logger.js';
+import { trackTeardown } from './processes.js';
+import { removeDir, tempDir } from './tmp.js';
 
 export interface TestNode {
   app: App;
@@ -20,31 +19,45 @@ export interface TestNode {
 
 const LOG_LEVEL = (process.env.TEST_LOG_LEVEL ?? 'silent') as 'silent';
 
+/**
+ * Builds and starts an app from `config` with a fresh datadir under the run's temp
+ * folder. Tracked until stopped: the end of the test file stops it if the test did
+ * not; a failed start removes the datadir before throwing.
+ */
+export async function launchApp(
+  config: Record<string, unknown>,
+  prefix: string,
+  logger: (level: Config['log']['level'], name: string) => Logger,
+): Promise<TestNode> {
+  const datadir = tempDir(prefix);
+  let app: App;
+  try {
+    const cfg = configFromObject({ datadir, ...config }, 'test.yaml');
+    app = buildApp(cfg, { logger: logger(cfg.log.level, cfg.name) });
+    await app.start();
+  } catch (err) {
+    removeDir(datadir);
+    throw err;
+  }
+  const stop = async (): Promise<void> => {
+    untrack();
+    await app.stop();
+    removeDir(datadir);
+  };
+  const untrack = trackTeardown(stop);
+  return { app, url: `http://127.0.0.1:${app.addresses.http.port}`, datadir, stop };
+}
+
 /** Starts a node. `config` is merged over test defaults (loopback, port 0, PGlite in memory). */
-export async function startNode(config: Record<string, unknown> = {}, dbUrl = 'pglite://memory'): Promise<TestNode> {
-  const datadir = mkdtempSync(path.join(os.tmpdir(), 'sc-node-'));
+export function startNode(config: Record<string, unknown> = {}, dbUrl = 'pglite://memory'): Promise<TestNode> {
   const base: Record<string, unknown> = {
     name: 'test-node',
-    datadir,
     http: { listenaddr: '127.0.0.1:0' },
     rtmp: { listenaddr: '127.0.0.1:0' },
     database: { url: dbUrl },
     log: { level: LOG_LEVEL },
   };
-  const merged = { ...base, ...config };
-  const cfg = configFromObject(merged, 'test.yaml');
-  const app = buildApp(cfg, { logger: createLogger(cfg.log.level, cfg.name, process.stderr as never) });
-  await app.start();
-  const url = `http://127.0.0.1:${app.addresses.http.port}`;
-  return {
-    app,
-    url,
-    datadir,
-    async stop() {
-      await app.stop();
-      rmSync(datadir, { recursive: true, force: true });
-    },
-  };
+  return launchApp({ ...base, ...config }, 'sc-node-', (level, name) => createLogger(level, name, process.stderr as never));
 }
 
 /** Calls a REST endpoint; returns status and parsed JSON. */
@@ -77,8 +90,8 @@ export async function gql<R, V>(
   return (await r.json()) as ExecutionResult<R>;
 }
 
-/** Waits until `check` returns a truthy value, polling; bounded by `timeoutMs`. */
-export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 5_000, what = 'condition'): Promise<NonNullable<T>> {
+/** Waits until `check` returns a truthy value, polling; bounded by `timeoutMs` (a safety net, not a budget). */
+export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 30_000, what = 'condition'): Promise<NonNullable<T>> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < end) {

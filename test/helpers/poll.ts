@@ -1,7 +1,7 @@
 /** Polling for in-process conditions (bounded in time). */
 
-/** Waits until `pred()` holds, checking every 20 ms; throws after `timeoutMs`. */
-export async function waitUntil(what: string, pred: () => boolean, timeoutMs = 5_000): Promise<void> {
+/** Waits until `pred()` holds, checking every 20 ms; throws after `timeoutMs` (a safety net, not a budget). */
+export async function waitUntil(what: string, pred: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!pred()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

@@ -1,27 +1,39 @@
 /**
  * Nodes as real child processes (`tsx src/main.ts --config FILE`), for tests
  * that kill, restart or signal them. Addresses are read from the node's log.
+ * Every process is tracked from its spawn (helpers/processes.ts): a failed
+ * start or a failed test never leaves one running.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { onJsonLines } from './json-lines.js';
+import { exitOf, spawnTracked, startAll, stopProcess } from './processes.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Node runs the TypeScript itself through tsx's loader: one process, so a signal reaches the node. */
-const NODE_ARGS = ['--import', 'tsx', path.join(ROOT, 'src/main.ts')];
+export const NODE_ARGS = ['--import', 'tsx', path.join(ROOT, 'src/main.ts')];
+
+/**
+ * Upper bound for a node process to log "HTTP listening". A safety net, not a
+ * budget: a fresh node takes seconds alone and over a minute when eight start at
+ * once on a loaded 2-core machine; a start that fails ends sooner (the process exits).
+ */
+export const START_TIMEOUT_MS = 180_000;
+
+export type LogLine = Record<string, unknown>;
 
 export interface ProcessNode {
   child: ChildProcess;
   /** Log lines (parsed JSON) seen so far. */
-  lines: Record<string, unknown>[];
+  lines: LogLine[];
   stderr: string;
   httpUrl: string;
-  /** Waits for a log line matching `pred`. */
-  waitLog(pred: (l: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
-  /** SIGTERM and wait for exit; returns the exit code. */
+  /** Waits for a log line matching `pred` (one already seen counts). */
+  waitLog(pred: (l: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  /** Signals the process group (SIGTERM by default) and waits for exit (SIGKILL after `timeoutMs`); returns the exit code. */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
   exited: Promise<number | null>;
 }
@@ -31,33 +43,50 @@ export function writeConfig(file: string, config: Record<string, unknown>): stri
   return file;
 }
 
-/** Runs the program with arguments; resolves when it exits. */
-export function runProgram(args: string[], timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs the program with arguments; resolves when it exits (killed after `timeoutMs`, a safety net). */
+export function runProgram(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...NODE_ARGS, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTracked(process.execPath, [...NODE_ARGS, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const t = setTimeout(() => {
-      child.kill('SIGKILL');
+      void stopProcess(child, 'SIGKILL');
       reject(new Error(`program did not exit within ${timeoutMs} ms: ${stderr}`));
     }, timeoutMs);
-    child.on('exit', (code) => {
+    // 'close': the exit code and all of stdout/stderr.
+    child.on('close', (code) => {
       clearTimeout(t);
       resolve({ code, stdout, stderr });
     });
   });
 }
 
-/** Starts a node process from a config file and waits until its HTTP server listens. */
-export async function startProcessNode(configFile: string, timeoutMs = 30_000): Promise<ProcessNode> {
-  const child = spawn(process.execPath, [...NODE_ARGS, '--config', configFile], {
+/** The last few log lines, for error messages. */
+function tail(lines: LogLine[], stderr: string): string {
+  const msgs = lines.slice(-8).map((l) => `${String(l.level)} ${String(l.msg)}`);
+  return `last log lines: [${msgs.join(' | ')}]; stderr: ${stderr.slice(-2000)}`;
+}
+
+/**
+ * Starts a node process from a config file and waits until its HTTP server listens.
+ * If it does not (it exits, `timeoutMs` passes, or `signal` aborts), the process is
+ * killed and awaited before the error is thrown.
+ */
+export async function startProcessNode(
+  configFile: string,
+  timeoutMs = START_TIMEOUT_MS,
+  opts: { signal?: AbortSignal; env?: NodeJS.ProcessEnv } = {},
+): Promise<ProcessNode> {
+  opts.signal?.throwIfAborted();
+  const child = spawnTracked(process.execPath, [...NODE_ARGS, '--config', configFile], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.env ? { env: opts.env } : {}),
   });
-  const lines: Record<string, unknown>[] = [];
-  const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
+  const lines: LogLine[] = [];
+  const waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
   let stderr = '';
   onJsonLines(child.stdout!, (obj) => {
     lines.push(obj);
@@ -69,32 +98,46 @@ export async function startProcessNode(configFile: string, timeoutMs = 30_000): 
     }
   });
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const waitLog = (pred: (l: Record<string, unknown>) => boolean, ms = 10_000): Promise<Record<string, unknown>> => {
+  const exited = exitOf(child);
+  const waitLog = (pred: (l: LogLine) => boolean, ms = 30_000): Promise<LogLine> => {
     const found = lines.find(pred);
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
       const w = {
         pred,
-        resolve: (l: Record<string, unknown>) => {
+        resolve: (l: LogLine) => {
           clearTimeout(t);
           resolve(l);
         },
       };
       const t = setTimeout(() => {
         waiters.splice(waiters.indexOf(w), 1);
-        reject(new Error(`no matching log line within ${ms} ms; stderr: ${stderr.slice(-2000)}`));
+        reject(new Error(`no matching log line within ${ms} ms; ${tail(lines, stderr)}`));
       }, ms);
       waiters.push(w);
       void exited.then((code) => {
-        if (waiters.includes(w)) reject(new Error(`node exited (${code}) before the log line; stderr: ${stderr.slice(-2000)}`));
+        if (!waiters.includes(w)) return;
+        waiters.splice(waiters.indexOf(w), 1);
+        clearTimeout(t);
+        reject(new Error(`node exited (${code}) before the log line; ${tail(lines, stderr)}`));
       });
     });
   };
-  const listening = await waitLog((l) => l.msg === 'HTTP listening (GraphQL and GraphiQL at /graphql)', timeoutMs);
+  const stop = (signal: NodeJS.Signals = 'SIGTERM', ms = 15_000): Promise<number | null> => stopProcess(child, signal, ms);
+  let listening: LogLine;
+  const onAbort = (): void => void stop('SIGKILL');
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    listening = await waitLog((l) => l.msg === 'HTTP listening (GraphQL and GraphiQL at /graphql)', timeoutMs);
+  } catch (err) {
+    await stop('SIGKILL');
+    throw opts.signal?.aborted ? new Error(`start of ${configFile} aborted: another start failed`) : err;
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
   const addr = String(listening.address);
   const port = addr.slice(addr.lastIndexOf(':') + 1);
-  const node: ProcessNode = {
+  return {
     child,
     lines,
     get stderr() {
@@ -103,14 +146,22 @@ export async function startProcessNode(configFile: string, timeoutMs = 30_000): 
     httpUrl: `http://127.0.0.1:${port}`,
     waitLog,
     exited,
-    async stop(signal = 'SIGTERM', ms = 15_000) {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill(signal);
-      const t = setTimeout(() => child.kill('SIGKILL'), ms);
-      const code = await exited;
-      clearTimeout(t);
-      return code;
-    },
+    stop,
   };
-  return node;
+}
+
+/**
+ * Starts node processes from several config files at once. If one fails, the
+ * others are killed (those still starting, and those already up) before the
+ * first error is thrown.
+ */
+export function startProcessNodes(configFiles: readonly string[], timeoutMs = START_TIMEOUT_MS): Promise<ProcessNode[]> {
+  const ac = new AbortController();
+  const starts = configFiles.map((f) =>
+    startProcessNode(f, timeoutMs, { signal: ac.signal }).catch((err: unknown) => {
+      ac.abort();
+      throw err;
+    }),
+  );
+  return startAll(starts, (n) => n.stop('SIGKILL'));
 }

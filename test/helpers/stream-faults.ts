@@ -11,21 +11,38 @@ import { createMediaTag, FlvDemuxer, type MediaTag } from '../../dataplane/media
 import { aacHeader, avcHeader } from '../integration/forwarding-helpers.js';
 import { RawRtmpClient } from '../integration/media-helpers.js';
 
-/** A port that was free a moment ago (bound to 0 and released). */
+const handedOut = new Set<number>();
+
+function canBind(kind: 'udp' | 'tcp', port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (kind === 'udp') {
+      const s = dgram.createSocket('udp4');
+      s.once('error', () => resolve(false));
+      s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
+      return;
+    }
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A port that was free a moment ago, for a node process that must get the same
+ * ports again after a restart. Chosen below the kernel's ephemeral range (Linux
+ * default 32768-60999), so that neither a bind to port 0 nor an outgoing
+ * connection takes it while the node is down, and never the same twice.
+ */
 export async function freePort(kind: 'udp' | 'tcp'): Promise<number> {
-  if (kind === 'udp') {
-    const s = dgram.createSocket('udp4');
-    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-    const port = s.address().port;
-    await new Promise<void>((r) => s.close(() => r()));
-    return port;
+  for (let i = 0; i < 200; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (handedOut.has(port)) continue;
+    if (await canBind(kind, port)) {
+      handedOut.add(port);
+      return port;
+    }
   }
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const addr = srv.address();
-  await new Promise<void>((r) => srv.close(() => r()));
-  if (addr === null || typeof addr === 'string') throw new Error('no TCP port');
-  return addr.port;
+  throw new Error(`no free ${kind} port found in 20000-31999`);
 }
 
 export interface SyntheticFeed {

@@ -6,6 +6,7 @@
  *   const proxy = await startTcpProxy({ host: '127.0.0.1', port: 5432 });
  *   proxy.cut();      // destroy every proxied connection; new ones are closed at once
  *   proxy.restore();  // accept and forward again
+ *   proxy.freeze();   // a hung service: nothing forwarded, nothing closed
  *   await proxy.close();
  */
 import net from 'node:net';
@@ -20,6 +21,11 @@ export interface TcpProxy {
   readonly open: number;
   /** Destroys every proxied connection (both sides) and refuses new ones until restore(). */
   cut(): void;
+  /**
+   * A hung service: stops forwarding in both directions and holds every connection
+   * open (no data, no FIN, no reset) until cut() or close(); new connections are held too.
+   */
+  freeze(): void;
   restore(): void;
   close(): Promise<void>;
 }
@@ -27,17 +33,30 @@ export interface TcpProxy {
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const pairs = new Set<[net.Socket, net.Socket]>();
   let isCut = false;
+  let frozen = false;
+  const hold = (client: net.Socket, upstream?: net.Socket): void => {
+    client.unpipe();
+    client.pause();
+    upstream?.unpipe();
+    upstream?.pause();
+  };
   let forwarded = 0;
   let refused = 0;
-  const server = net.createServer((client) => {
+  // allowHalfOpen: a FIN from one side is forwarded by the pipe (or held when frozen), not answered by the proxy.
+  const server = net.createServer({ allowHalfOpen: true }, (client) => {
     client.on('error', () => undefined);
+    if (frozen) {
+      pairs.add([client, client]);
+      hold(client);
+      return;
+    }
     if (isCut) {
       refused++;
       client.destroy();
       return;
     }
     forwarded++;
-    const upstream = net.connect(target);
+    const upstream = net.connect({ ...target, allowHalfOpen: true });
     upstream.on('error', () => client.destroy());
     client.on('error', () => upstream.destroy());
     const pair: [net.Socket, net.Socket] = [client, upstream];
@@ -77,13 +96,19 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     },
     cut() {
       isCut = true;
+      frozen = false;
       destroyAll();
+    },
+    freeze() {
+      frozen = true;
+      for (const [a, b] of pairs) hold(a, b);
     },
     restore() {
       isCut = false;
     },
     close() {
       isCut = true;
+      frozen = false;
       destroyAll();
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },

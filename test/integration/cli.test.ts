@@ -1,13 +1,13 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { rest } from '../helpers/node.js';
 import { runProgram, startProcessNode, writeConfig } from '../helpers/process-node.js';
+import { removeDir, tempDir } from '../helpers/tmp.js';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'sc-cli-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('sc-cli-');
+after(() => removeDir(dir));
 
 describe('the program', () => {
   test('a bad config file exits non-zero with one line naming file, key and problem', async () => {

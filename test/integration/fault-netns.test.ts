@@ -13,12 +13,11 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createNetnsPair, probeNetns, type NetnsPair } from '../helpers/netns.js';
 import { onJsonLines } from '../helpers/json-lines.js';
-import { ROOT, writeConfig } from '../helpers/process-node.js';
+import { ROOT, START_TIMEOUT_MS, writeConfig } from '../helpers/process-node.js';
+import { removeDir, tempDir } from '../helpers/tmp.js';
 
 const support = probeNetns();
 if (!support.netns) process.stdout.write(`# SKIP network namespaces: ${support.reason}\n`);
@@ -101,13 +100,13 @@ async function cutAndHeal(p: NetnsPair, hq: NsProcess, edge: NsProcess, end: 'a'
 const portOf = (l: Record<string, unknown>): number => Number(String(l.address).slice(String(l.address).lastIndexOf(':') + 1));
 
 describe('fault: HQ and edge in network namespaces over veth', { skip: support.netns ? false : support.reason }, () => {
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'sc-netns-'));
+  const tmp = tempDir('sc-netns-');
   let pair: NetnsPair | null = null;
   const procs: NsProcess[] = [];
   after(async () => {
     for (const p of procs.reverse()) await p.stop();
     pair?.destroy();
-    rmSync(tmp, { recursive: true, force: true });
+    removeDir(tmp);
   });
 
   test('link over veth: with netem 2 % loss / 50 ms it stays up with the RTT shown; a 4 s cut at the HQ end is noticed and healed', async () => {
@@ -123,11 +122,11 @@ describe('fault: HQ and edge in network namespaces over veth', { skip: support.n
     });
     const hq = startIn(p, 'a', writeConfig(path.join(tmp, 'hq.yaml'), { ...base('hq'), 'cascade-server': { quic: { listenaddr: `${p.a.addr}:7443` }, autoregister: true } }));
     procs.push(hq);
-    await hq.waitLog((l) => l.msg === 'cascade server listening (QUIC)', 30_000);
+    await hq.waitLog((l) => l.msg === 'cascade server listening (QUIC)', START_TIMEOUT_MS);
     const edge = startIn(p, 'b', writeConfig(path.join(tmp, 'edge.yaml'), { ...base('edge'), 'cascade-client': { server: `${p.a.addr}:7443`, secret: 'netns-secret' } }));
     procs.push(edge);
-    const edgeHttp = portOf(await edge.waitLog((l) => l.msg === 'HTTP listening (GraphQL and GraphiQL at /graphql)', 30_000));
-    const online = await hq.waitLog((l) => l.msg === 'cascade client online', 20_000);
+    const edgeHttp = portOf(await edge.waitLog((l) => l.msg === 'HTTP listening (GraphQL and GraphiQL at /graphql)', START_TIMEOUT_MS));
+    const online = await hq.waitLog((l) => l.msg === 'cascade client online', 60_000);
     assert.equal(online.remoteAddress, p.b.addr, 'the link comes over the veth path');
 
     if (support.netem) {

@@ -28,7 +28,7 @@ export async function startLower(
   return n;
 }
 
-export async function waitOnline(n: TestNode, timeoutMs = 10_000): Promise<void> {
+export async function waitOnline(n: TestNode, timeoutMs = 30_000): Promise<void> {
   await waitFor(() => n.app.services.cascade.upstream()?.state === 'online', timeoutMs, `${n.app.config.name} online`);
 }
 

@@ -6,14 +6,13 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { probe, publishTestStream } from '../helpers/ffmpeg.js';
 import { startNode, waitFor, type TestNode } from '../helpers/node.js';
 import { startProcessNode, writeConfig, type ProcessNode } from '../helpers/process-node.js';
 import { requireFfmpeg } from '../helpers/requirements.js';
 import { flvUrl, rtmpUrl, startHq, waitOnline } from './forwarding-helpers.js';
+import { removeDir, tempDir } from '../helpers/tmp.js';
 
 async function freeUdpPort(): Promise<number> {
   const s = dgram.createSocket('udp4');
@@ -24,13 +23,13 @@ async function freeUdpPort(): Promise<number> {
 }
 
 describe('forwarding: region killed', requireFfmpeg(), () => {
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'sc-fwd-proc-'));
+  const tmp = tempDir('sc-fwd-proc-');
   const nodes: TestNode[] = [];
   const procs: ProcessNode[] = [];
   after(async () => {
     for (const p of procs) await p.stop('SIGKILL').catch(() => {});
     for (const n of nodes.reverse()) await n.stop().catch(() => {});
-    rmSync(tmp, { recursive: true, force: true });
+    removeDir(tmp);
   });
 
   test('kill -9 of the region mid-stream: after its restart the stream plays at HQ again', async () => {

@@ -4,8 +4,6 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { CascadeClient, StreamKind } from '../../dataplane/cascade/index.js';
@@ -15,6 +13,7 @@ import type { LinkStream } from '../../dataplane/transport/link.js';
 import { waitFor, type TestNode } from '../helpers/node.js';
 import { startCapturedNode } from '../helpers/captured-node.js';
 import { flvUrl, liveSynthetic, playFlv, sleep, startHq, startLower, waitOnline } from './forwarding-helpers.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const nodes: TestNode[] = [];
 const cleanups: (() => unknown)[] = [];
@@ -161,7 +160,7 @@ describe('forwarding: refusals', () => {
 
   test('a loop (OPEN whose chain contains the receiving node) is refused with a reason', async () => {
     const hq = keep(await startHq('loop-hq'));
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'sc-loop-'));
+    const dir = tempDir('sc-loop-');
     const client = new CascadeClient({
       transport: defaultTransport,
       server: { host: '127.0.0.1', port: hq.app.addresses.quic!.port },

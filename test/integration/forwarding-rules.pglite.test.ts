@@ -1,9 +1,8 @@
 import { after } from 'node:test';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { pullRulesSuite } from './forwarding-rules-suite.js';
+import { removeDir, tempDir } from '../helpers/tmp.js';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'sc-rules-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('sc-rules-');
+after(() => removeDir(dir));
 pullRulesSuite('PGlite', async () => `pglite://${path.join(dir, 'db')}`);

@@ -5,11 +5,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import os from 'node:os';
-import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { startNode, type TestNode } from '../helpers/node.js';
 import { CHROMIUM_PATH, requireChromium } from '../helpers/requirements.js';
+import { artifactPath } from '../helpers/tmp.js';
 
 const gate = requireChromium();
 
@@ -57,7 +56,8 @@ describe('GraphiQL in Chromium', gate, () => {
     const text = (await page.locator('.graphiql-response').innerText()).replace(/\s+/g, ' ');
     assert.match(text, /"name": "graphiql-node"/);
     assert.match(text, /CASCADE_SERVER|MEDIA/);
-    await page.screenshot({ path: path.join(os.tmpdir(), 'sc-graphiql.png') });
+    // Kept for a look after the run (.tmp/ is git-ignored).
+    await page.screenshot({ path: artifactPath('graphiql.png') });
     assert.deepEqual(foreign, [], 'no request left the node');
     await page.close();
   });

@@ -3,11 +3,12 @@
  * node:http server with the FLV handler) on 127.0.0.1 port 0, and bounded
  * child-process runs of ffmpeg/ffprobe.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
 import pino from 'pino';
+import { spawnTracked, stopProcess } from '../helpers/processes.js';
 import {
   StreamHub,
   amf0Props,
@@ -97,16 +98,16 @@ const children = new Set<ChildProcess>();
 /** Run a command, killing it after `timeoutMs`. */
 export function run(cmd: string, args: string[], timeoutMs: number): Promise<RunResult> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTracked(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
     let stdout = '';
     let stderr = '';
     let timedOut = false;
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGKILL');
+      void stopProcess(child, 'SIGKILL');
     }, timeoutMs);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -118,7 +119,7 @@ export function run(cmd: string, args: string[], timeoutMs: number): Promise<Run
 
 /** Start a long-running child (a publisher); stop it with {@link killAll} or `.kill()`. */
 export function start(cmd: string, args: string[]): ChildProcess {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawnTracked(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   children.add(child);
   child.stderr?.resume();
   child.on('close', () => children.delete(child));
@@ -129,7 +130,7 @@ export function start(cmd: string, args: string[]): ChildProcess {
 export async function killAll(): Promise<void> {
   const waits = [...children].map((c) => {
     const closed = c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : once(c, 'close').then(() => undefined);
-    c.kill('SIGKILL');
+    void stopProcess(c, 'SIGKILL');
     return closed;
   });
   await Promise.all(waits);

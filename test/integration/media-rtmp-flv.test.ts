@@ -6,10 +6,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { requireFfmpeg } from '../helpers/requirements.js';
@@ -25,6 +24,7 @@ import {
   waitFor,
   type MediaNode,
 } from './media-helpers.js';
+import { removeDir, tempDir } from '../helpers/tmp.js';
 
 const gate = requireFfmpeg();
 const PATH = 'live/t';
@@ -76,7 +76,7 @@ describe('media node with ffmpeg', gate, () => {
   let tmp: string;
 
   before(async () => {
-    tmp = mkdtempSync(join(tmpdir(), 'media-it-'));
+    tmp = tempDir('media-it-');
     node = await startMediaNode({ handshakeTimeoutMs: 1_000, idleTimeoutMs: 1_500 });
     start('ffmpeg', publishArgs(node.rtmpUrl(PATH), 30));
     await waitFor(() => node.hub.get(PATH)?.video?.width === 320, 15_000, 'the published stream');
@@ -87,7 +87,7 @@ describe('media node with ffmpeg', gate, () => {
   after(async () => {
     await killAll();
     await node?.close();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    if (tmp) removeDir(tmp);
   });
 
   describe('while publishing', { concurrency: true }, () => {

@@ -1,8 +1,7 @@
 /** Pure parts of the cascade session layer: backoff, throttle, known-servers file. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import pino from 'pino';
@@ -15,6 +14,7 @@ import {
   serverKey,
 } from '../../dataplane/cascade/index.js';
 import { TypedEmitter } from '../../dataplane/cascade/typed-emitter.js';
+import { removeDir, tempDir } from '../helpers/tmp.js';
 
 const FP_A = `sha256:${'a'.repeat(64)}`;
 const FP_B = `sha256:${'b'.repeat(64)}`;
@@ -86,7 +86,7 @@ describe('known servers', () => {
   });
 
   test('file: added, trusted, mismatch; other lines kept', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'known-'));
+    const dir = tempDir('known-');
     try {
       const path = join(dir, 'sub', 'known-servers');
       const f = new KnownServersFile(path);
@@ -101,7 +101,7 @@ describe('known servers', () => {
       assert.match(text, /^# mine\nother:2 sha256:b+\nhq:1 sha256:b+ # first seen /);
       await assert.rejects(f.check('hq:3', 'not-a-fingerprint'));
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      removeDir(dir);
     }
   });
 });

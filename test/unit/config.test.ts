@@ -1,11 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, configFromObject, defaultConfig, loadConfigFile } from '../../src/config.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'sc-config-'));
+const dir = tempDir('sc-config-');
 function file(name: string, text: string): string {
   const p = path.join(dir, name);
   writeFileSync(p, text);
@@ -73,8 +73,13 @@ describe('config', () => {
   });
 
   test('quic tuning: defaults and bounds', () => {
-    assert.deepEqual(defaultConfig('/x').quic, { congestion: 'bbr', maxUdpPayloadBytes: 1350 });
-    assert.deepEqual(configFromObject({ quic: { congestion: 'bbr', maxudppayload: 1452 } }).quic, { congestion: 'bbr', maxUdpPayloadBytes: 1452 });
+    assert.deepEqual(defaultConfig('/x').quic, { congestion: 'bbr', maxUdpPayloadBytes: 1350, udp: 'auto' });
+    assert.deepEqual(configFromObject({ quic: { congestion: 'bbr', maxudppayload: 1452, udp: 'dgram' } }).quic, {
+      congestion: 'bbr',
+      maxUdpPayloadBytes: 1452,
+      udp: 'dgram',
+    });
+    assert.match(errorOf(() => configFromObject({ quic: { udp: 'fast' } }, 'q.yaml')), /^q\.yaml: quic\.udp: expected one of "auto", "native", "dgram"$/);
     assert.match(errorOf(() => configFromObject({ quic: { congestion: 'bbr2' } }, 'q.yaml')), /^q\.yaml: quic\.congestion: expected one of "bbr", "cubic", "reno"$/);
     assert.match(errorOf(() => configFromObject({ quic: { maxudppayload: 900 } }, 'q.yaml')), /^q\.yaml: quic\.maxudppayload: /);
   });

@@ -2,8 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   fingerprintOfPem,
@@ -11,8 +10,9 @@ import {
   IDENTITY_CERT_FILE,
   IDENTITY_KEY_FILE,
   loadOrCreateIdentity,
-  normalizeFingerprint,
+  requireFingerprint,
 } from '../../dataplane/transport/index.js';
+import { removeDir, tempDir } from '../helpers/tmp.js';
 
 test('generateSelfSignedIdentity: CA:TRUE, keyCertSign, DNS SANs', async () => {
   const id = await generateSelfSignedIdentity('node-a');
@@ -32,13 +32,13 @@ test('fingerprintOfPem: sha256 of the DER, lowercase hex', async () => {
   const fp = fingerprintOfPem(id.certPem);
   assert.match(fp, /^sha256:[0-9a-f]{64}$/);
   const colonUpper = new X509Certificate(id.certPem).fingerprint256;
-  assert.equal(normalizeFingerprint(`sha256:${colonUpper}`), fp);
-  assert.equal(normalizeFingerprint(fp.toUpperCase()), fp);
-  assert.throws(() => normalizeFingerprint('sha256:abcd'), /invalid fingerprint/);
+  assert.equal(requireFingerprint(`sha256:${colonUpper}`), fp);
+  assert.equal(requireFingerprint(fp.toUpperCase()), fp);
+  assert.throws(() => requireFingerprint('sha256:abcd'), /invalid fingerprint/);
 });
 
 test('loadOrCreateIdentity writes once (key 0600) and reads back the same identity', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'transport-certs-'));
+  const dir = tempDir('transport-certs-');
   try {
     const sub = join(dir, 'data');
     const first = await loadOrCreateIdentity(sub);
@@ -48,6 +48,6 @@ test('loadOrCreateIdentity writes once (key 0600) and reads back the same identi
     const second = await loadOrCreateIdentity(sub);
     assert.deepEqual(second, first);
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    removeDir(dir);
   }
 });

@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
-/** Pull rules added at runtime (issue 6). */
+/** Pull rules added at runtime. */
 export class PullRules1764000000003 implements MigrationInterface {
   name = 'PullRules1764000000003';
 

@@ -4,8 +4,7 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   AuthRejectedDocument,
@@ -17,6 +16,7 @@ import {
 import { gql, rest, startNode, waitFor, type TestNode } from '../../helpers/node.js';
 import { startProcessNode, writeConfig } from '../../helpers/process-node.js';
 import { subscribe } from '../../helpers/ws-client.js';
+import { removeDir, tempDir } from '../../helpers/tmp.js';
 
 type ClientJson = { id: number; name: string; ip: string | null; online: boolean };
 
@@ -33,10 +33,10 @@ async function upstreamOf(node: TestNode) {
 export function cascadeLinkSuite(label: string, dbUrl: () => Promise<string>): void {
   describe(`cascade link on ${label}`, () => {
     const nodes: TestNode[] = [];
-    const tmp = mkdtempSync(path.join(os.tmpdir(), 'sc-link-'));
+    const tmp = tempDir('sc-link-');
     after(async () => {
       for (const n of nodes.reverse()) await n.stop().catch(() => {});
-      rmSync(tmp, { recursive: true, force: true });
+      removeDir(tmp);
     });
 
     async function server(extra: Record<string, unknown> = {}, url?: string): Promise<TestNode> {

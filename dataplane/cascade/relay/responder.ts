@@ -3,7 +3,7 @@
  * request, let an executor run it against this node's own HTTP API, and stream the
  * answer back.
  */
-import { CloseCode, ProtocolError } from '../protocol/index.js';
+import { CloseCode, ProtocolError } from '../../protocol/index.js';
 import {
   decodeRequestHead,
   encodeBodyFrames,
@@ -14,13 +14,13 @@ import {
   unexpected,
   type RelayRequestHead,
   type RelayResponseHead,
-} from '../protocol/relay-frames.js';
-import type { LinkStream } from '../transport/link.js';
-import { RelayFrameReader } from './api-relay-reader.js';
-import type { CascadeStreamContext, CascadeStreamHandler } from './stream-handler.js';
+} from '../../protocol/relay-frames.js';
+import type { LinkStream } from '../../transport/link.js';
+import { RelayFrameReader } from './frame-reader.js';
+import type { CascadeStreamContext, CascadeStreamHandler } from '../stream-handler.js';
 
 /** An executor's answer: a response to stream back, or a refusal (sent as RELAY_ERROR). */
-export type ApiRelayAnswer =
+export type RelayAnswer =
   | { kind: 'response'; head: RelayResponseHead; body: AsyncIterable<Uint8Array> }
   | { kind: 'refused'; status: number; message: string };
 
@@ -29,27 +29,27 @@ export type ApiRelayAnswer =
  * (it throws when the stream breaks first). `signal` aborts when the upper node gives
  * up (stream reset) or the link ends; the executor must then release everything.
  */
-export type ApiRelayExecutor = (
+export type RelayExecutor = (
   head: RelayRequestHead,
   body: AsyncIterable<Uint8Array>,
   signal: AbortSignal,
   ctx: CascadeStreamContext,
-) => Promise<ApiRelayAnswer>;
+) => Promise<RelayAnswer>;
 
-/** Options of {@link apiRelayHandler}. */
-export interface ApiRelayHandlerOptions {
-  execute: ApiRelayExecutor;
+/** Options of {@link relayResponder}. */
+export interface RelayResponderOptions {
+  execute: RelayExecutor;
   /** REQUEST_HEAD must arrive this long after the stream opened (default 10 s). */
   headTimeoutMs?: number;
 }
 
 /** The stream handler to register with `client.onStream(StreamKind.ApiRelay, …)`. */
-export function apiRelayHandler(opts: ApiRelayHandlerOptions): CascadeStreamHandler {
+export function relayResponder(opts: RelayResponderOptions): CascadeStreamHandler {
   const headTimeoutMs = opts.headTimeoutMs ?? 10_000; // 10 s
   return (stream, ctx) => serveRelayStream(stream, ctx, opts.execute, headTimeoutMs);
 }
 
-async function serveRelayStream(stream: LinkStream, ctx: CascadeStreamContext, execute: ApiRelayExecutor, headTimeoutMs: number): Promise<void> {
+async function serveRelayStream(stream: LinkStream, ctx: CascadeStreamContext, execute: RelayExecutor, headTimeoutMs: number): Promise<void> {
   const reader = new RelayFrameReader(stream);
   const abort = new AbortController();
   const onLinkEnd = (): void => abort.abort();

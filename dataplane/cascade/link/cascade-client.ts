@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Link, LinkStream, Transport } from '../transport/link.js';
+import type { Link, LinkStream, Transport } from '../../transport/link.js';
 import {
   CloseCode,
   closeCodeInfo,
@@ -12,16 +12,16 @@ import {
   type AnnounceMessage,
   type AnnounceUpdate,
   type StreamKindValue,
-} from '../protocol/index.js';
+} from '../../protocol/index.js';
 import { backoffDelay } from './backoff.js';
 import { ClientSession } from './client-session.js';
-import { CascadeError } from './errors.js';
+import { CascadeError } from '../errors.js';
 import { serverKey } from './known-servers.js';
 import { closeInfoOfError, ServerVerifier, type CascadeServerVerification } from './server-verifier.js';
 import type { SessionEnd } from './link-session.js';
-import type { CascadeStreamHandler } from './stream-handler.js';
+import type { CascadeStreamHandler } from '../stream-handler.js';
 import { settleWithin, Sleeper } from './timing.js';
-import { TypedEmitter } from './typed-emitter.js';
+import { TypedEmitter } from '../typed-emitter.js';
 
 /** State of a cascade client's link to its server. */
 export type CascadeClientState = 'stopped' | 'connecting' | 'online' | 'backoff' | 'rejected';
@@ -109,7 +109,7 @@ export interface CascadeClientStatus {
 /** Events of a {@link CascadeClient}. */
 export interface CascadeClientEvents extends Record<string, unknown> {
   stateChanged: CascadeClientStatus;
-  /** The server announced streams (issue 6). */
+  /** The server announced streams. */
   announce: AnnounceMessage;
 }
 
@@ -225,7 +225,7 @@ export class CascadeClient extends TypedEmitter<CascadeClientEvents> {
     return s.openKindStream(kind);
   }
 
-  /** Announce streams to the server (ANNOUNCE frames; issue 6). Requires state online. */
+  /** Announce streams to the server (ANNOUNCE frames). Requires state online. */
   async announce(update: AnnounceUpdate): Promise<void> {
     const s = this.session;
     if (!s || this.state !== 'online' || s.isClosing) throw new CascadeError('CASCADE_NOT_ONLINE', `cascade link to ${this.key} is not online`);

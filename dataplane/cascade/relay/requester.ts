@@ -3,7 +3,7 @@
  * down an already opened stream and get the lower node's answer back, its body as it
  * is produced.
  */
-import { CloseCode, ProtocolError } from '../protocol/index.js';
+import { CloseCode, ProtocolError } from '../../protocol/index.js';
 import {
   decodeRelayError,
   decodeResponseHead,
@@ -14,24 +14,24 @@ import {
   unexpected,
   type RelayRequestHead,
   type RelayResponseHead,
-} from '../protocol/relay-frames.js';
-import { LinkClosedError, LinkStreamResetError, type LinkStream } from '../transport/link.js';
-import { RelayFrameReader } from './api-relay-reader.js';
+} from '../../protocol/relay-frames.js';
+import { LinkClosedError, LinkStreamResetError, type LinkStream } from '../../transport/link.js';
+import { RelayFrameReader } from './frame-reader.js';
 
 /** A relay that failed on this side or the link; `status` is the HTTP status to answer. */
-export class ApiRelayError extends Error {
+export class RelayError extends Error {
   readonly status: number;
   constructor(status: number, message: string) {
     super(message);
-    this.name = 'ApiRelayError';
+    this.name = 'RelayError';
     this.status = status;
   }
 }
 
 /** One request to relay. */
-export interface ApiRelayRequest {
+export interface RelayRequest {
   head: RelayRequestHead;
-  /** The request body in pieces, or null for none. May throw (e.g. an ApiRelayError 413 past a limit). */
+  /** The request body in pieces, or null for none. May throw (e.g. an RelayError 413 past a limit). */
   body: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | null;
   /** The lower node must answer (RESPONSE_HEAD or RELAY_ERROR) within this time, else 504. */
   timeoutMs: number;
@@ -40,37 +40,37 @@ export interface ApiRelayRequest {
 }
 
 /** What the lower node answered. */
-export type ApiRelayOutcome =
+export type RelayOutcome =
   | {
       kind: 'response';
       head: RelayResponseHead;
-      /** The response body as it arrives; throws ApiRelayError (502) when the stream breaks before RESPONSE_END. */
+      /** The response body as it arrives; throws RelayError (502) when the stream breaks before RESPONSE_END. */
       body: AsyncIterable<Uint8Array>;
     }
   | { kind: 'refused'; status: number; message: string };
 
-function failure(err: unknown, stream: LinkStream): ApiRelayError {
-  if (err instanceof ApiRelayError) return err;
-  if (err instanceof LinkClosedError) return new ApiRelayError(503, 'the lower node went offline during the relayed request');
+function failure(err: unknown, stream: LinkStream): RelayError {
+  if (err instanceof RelayError) return err;
+  if (err instanceof LinkClosedError) return new RelayError(503, 'the lower node went offline during the relayed request');
   if (err instanceof LinkStreamResetError) {
-    if (err.code === CloseCode.StreamKindUnsupported) return new ApiRelayError(403, 'API relay is not enabled on the lower node');
-    return new ApiRelayError(502, `the lower node aborted the relayed request (code ${err.code})`);
+    if (err.code === CloseCode.StreamKindUnsupported) return new RelayError(403, 'API relay is not enabled on the lower node');
+    return new RelayError(502, `the lower node aborted the relayed request (code ${err.code})`);
   }
   if (err instanceof ProtocolError) {
     stream.reset(err.code);
-    return new ApiRelayError(502, `bad answer from the lower node: ${err.message}`);
+    return new RelayError(502, `bad answer from the lower node: ${err.message}`);
   }
   stream.reset(CloseCode.InternalError);
-  return new ApiRelayError(502, 'the relay link failed');
+  return new RelayError(502, 'the relay link failed');
 }
 
 /**
  * Relay one request over `stream` (an ApiRelay stream, kind byte already written).
- * Resolves once the lower node answered; rejects with {@link ApiRelayError} (504 on
+ * Resolves once the lower node answered; rejects with {@link RelayError} (504 on
  * timeout, 502 on a broken stream, 403 when the peer has no relay handler, or the
  * body's own error). The stream is reset on every failure and on `signal`.
  */
-export async function relayRequest(stream: LinkStream, req: ApiRelayRequest): Promise<ApiRelayOutcome> {
+export async function relayRequest(stream: LinkStream, req: RelayRequest): Promise<RelayOutcome> {
   const reader = new RelayFrameReader(stream);
   let finished = false;
   const onAbort = (): void => {
@@ -105,14 +105,14 @@ export async function relayRequest(stream: LinkStream, req: ApiRelayRequest): Pr
     (err: unknown) => {
       pumpDone = true;
       // A write failing because the lower node answered early and closed is not a failure of the relay.
-      if (err instanceof ApiRelayError || !(err instanceof LinkStreamResetError)) stream.reset(CloseCode.Normal);
+      if (err instanceof RelayError || !(err instanceof LinkStreamResetError)) stream.reset(CloseCode.Normal);
       pumpFailed(err);
     },
   );
 
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ApiRelayError(504, `the lower node did not answer within ${req.timeoutMs} ms`)), req.timeoutMs);
+    timer = setTimeout(() => reject(new RelayError(504, `the lower node did not answer within ${req.timeoutMs} ms`)), req.timeoutMs);
   });
   let first;
   try {
@@ -127,7 +127,7 @@ export async function relayRequest(stream: LinkStream, req: ApiRelayRequest): Pr
   }
   if (first === null) {
     done();
-    throw new ApiRelayError(502, 'the lower node closed the relay stream without an answer');
+    throw new RelayError(502, 'the lower node closed the relay stream without an answer');
   }
   try {
     if (first.type === RelayFrameType.RelayError) {
@@ -160,7 +160,7 @@ async function* responseBody(
       } catch (err) {
         throw failure(err, stream);
       }
-      if (f === null) throw new ApiRelayError(502, 'the relayed response was cut off');
+      if (f === null) throw new RelayError(502, 'the relayed response was cut off');
       if (f.type === RelayFrameType.ResponseBody) {
         if (f.payload.byteLength > 0) yield f.payload;
         continue;

@@ -5,9 +5,7 @@
  */
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
@@ -24,6 +22,8 @@ import {
 } from '../../dataplane/cascade/index.js';
 import { CloseCode, closeReason } from '../../dataplane/protocol/index.js';
 import { sleep, waitUntil } from '../helpers/poll.js';
+import { spawnTracked } from '../helpers/processes.js';
+import { removeDir, tempDir } from '../helpers/tmp.js';
 
 const logger = pino({ level: process.env.CASCADE_TEST_LOG ?? 'silent' });
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -93,9 +93,9 @@ function startClient(t: TestContext, port: number, opts: Partial<CascadeClientOp
   return { client, states };
 }
 
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'cascade-test-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+function testDir(t: TestContext): string {
+  const dir = tempDir('cascade-test-');
+  t.after(() => removeDir(dir));
   return dir;
 }
 
@@ -146,7 +146,7 @@ describe('cascade link resilience and server verification (real QUIC on 127.0.0.
       client.on('stateChanged', (s) => { if (s.state === 'online') process.stdout.write('ONLINE\\n'); });
       client.start();
     `;
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+    const child = spawnTracked(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
       cwd: root,
       env: { ...process.env, PORT: String(port), FP: fp, SECRET: 'kill-me' },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -157,7 +157,7 @@ describe('cascade link resilience and server verification (real QUIC on 127.0.0.
       await exited;
     });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     await waitUntil('child online', () => out.includes('ONLINE') && server.session(7) !== null, 20_000);
     await sleep(300);
 
@@ -204,7 +204,7 @@ describe('cascade link resilience and server verification (real QUIC on 127.0.0.
   });
 
   test('trust on first use: stored, trusted next time, a changed certificate is refused with how to accept it', async (t) => {
-    const dir = await tempDir(t);
+    const dir = testDir(t);
     const file = join(dir, 'known-servers');
     const authority = new MemoryAuthority(new Map([['tofu', 5]]));
     const first = await startServer(t, authority);

@@ -5,11 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openPgliteThread, PGLITE_GONE } from '../../src/db/pglite-thread.js';
 import { isDatabaseUnavailable } from '../../src/db/unavailable.js';
+import { removeDir, tempDir } from '../helpers/tmp.js';
 
 test('errors carry their SQLSTATE and fields', async () => {
   const db = await openPgliteThread(null);
@@ -31,7 +30,7 @@ test('errors carry their SQLSTATE and fields', async () => {
 });
 
 test('a crashed worker: calls fail as unavailable; on disk the next call reopens with the committed data', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'sc-pglite-thread-'));
+  const dir = tempDir('sc-pglite-thread-');
   const db = await openPgliteThread(path.join(dir, 'db'));
   try {
     await db.exec('CREATE TABLE t (k text PRIMARY KEY)');
@@ -50,7 +49,7 @@ test('a crashed worker: calls fail as unavailable; on disk the next call reopens
     assert.deepEqual(rows, [{ k: 'kept' }], 'a new worker on the same directory has the committed row');
   } finally {
     await db.close();
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   }
 });
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { LinkClosedError, type Link, type LinkCloseInfo, type LinkStream } from '../transport/link.js';
+import { LinkClosedError, type Link, type LinkCloseInfo, type LinkStream } from '../../transport/link.js';
 import {
   chunkAnnounce,
   CloseCode,
@@ -16,9 +16,9 @@ import {
   type AnnounceUpdate,
   type ControlMessage,
   type StreamKindValue,
-} from '../protocol/index.js';
+} from '../../protocol/index.js';
 import { PrefixedStream } from './prefixed-stream.js';
-import type { CascadeStreamContext, CascadeStreamHandler } from './stream-handler.js';
+import type { CascadeStreamContext, CascadeStreamHandler } from '../stream-handler.js';
 import { monoNow, settleWithin } from './timing.js';
 
 /** How a session ended. */

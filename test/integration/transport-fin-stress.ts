@@ -1,5 +1,5 @@
 // Stress reproduction of the quiche 0.18 bare-FIN race (not part of `npm test`; run it by hand):
-//   REPLY=60000 MAXDELAY=2 npx tsx test/unit/transport-fin-stress.ts [rounds] [lateStreams] [bulkStreams]
+//   REPLY=60000 MAXDELAY=2 npx tsx test/integration/transport-fin-stress.ts [rounds] [lateStreams] [bulkStreams]
 // Env: REPLY (reply bytes, 2000), MAXDELAY (ms before end(), 0 = two turns; 5), SERVER_CAP (server
 // maxPacketsPerTurn, 64), RELAY_DELAY / LOSS (through the userspace impairment relay), DOWNLOAD
 // (bulk streams download this many bytes instead of echoing 256 KiB).

@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { normalizeFingerprint } from '../protocol/index.js';
+import { normalizeFingerprint } from '../../protocol/index.js';
 
 /** The key of a server in the known-servers file: "host:port", IPv6 in brackets. */
 export function serverKey(host: string, port: number): string {

@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Link, LinkListener, LinkStream, TlsIdentity, Transport } from '../transport/link.js';
+import type { Link, LinkListener, LinkStream, TlsIdentity, Transport } from '../../transport/link.js';
 import {
   CloseCode,
   closeReason,
@@ -11,16 +11,16 @@ import {
   type AnnounceUpdate,
   type HelloMessage,
   type StreamKindValue,
-} from '../protocol/index.js';
+} from '../../protocol/index.js';
 import { AdmissionBucket } from './admission.js';
 import { AuthThrottle } from './auth-throttle.js';
 import type { AuthenticateResult, CascadeAuthority } from './authority.js';
-import { CascadeError } from './errors.js';
+import { CascadeError } from '../errors.js';
 import type { SessionEnd } from './link-session.js';
 import { ServerSession, type ServerSessionLimits } from './server-session.js';
-import type { CascadeStreamHandler } from './stream-handler.js';
+import type { CascadeStreamHandler } from '../stream-handler.js';
 import { settleWithin } from './timing.js';
-import { TypedEmitter } from './typed-emitter.js';
+import { TypedEmitter } from '../typed-emitter.js';
 
 /** Limits and timers of a cascade server (ms unless named otherwise). */
 export interface CascadeServerLimits extends ServerSessionLimits {
@@ -94,7 +94,7 @@ export interface CascadeServerEvents extends Record<string, unknown> {
   offline: { clientId: number; name: string; remoteAddress: string; code: number; reason: string; remote: boolean; lastSeen: Date };
   /** A connection was refused (authentication, throttling, protocol revision). */
   rejected: { remoteAddress: string; remotePort: number; name: string | null; code: number; reason: string };
-  /** A client announced streams (issue 6). */
+  /** A client announced streams. */
   announce: { clientId: number; message: AnnounceMessage };
 }
 
@@ -233,7 +233,7 @@ export class CascadeServer extends TypedEmitter<CascadeServerEvents> {
     return s.openKindStream(kind);
   }
 
-  /** Announce streams to an online client (ANNOUNCE frames; issue 6). */
+  /** Announce streams to an online client (ANNOUNCE frames). */
   async announce(clientId: number, update: AnnounceUpdate): Promise<void> {
     const s = this.live.get(clientId);
     if (!s || s.isClosing) throw new CascadeError('CASCADE_CLIENT_OFFLINE', `cascade client ${clientId} is offline`);

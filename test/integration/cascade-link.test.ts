@@ -8,7 +8,8 @@ import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import pino from 'pino';
-import { defaultTransport, fingerprintOfPem, generateSelfSignedIdentity, type Link, type LinkStream, type TlsIdentity } from '../../dataplane/transport/index.js';
+import { fingerprintOfPem, generateSelfSignedIdentity, type Link, type LinkStream, type TlsIdentity } from '../../dataplane/transport/index.js';
+import { testTransport } from './udp-under-test.js';
 import {
   CascadeClient,
   CascadeServer,
@@ -84,6 +85,7 @@ class MemoryAuthority implements CascadeAuthority {
 
 let identity: TlsIdentity;
 let fingerprint: string;
+const transport = testTransport();
 
 async function startServer(
   t: TestContext,
@@ -93,7 +95,7 @@ async function startServer(
   identity ??= await generateSelfSignedIdentity();
   fingerprint = fingerprintOfPem(identity.certPem);
   const server = new CascadeServer({
-    transport: defaultTransport,
+    transport,
     listen: { host: '127.0.0.1', port: 0 },
     tls: identity,
     authority,
@@ -111,7 +113,7 @@ async function startServer(
 
 function startClient(t: TestContext, port: number, opts: Partial<CascadeClientOptions> = {}): { client: CascadeClient; states: CascadeClientState[] } {
   const client = new CascadeClient({
-    transport: defaultTransport,
+    transport,
     server: { host: '127.0.0.1', port },
     name: 'edge',
     version: '1.2.3',
@@ -129,7 +131,7 @@ function startClient(t: TestContext, port: number, opts: Partial<CascadeClientOp
 
 /** A raw link to the server, for speaking bad protocol. */
 async function rawLink(t: TestContext, port: number): Promise<Link> {
-  const link = await defaultTransport.connect({ host: '127.0.0.1', port, fingerprint });
+  const link = await transport.connect({ host: '127.0.0.1', port, fingerprint });
   t.after(() => link.close());
   return link;
 }
@@ -429,7 +431,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     type Behaviour = (ctl: LinkStream, hello: ControlMessage) => Promise<void>;
     let behaviour: Behaviour = async () => undefined;
     const hellos: ControlMessage[] = [];
-    const listener = await defaultTransport.listen({
+    const listener = await transport.listen({
       host: '127.0.0.1',
       port: 0,
       tls: identity,
@@ -468,7 +470,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     for (const c of cases) {
       behaviour = c.behaviour;
       const client = new CascadeClient({
-        transport: defaultTransport,
+        transport,
         server: { host: '127.0.0.1', port: listener.address.port },
         secret: 'sent-only-to-a-verified-server',
         name: 'probe',

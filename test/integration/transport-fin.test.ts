@@ -12,8 +12,9 @@ import {
 } from '../../dataplane/transport/index.js';
 import type { LeanLinkListener } from '../../dataplane/transport/index.js';
 import { readAll, sleep, within } from './transport-helpers.js';
+import { testTransport } from './udp-under-test.js';
 
-const transport = createLeanQuicTransport();
+const transport = testTransport();
 let identity: TlsIdentity;
 let listener: LeanLinkListener;
 

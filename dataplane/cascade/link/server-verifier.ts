@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import { LinkClosedError, type ConnectOptions, type Link, type LinkCloseInfo } from '../transport/link.js';
-import { normalizeFingerprint } from '../protocol/index.js';
-import { CascadeError } from './errors.js';
+import { LinkClosedError, type ConnectOptions, type Link, type LinkCloseInfo } from '../../transport/link.js';
+import { normalizeFingerprint } from '../../protocol/index.js';
+import { CascadeError } from '../errors.js';
 import { KnownServersFile } from './known-servers.js';
 
 /** How the client verifies the server before it sends its secret (PROTOCOL.md §1). */

@@ -17,8 +17,9 @@ import {
   type TlsIdentity,
 } from '../../dataplane/transport/index.js';
 import { readAll, roundTrip, sha256, sleep, startEchoServer, within, type EchoServer } from './transport-helpers.js';
+import { testTransport, udpUnderTest } from './udp-under-test.js';
 
-const transport = createLeanQuicTransport();
+const transport = testTransport();
 let identity: TlsIdentity;
 let otherIdentity: TlsIdentity;
 let server: EchoServer;
@@ -42,6 +43,10 @@ async function connect(extra: { fingerprint?: string; caPem?: string } = { caPem
 describe('handshake', () => {
   test('the default transport is the lean one', () => {
     assert.equal(defaultTransport.name, 'quic-lean');
+  });
+
+  test(`the listener runs on the socket under test (${udpUnderTest()})`, () => {
+    assert.equal(server.listener.udp, udpUnderTest());
   });
 
   test('CA verification succeeds and fills peerFingerprint', async () => {
@@ -195,7 +200,7 @@ describe('streams', () => {
   });
 
   test('partial writes under a small flow-control window, with backpressure on an idle reader', async () => {
-    const small = createLeanQuicTransport({
+    const small = testTransport({
       streamWindowBytes: 16 * 1024,
       connectionWindowBytes: 64 * 1024,
       readBufferBytes: 16 * 1024,
@@ -243,7 +248,7 @@ describe('streams', () => {
   });
 
   test('more concurrent streams than the peer allows: the extra ones wait for stream credit', async () => {
-    const limited = createLeanQuicTransport({ maxStreams: 8 });
+    const limited = testTransport({ maxStreams: 8 });
     const echo = await startEchoServer(limited, identity);
     const link = await limited.connect({ host: '127.0.0.1', port: echo.port, caPem: identity.certPem });
     try {

@@ -1,21 +1,23 @@
 // Robustness of the lean QUIC transport: killed peers, garbage datagrams, Initial floods.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  createLeanQuicTransport,
   generateSelfSignedIdentity,
   LinkCloseCode,
   type Link,
   type TlsIdentity,
 } from '../../dataplane/transport/index.js';
+import { waitUntil } from '../helpers/poll.js';
+import { spawnTracked } from '../helpers/processes.js';
+import { removeDir, tempDir } from '../helpers/tmp.js';
 import { makeClientInitial, roundTrip, sleep, startEchoServer, within } from './transport-helpers.js';
+import { testTransport } from './udp-under-test.js';
 
 const FIXTURE = fileURLToPath(new URL('./transport-peer.fixture.ts', import.meta.url));
 let identity: TlsIdentity;
@@ -23,16 +25,16 @@ let dir: string;
 
 before(async () => {
   identity = await generateSelfSignedIdentity('transport-robust');
-  dir = await mkdtemp(join(tmpdir(), 'transport-robust-'));
+  dir = tempDir('transport-robust-');
 });
 
 after(async () => {
-  await rm(dir, { recursive: true, force: true });
+  removeDir(dir);
 });
 
 /** Start the fixture and wait for a line matching `re`. */
 function startPeer(args: string[], re: RegExp): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawnTracked(process.execPath, ['--import', 'tsx', FIXTURE, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   return within(
     new Promise((resolve, reject) => {
       let out = '';
@@ -58,7 +60,7 @@ function killAndWait(child: ChildProcess): Promise<void> {
 
 describe('a killed peer is noticed within the idle timeout (default 2.5 s)', () => {
   test('server side: a client killed with SIGKILL', async () => {
-    const transport = createLeanQuicTransport();
+    const transport = testTransport();
     const server = await startEchoServer(transport, identity, { echo: false });
     const linkP = server.nextLink();
     const { child } = await startPeer(['client', String(server.port)], /ready/);
@@ -85,7 +87,7 @@ describe('a killed peer is noticed within the idle timeout (default 2.5 s)', () 
     const { child, match } = await startPeer(['server', certFile, keyFile], /port (\d+)/);
     let link: Link | null = null;
     try {
-      link = await createLeanQuicTransport().connect({
+      link = await testTransport().connect({
         host: '127.0.0.1',
         port: Number(match[1]),
         caPem: identity.certPem,
@@ -116,7 +118,7 @@ function sendTo(sock: Socket, data: Uint8Array, port: number): Promise<void> {
 
 describe('bad datagrams', () => {
   test('garbage and truncated datagrams are ignored; a live link keeps working', async () => {
-    const transport = createLeanQuicTransport();
+    const transport = testTransport();
     const server = await startEchoServer(transport, identity);
     const link = await transport.connect({ host: '127.0.0.1', port: server.port, caPem: identity.certPem });
     const sock = await udpSocket();
@@ -144,7 +146,8 @@ describe('bad datagrams', () => {
         datagrams.push(m);
       }
       for (const d of datagrams) await sendTo(sock, d, server.port);
-      await sleep(100);
+      // Wait until the server has read them all (under load a fixed pause was sometimes too short).
+      await waitUntil('the server to drop the garbage', () => server.listener.stats().droppedDatagrams >= 300, 10_000);
       const stats = server.listener.stats();
       assert.ok(stats.droppedDatagrams >= 300, `dropped ${stats.droppedDatagrams}`);
       assert.equal(stats.connections, 1);
@@ -158,7 +161,7 @@ describe('bad datagrams', () => {
   });
 
   test('an Initial of an unknown QUIC version gets a version negotiation packet', async () => {
-    const transport = createLeanQuicTransport();
+    const transport = testTransport();
     const server = await startEchoServer(transport, identity);
     const sock = await udpSocket();
     try {
@@ -183,7 +186,7 @@ describe('bad datagrams', () => {
   });
 
   test('stateless retry: clients get in after a Retry; tokenless Initials create no state', async () => {
-    const transport = createLeanQuicTransport({ statelessRetry: true });
+    const transport = testTransport({ statelessRetry: true });
     const server = await startEchoServer(transport, identity);
     const sock = await udpSocket();
     try {
@@ -206,13 +209,14 @@ describe('bad datagrams', () => {
   });
 
   test('an Initial flood from one address is capped, and other clients still get in', async () => {
-    const transport = createLeanQuicTransport({ maxPendingHandshakesPerAddress: 8, maxPendingHandshakes: 64 });
+    const transport = testTransport({ maxPendingHandshakesPerAddress: 8, maxPendingHandshakes: 64 });
     const server = await startEchoServer(transport, identity, { maxIdleTimeoutMs: 1_000 });
     const flooder = await udpSocket('127.0.0.2');
     try {
       const port = flooder.address().port;
       for (let i = 0; i < 300; i++) await sendTo(flooder, makeClientInitial(server.port, port, '127.0.0.2'), server.port);
-      await sleep(50);
+      // Wait until the server has read the flood (under load that takes longer than any fixed pause).
+      await waitUntil('the server to refuse the flood', () => server.listener.stats().refusedInitials >= 290, 30_000);
       const stats = server.listener.stats();
       assert.ok(stats.pendingHandshakes <= 8, `pending ${stats.pendingHandshakes}`);
       assert.ok(stats.refusedInitials >= 290, `refused ${stats.refusedInitials}`);

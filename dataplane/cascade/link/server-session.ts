@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Link, LinkStream } from '../transport/link.js';
+import type { Link, LinkStream } from '../../transport/link.js';
 import {
   CloseCode,
   PROTOCOL_REVISION,
@@ -8,9 +8,9 @@ import {
   type ControlMessage,
   type HelloMessage,
   type StreamKindValue,
-} from '../protocol/index.js';
+} from '../../protocol/index.js';
 import { LinkSession, type SessionEnd } from './link-session.js';
-import type { CascadeStreamHandler } from './stream-handler.js';
+import type { CascadeStreamHandler } from '../stream-handler.js';
 
 /** Server-side limits and timers (all in ms). */
 export interface ServerSessionLimits {

@@ -1,4 +1,4 @@
-import type { LinkStream } from '../transport/link.js';
+import type { LinkStream } from '../../transport/link.js';
 
 /** A stream whose first read returns bytes already taken from it (after the kind byte). */
 export class PrefixedStream implements LinkStream {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Link, LinkStream } from '../transport/link.js';
+import type { Link, LinkStream } from '../../transport/link.js';
 import {
   CloseCode,
   encodeControlMessage,
@@ -9,9 +9,9 @@ import {
   type HelloMessage,
   type StreamKindValue,
   type WelcomeMessage,
-} from '../protocol/index.js';
+} from '../../protocol/index.js';
 import { LinkSession, type SessionEnd } from './link-session.js';
-import type { CascadeStreamHandler } from './stream-handler.js';
+import type { CascadeStreamHandler } from '../stream-handler.js';
 
 /** One link as seen by the cascade client (PROTOCOL.md §5). */
 export class ClientSession extends LinkSession {

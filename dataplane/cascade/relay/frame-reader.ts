@@ -1,6 +1,6 @@
-import type { Frame, FrameDecoder } from '../protocol/frame-codec.js';
-import { relayFrameDecoder } from '../protocol/relay-frames.js';
-import type { LinkStream } from '../transport/link.js';
+import type { Frame, FrameDecoder } from '../../protocol/frame-codec.js';
+import { relayFrameDecoder } from '../../protocol/relay-frames.js';
+import type { LinkStream } from '../../transport/link.js';
 
 /**
  * Pulls relay frames (PROTOCOL.md §11) off an ApiRelay stream. `next()` resolves the

@@ -1,0 +1,33 @@
+/**
+ * The shapes services hand to the APIs (GraphQL types, REST bodies, events). Kept
+ * apart from the services so the event map and every service can share them
+ * without importing each other.
+ */
+
+/** A client record as APIs show it: never the secret or its hash. */
+export interface ClientRecord {
+  id: number;
+  name: string;
+  ip: string | null;
+  online: boolean;
+  autoregistered: boolean;
+  hasSecret: boolean;
+  version: string | null;
+  connectedSince: Date | null;
+  lastSeen: Date | null;
+  createdTime: Date;
+  updatedTime: Date;
+}
+
+/** One node of the tree. */
+export interface TopologyNode {
+  name: string;
+  /** True for this node. */
+  self: boolean;
+  online: boolean;
+  /** RTT of its link to its parent, ms (direct lower nodes only). */
+  rttMs: number | null;
+  /** Streams live on that node (announced as its own). */
+  streams: string[];
+  children: TopologyNode[];
+}

@@ -1,0 +1,3 @@
+// cascade-link.test.ts again over the node:dgram socket (the native batch socket's fallback).
+import './udp-dgram.fixture.js';
+import './cascade-link.test.js';

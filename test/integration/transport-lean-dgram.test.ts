@@ -1,0 +1,3 @@
+// transport-lean.test.ts again over the node:dgram socket (the native batch socket's fallback).
+import './udp-dgram.fixture.js';
+import './transport-lean.test.js';
