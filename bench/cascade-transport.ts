@@ -15,9 +15,13 @@ import {
   type LinkStream,
 } from '../dataplane/transport/index.js';
 
-/** BENCH_CONGESTION: the congestion control of both sides (default: the transport's). */
+/** BENCH_CONGESTION, BENCH_MAXUDPPAYLOAD: the quic settings of both sides (default: the transport's). */
 const cc = process.env.BENCH_CONGESTION as CongestionControl | undefined;
-const transport = createLeanQuicTransport(cc ? { congestionControl: cc } : {});
+const payload = process.env.BENCH_MAXUDPPAYLOAD;
+const transport = createLeanQuicTransport({
+  ...(cc ? { congestionControl: cc } : {}),
+  ...(payload ? { maxUdpPayloadBytes: Number(payload) } : {}),
+});
 
 const out = (o: unknown): void => void process.stdout.write(`${JSON.stringify(o)}\n`);
 

@@ -6,7 +6,8 @@
  *   npm run bench:cascade                                   # N = 10, 50, 100 at 2000 kbit/s
  *   npm run bench:cascade -- --streams 1,10 --bitrate 4000 --seconds 8
  *   npm run bench:cascade -- --streams 50 --cpu-prof /tmp/prof   # node --cpu-prof on each node
- *   options: --congestion bbr|cubic|reno (the nodes' and the reference's), --sample K,
+ *   options: --congestion bbr|cubic|reno and --maxudppayload BYTES (the nodes' quic settings and
+ *   the reference's; 8952 is for loopback/jumbo paths only), --sample K,
  *   --transport-only (only the transport reference)
  *
  * Every video tag carries the bench's clock (performance.now(), float64) and its frame
@@ -52,11 +53,14 @@ const BITRATE_KBPS = Number(arg('bitrate', '2000'));
 const SECONDS = Number(arg('seconds', '6'));
 const SAMPLE = Number(arg('sample', '10'));
 const CONGESTION = arg('congestion', '');
+const MAX_UDP_PAYLOAD = arg('maxudppayload', '');
 const PROF_DIR = arg('cpu-prof', '');
 const FPS = 25;
 const GOP = 50;
 const WARMUP_MS = 2_000;
 const MAX_STREAMS = 100;
+/** Node start (tsx compiles the program on a busy shared machine) and link-up bound, ms. */
+const STARTUP_MS = 90_000;
 const FRAME_BYTES = Math.max(32, Math.round((BITRATE_KBPS * 1000) / 8 / FPS));
 const GOAL_ARRIVAL = 0.99;
 const GOAL_HOP_P99_MS = 50;
@@ -177,7 +181,11 @@ const SELF_DIR = fileURLToPath(new URL('.', import.meta.url));
 function spawnTransport(args: string[]): { child: ChildProcess; lines: AsyncIterator<string> } {
   const child = spawn(process.execPath, ['--import', 'tsx', join(SELF_DIR, 'cascade-transport.ts'), ...args], {
     stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env, ...(CONGESTION ? { BENCH_CONGESTION: CONGESTION } : {}) },
+    env: {
+      ...process.env,
+      ...(CONGESTION ? { BENCH_CONGESTION: CONGESTION } : {}),
+      ...(MAX_UDP_PAYLOAD ? { BENCH_MAXUDPPAYLOAD: MAX_UDP_PAYLOAD } : {}),
+    },
   });
   return { child, lines: createInterface({ input: child.stdout! })[Symbol.asyncIterator]() };
 }
@@ -269,32 +277,33 @@ async function main(): Promise<void> {
         http: { listenaddr: `127.0.0.1:${httpPort}` },
         rtmp: { listenaddr: `127.0.0.1:${name === 'edge' ? edgeRtmp : 0}` },
         log: { level: 'info' },
-        ...(CONGESTION ? { quic: { congestion: CONGESTION } } : {}),
+        quic: { ...(CONGESTION ? { congestion: CONGESTION } : {}), ...(MAX_UDP_PAYLOAD ? { maxudppayload: Number(MAX_UDP_PAYLOAD) } : {}) },
         ...extra,
       });
     const flags = (name: string): { nodeFlags: string[] } => ({ nodeFlags: PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${join(PROF_DIR, name)}`] : [] });
-    procs.push(await startProcessNode(node('hq', hqHttp, { 'cascade-server': { quic: { listenaddr: `127.0.0.1:${hqQuic}` } } }), 30_000, flags('hq')));
+    procs.push(await startProcessNode(node('hq', hqHttp, { 'cascade-server': { quic: { listenaddr: `127.0.0.1:${hqQuic}` } } }), STARTUP_MS, flags('hq')));
     procs.push(
       await startProcessNode(
         node('region', regionHttp, {
           'cascade-server': { quic: { listenaddr: `127.0.0.1:${regionQuic}` } },
           'cascade-client': { server: `127.0.0.1:${hqQuic}`, autopush: true },
         }),
-        30_000,
+        STARTUP_MS,
         flags('region'),
       ),
     );
     procs.push(
-      await startProcessNode(node('edge', edgeHttp, { 'cascade-client': { server: `127.0.0.1:${regionQuic}`, autopush: true } }), 30_000, flags('edge')),
+      await startProcessNode(node('edge', edgeHttp, { 'cascade-client': { server: `127.0.0.1:${regionQuic}`, autopush: true } }), STARTUP_MS, flags('edge')),
     );
     const [hq, region, edge] = procs as [ProcessNode, ProcessNode, ProcessNode];
-    await edge.waitLog((l) => l.msg === 'cascade link online', 20_000);
-    await region.waitLog((l) => l.msg === 'cascade link online', 20_000);
+    await edge.waitLog((l) => l.msg === 'cascade link online', STARTUP_MS);
+    await region.waitLog((l) => l.msg === 'cascade link online', STARTUP_MS);
 
     out(
       `cascade forwarding: synthetic ${BITRATE_KBPS} kbit/s streams (${FPS} fps, GOP ${GOP}, ${FRAME_BYTES} B tags), edge → region → HQ on 127.0.0.1, ` +
         `${SECONDS} s measured after ${WARMUP_MS / 1000} s; edge/region read for ${SAMPLE} streams, HQ for all` +
-        (CONGESTION ? `; quic.congestion ${CONGESTION}` : ''),
+        (CONGESTION ? `; quic.congestion ${CONGESTION}` : '') +
+        (MAX_UDP_PAYLOAD ? `; quic.maxudppayload ${MAX_UDP_PAYLOAD}` : ''),
     );
     for (const n of STREAMS) {
       const logMarks = procs.map((p) => p.lines.length);
