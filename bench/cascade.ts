@@ -25,7 +25,8 @@
  * (RTMP in at the edge, HTTP-FLV out to the bench's readers): that is part of a node's
  * cost per forwarded byte, and the reason the readers are sampled.
  *
- * Goals (printed as met/missed): everything arrives at HQ (≥ 99 % of the offered bytes),
+ * Offered = what the publishers actually sent in the window (their timer runs late on a
+ * busy machine). Goals (printed as met/missed): everything arrives at HQ (≥ 99 % of it),
  * p99 added latency per hop ≤ 50 ms, and per node CPU per forwarded Mbit/s ≤ 1.5 × the
  * transport's (send, send+receive, receive).
  */
@@ -333,17 +334,20 @@ async function main(): Promise<void> {
         const self0 = process.cpuUsage();
         const udp0 = udpOutDatagrams();
         const t0 = performance.now();
+        const frame0 = frame;
         state.counting = true;
         await new Promise((r) => setTimeout(r, SECONDS * 1000));
         state.counting = false;
         const secs = (performance.now() - t0) / 1000;
+        // What was published in the window (the bench's timer runs late on a busy machine).
+        const published = (frame - frame0) * n * FRAME_BYTES;
         const cpu = procs.map((p, i) => ((cpuSeconds(p.child.pid!) - cpu0[i]!) / secs) * 100);
         const selfUse = process.cpuUsage(self0);
         const udp = udpOutDatagrams() - udp0;
         const hqBytes = hqR.reduce((a, r) => a + r.bytes(), 0);
         rows.push({
           n,
-          offered: (n * FRAME_BYTES * FPS * 8) / 1e6,
+          offered: (published * 8) / secs / 1e6,
           delivered: (hqBytes * 8) / secs / 1e6,
           edgeLat: edgeR.flatMap((r) => r.lat),
           hop1: hopLatencies(edgeR, regionR),
