@@ -26,11 +26,6 @@ import type { Subscriber } from '../media/stream-subscriber.js';
 const WRITE_BATCH_BYTES = 256 * 1024;
 /** Most tags batched into one write. */
 const WRITE_BATCH_TAGS = 256;
-/**
- * Send urgency of media tags: below the link's default (3), so that a saturated link
- * still carries the control stream's heartbeats and the API relay at once.
- */
-const MEDIA_URGENCY = 4;
 
 /** Reads and writes media frames on one LinkStream. */
 export class MediaStreamIo {
@@ -121,7 +116,6 @@ export class MediaStreamIo {
     let closeReason = 'unpublished';
     sub.once('close', (r) => (closeReason = r));
     const batch = this.batch;
-    this.stream.setUrgency?.(MEDIA_URGENCY);
     try {
       for (;;) {
         let tag: MediaTag | null | undefined = sub.poll();

@@ -32,11 +32,6 @@ export interface LinkStream {
   reset(code?: number): void;
   /** Resolves when both directions are finished (FIN/reset/connection close). */
   readonly closed: Promise<void>;
-  /**
-   * Send urgency against the link's other streams: 0 (most urgent) … 7, default 3 (RFC 9218).
-   * A bulk stream set to 4 never delays a default stream's writes. Optional for a transport.
-   */
-  setUrgency?(urgency: number): void;
 }
 
 /** Why a link ended. */

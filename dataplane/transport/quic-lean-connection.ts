@@ -28,9 +28,6 @@ const RECV_SCRATCH_BYTES = 64 * 1024;
 const MAX_REASON_BYTES = 512;
 const CLOSED_ID_MEMORY = 4096;
 
-/** Most urgent stream first (stable: equal urgencies keep their blocking order). */
-const byUrgency = (a: LeanStream, b: LeanStream): number => a.urgency - b.urgency;
-
 /** A QUIC connection driven by the lean driver. */
 export class LeanConnection implements Link, LeanStreamOwner {
   readonly native: NativeConnection;
@@ -261,7 +258,7 @@ export class LeanConnection implements Link, LeanStreamOwner {
     }
     if (this.isOpen && this.endInfo === null) {
       for (const id of native.readable()) this.readableStream(id);
-      if (this.blocked.size > 0) for (const s of [...this.blocked].sort(byUrgency)) s.processWrites();
+      if (this.blocked.size > 0) for (const s of [...this.blocked]) s.processWrites();
     }
     this.sendLoop();
     if (native.isClosed() || native.isDraining()) {

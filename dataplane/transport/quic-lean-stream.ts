@@ -54,8 +54,6 @@ interface PendingWrite extends Deferred<void> {
 
 const EMPTY = new Uint8Array(0);
 const RESOLVED: Promise<void> = Promise.resolve();
-/** quiche's (and RFC 9218's) default stream urgency. */
-const DEFAULT_URGENCY = 3;
 /** Send capacity (bytes) needed before a bare FIN is written: a whole minimum-size QUIC packet. */
 const BARE_FIN_MIN_CAPACITY = 1200;
 
@@ -87,8 +85,6 @@ export class LeanStream implements LinkStream {
    * peer's later FIN. Peer-opened streams exist from the start.
    */
   private onWire: boolean;
-  /** Send urgency (see setUrgency); the connection retries blocked writes most urgent first. */
-  urgency = DEFAULT_URGENCY;
 
   constructor(owner: LeanStreamOwner, id: number, onWire: boolean) {
     this.owner = owner;
@@ -155,25 +151,6 @@ export class LeanStream implements LinkStream {
     this.endPromise = this.enqueue(EMPTY, true);
     this.processWrites();
     return this.endPromise;
-  }
-
-  /**
-   * Send urgency against the connection's other streams (0 most urgent … 7, default 3), in
-   * quiche's packet scheduling and in the order blocked writes get capacity back. Applied
-   * to quiche once the stream is on the wire (see onWire).
-   */
-  setUrgency(urgency: number): void {
-    if (!Number.isInteger(urgency) || urgency < 0 || urgency > 7) throw new RangeError(`urgency must be 0..7, got ${urgency}`);
-    this.urgency = urgency;
-    if (this.onWire) this.applyUrgency();
-  }
-
-  private applyUrgency(): void {
-    try {
-      this.owner.native.streamPriority(this.id, this.urgency, true);
-    } catch {
-      // stream gone (stopped): streamSend reports it
-    }
   }
 
   reset(code = 0): void {
@@ -328,10 +305,7 @@ export class LeanStream implements LinkStream {
   private send(data: Uint8Array, fin: boolean): number | null {
     try {
       const n = this.owner.native.streamSend(this.id, data, fin);
-      if (n !== null && !this.onWire) {
-        this.onWire = true;
-        if (this.urgency !== DEFAULT_URGENCY) this.applyUrgency();
-      }
+      if (n !== null) this.onWire = true;
       return n;
     } catch (e) {
       const name = nativeErrorName(e);

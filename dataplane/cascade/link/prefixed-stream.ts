@@ -32,7 +32,4 @@ export class PrefixedStream implements LinkStream {
   reset(code?: number): void {
     this.inner.reset(code);
   }
-  setUrgency(urgency: number): void {
-    this.inner.setUrgency?.(urgency);
-  }
 }
