@@ -10,10 +10,11 @@ import {
   createMediaFrameDecoder,
   decodeMediaFrame,
   encodeMediaFrame,
-  encodeTagFrame,
+  writeTagFrameHeader,
   ProtocolError,
   FRAME_HEADER_BYTES,
   MEDIA_MAX_JSON_BYTES,
+  TAG_FRAME_OVERHEAD,
   type FrameDecoder,
   type MediaFrame,
 } from '../protocol/index.js';
@@ -23,10 +24,15 @@ import type { Subscriber } from '../media/stream-subscriber.js';
 
 /** Most bytes of tags batched into one write. */
 const WRITE_BATCH_BYTES = 256 * 1024;
+/** Most tags batched into one write. */
+const WRITE_BATCH_TAGS = 256;
 
 /** Reads and writes media frames on one LinkStream. */
 export class MediaStreamIo {
-  private readonly decoder: FrameDecoder = createMediaFrameDecoder();
+  /** LinkStream chunks are the reader's own: TAG bodies are views of them, not copies. */
+  private readonly decoder: FrameDecoder = createMediaFrameDecoder({ shareChunks: true });
+  /** Tags of the batch being written (reused). */
+  private readonly batch: MediaTag[] = [];
   private readonly frames: MediaFrame[] = [];
   private finished = false;
   /** Until the first frame (OPEN, or ACCEPT/REFUSE) arrives, at most one JSON frame is buffered. */
@@ -43,20 +49,25 @@ export class MediaStreamIo {
       const f = this.frames.shift();
       if (f) return f;
       if (this.finished) return null;
-      const chunk = await this.stream.read();
-      if (chunk === null) {
-        this.decoder.finish();
-        this.finished = true;
-        continue;
-      }
-      for (const frame of this.decoder.push(chunk)) {
-        this.firstFrameSeen = true;
-        this.frames.push(decodeMediaFrame(frame));
-      }
-      if (!this.firstFrameSeen && this.decoder.bufferedBytes > FRAME_HEADER_BYTES + MEDIA_MAX_JSON_BYTES) {
-        // The first frame of a media stream is JSON: do not buffer megabytes of a peer's stream before it.
-        throw new ProtocolError(CloseCode.FrameTooLarge, 'protocol error: frame too large (first frame of a media stream)');
-      }
+      await this.fill();
+    }
+  }
+
+  /** Read one chunk (or the FIN) and decode the frames it completes. */
+  private async fill(): Promise<void> {
+    const chunk = await this.stream.read();
+    if (chunk === null) {
+      this.decoder.finish();
+      this.finished = true;
+      return;
+    }
+    for (const frame of this.decoder.push(chunk)) {
+      this.firstFrameSeen = true;
+      this.frames.push(decodeMediaFrame(frame));
+    }
+    if (!this.firstFrameSeen && this.decoder.bufferedBytes > FRAME_HEADER_BYTES + MEDIA_MAX_JSON_BYTES) {
+      // The first frame of a media stream is JSON: do not buffer megabytes of a peer's stream before it.
+      throw new ProtocolError(CloseCode.FrameTooLarge, 'protocol error: frame too large (first frame of a media stream)');
     }
   }
 
@@ -96,27 +107,35 @@ export class MediaStreamIo {
   /**
    * Send the subscriber's tags until it ends (END with its reason, then FIN) or the
    * stream fails (the subscriber is closed). Resolves with why it stopped.
+   *
+   * Every tag queued when the pump runs goes out in one write: the tags' frame headers
+   * and bodies laid out in one buffer (each body copied once); the write resolves when
+   * quiche has taken the bytes, and the tags queued meanwhile make the next batch.
    */
   async pumpFrom(sub: Subscriber): Promise<string> {
     let closeReason = 'unpublished';
     sub.once('close', (r) => (closeReason = r));
+    const batch = this.batch;
     try {
       for (;;) {
         let tag: MediaTag | null | undefined = sub.poll();
         if (tag === undefined) tag = await sub.next();
         if (tag === null) break;
-        const parts: Uint8Array[] = [this.encodeTag(tag)];
-        let size = parts[0]!.byteLength;
+        batch.length = 0;
+        batch.push(tag);
+        let size = TAG_FRAME_OVERHEAD + tag.data.byteLength;
         let more: MediaTag | null | undefined;
-        while (size < WRITE_BATCH_BYTES && (more = sub.poll()) !== undefined && more !== null) {
-          const b = this.encodeTag(more);
-          parts.push(b);
-          size += b.byteLength;
+        while (size < WRITE_BATCH_BYTES && batch.length < WRITE_BATCH_TAGS && (more = sub.poll()) !== undefined && more !== null) {
+          batch.push(more);
+          size += TAG_FRAME_OVERHEAD + more.data.byteLength;
         }
-        await this.stream.write(parts.length === 1 ? parts[0]! : concat(parts, size));
+        const bytes = this.layOut(batch, size);
+        batch.length = 0;
+        await this.stream.write(bytes);
         if (more === null) break;
       }
     } catch (err) {
+      batch.length = 0;
       sub.close('cascade stream failed');
       return `stream failed: ${(err as Error).message}`;
     }
@@ -130,31 +149,33 @@ export class MediaStreamIo {
    */
   async pumpInto(publisher: Publisher): Promise<string> {
     for (;;) {
-      const f = await this.next();
-      if (f === null) return 'stream ended';
-      if (f.type === 'end') return f.reason || 'ended';
-      if (f.type !== 'tag') throw new ProtocolError(CloseCode.UnexpectedFrame, `protocol error: unexpected frame ${f.type.toUpperCase()}`);
-      const type = mediaTagType(f.tagType);
-      if (type === null) continue;
-      this.bytesIn += f.body.byteLength;
-      if (!publisher.write(createMediaTag(type, f.timestamp, f.body))) return 'publisher closed';
+      // Every frame decoded from the last chunk, without a wait between them.
+      for (let f = this.frames.shift(); f !== undefined; f = this.frames.shift()) {
+        if (f.type === 'end') return f.reason || 'ended';
+        if (f.type !== 'tag') throw new ProtocolError(CloseCode.UnexpectedFrame, `protocol error: unexpected frame ${f.type.toUpperCase()}`);
+        const type = mediaTagType(f.tagType);
+        if (type === null) continue;
+        this.bytesIn += f.body.byteLength;
+        if (!publisher.write(createMediaTag(type, f.timestamp, f.body))) return 'publisher closed';
+      }
+      if (this.finished) return 'stream ended';
+      await this.fill();
     }
   }
 
-  private encodeTag(tag: MediaTag): Uint8Array {
-    this.bytesOut += tag.data.byteLength;
-    return encodeTagFrame(flvTypeId(tag.type), tag.timestamp, tag.data);
+  /** TAG frames of `tags` in one buffer of `size` bytes. */
+  private layOut(tags: readonly MediaTag[], size: number): Uint8Array {
+    const out = new Uint8Array(size);
+    let o = 0;
+    for (const tag of tags) {
+      const body = tag.data;
+      writeTagFrameHeader(out, o, flvTypeId(tag.type), tag.timestamp, body.byteLength);
+      out.set(body, o + TAG_FRAME_OVERHEAD);
+      o += TAG_FRAME_OVERHEAD + body.byteLength;
+      this.bytesOut += body.byteLength;
+    }
+    return out;
   }
-}
-
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.byteLength;
-  }
-  return out;
 }
 
 /** A short description of an error for logs and reasons. */

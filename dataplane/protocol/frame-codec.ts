@@ -10,7 +10,7 @@ export const CONTROL_MAX_FRAME_BYTES = 64 * 1024;
 /** Hard upper bound for any stream kind's frame limit (16 MiB). */
 export const ABSOLUTE_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
-/** One decoded frame: its type byte and a private copy of its payload. */
+/** One decoded frame: its type byte and its payload (a private copy unless the decoder shares chunks). */
 export interface Frame {
   type: number;
   payload: Uint8Array;
@@ -33,6 +33,12 @@ export interface FrameDecoderOptions {
   maxFrameBytes: number;
   /** Frame types valid on this stream kind; others are rejected as soon as seen. */
   isKnownType: (type: number) => boolean;
+  /**
+   * The chunks given to push() are the caller's to give away (never reused nor changed):
+   * a frame that lies whole inside one chunk gets a view of it instead of a copy. Default
+   * false (every payload is a private copy).
+   */
+  shareChunks?: boolean;
 }
 
 /**
@@ -44,6 +50,7 @@ export interface FrameDecoderOptions {
 export class FrameDecoder {
   private readonly maxFrameBytes: number;
   private readonly isKnownType: (type: number) => boolean;
+  private readonly shareChunks: boolean;
   private buf = new Uint8Array(256);
   private start = 0;
   private end = 0;
@@ -55,6 +62,7 @@ export class FrameDecoder {
     }
     this.maxFrameBytes = options.maxFrameBytes;
     this.isKnownType = options.isKnownType;
+    this.shareChunks = options.shareChunks ?? false;
   }
 
   /** Bytes received but not yet returned as frames. */
@@ -65,31 +73,26 @@ export class FrameDecoder {
   /** Append bytes; returns every frame completed by them (possibly none). */
   push(chunk: Uint8Array): Frame[] {
     if (this.failed) throw this.failed;
-    this.append(chunk);
     const frames: Frame[] = [];
     try {
-      for (;;) {
-        const avail = this.end - this.start;
-        if (avail < 1) break;
-        const type = this.buf[this.start] as number;
-        if (!this.isKnownType(type)) {
-          throw new ProtocolError(
-            CloseCode.UnknownFrameType,
-            `protocol error: unknown frame type 0x${type.toString(16).padStart(2, '0')}`,
-          );
+      if (!this.shareChunks) {
+        this.append(chunk);
+        this.start = this.scan(this.buf, this.start, this.end, frames, false);
+      } else {
+        let rest = chunk;
+        // A frame begun in an earlier chunk: complete it in the buffer (copied), a header first.
+        while (this.end > this.start && rest.byteLength > 0) {
+          const take = Math.min(this.pendingNeed(), rest.byteLength);
+          this.append(rest.subarray(0, take));
+          rest = rest.subarray(take);
+          this.start = this.scan(this.buf, this.start, this.end, frames, false);
         }
-        if (avail < FRAME_HEADER_BYTES) break;
-        const len = new DataView(this.buf.buffer, this.buf.byteOffset + this.start + 1, 4).getUint32(0, false);
-        if (len > this.maxFrameBytes) {
-          throw new ProtocolError(
-            CloseCode.FrameTooLarge,
-            `protocol error: frame too large (${len} bytes, limit ${this.maxFrameBytes})`,
-          );
+        if (this.end === this.start && rest.byteLength > 0) {
+          // Whole frames are views of the chunk; only a trailing partial frame is copied.
+          const used = this.scan(rest, 0, rest.byteLength, frames, true);
+          this.start = this.end = 0;
+          this.append(rest.subarray(used));
         }
-        if (avail < FRAME_HEADER_BYTES + len) break;
-        const p = this.start + FRAME_HEADER_BYTES;
-        frames.push({ type, payload: this.buf.slice(p, p + len) });
-        this.start = p + len;
       }
     } catch (err) {
       this.fail(err);
@@ -99,6 +102,44 @@ export class FrameDecoder {
       this.end = 0;
     }
     return frames;
+  }
+
+  /** Bytes still missing from the buffered partial frame: the rest of its header, else the rest of the frame. */
+  private pendingNeed(): number {
+    const avail = this.end - this.start;
+    if (avail < FRAME_HEADER_BYTES) return FRAME_HEADER_BYTES - avail;
+    const len = new DataView(this.buf.buffer, this.buf.byteOffset + this.start + 1, 4).getUint32(0, false);
+    return FRAME_HEADER_BYTES + len - avail;
+  }
+
+  /**
+   * Frames in `buf[start, end)`, checked as soon as their type byte and header are there;
+   * returns where the first incomplete frame starts. Payloads are views with `share`.
+   */
+  private scan(buf: Uint8Array, start: number, end: number, frames: Frame[], share: boolean): number {
+    for (;;) {
+      const avail = end - start;
+      if (avail < 1) return start;
+      const type = buf[start] as number;
+      if (!this.isKnownType(type)) {
+        throw new ProtocolError(
+          CloseCode.UnknownFrameType,
+          `protocol error: unknown frame type 0x${type.toString(16).padStart(2, '0')}`,
+        );
+      }
+      if (avail < FRAME_HEADER_BYTES) return start;
+      const len = new DataView(buf.buffer, buf.byteOffset + start + 1, 4).getUint32(0, false);
+      if (len > this.maxFrameBytes) {
+        throw new ProtocolError(
+          CloseCode.FrameTooLarge,
+          `protocol error: frame too large (${len} bytes, limit ${this.maxFrameBytes})`,
+        );
+      }
+      if (avail < FRAME_HEADER_BYTES + len) return start;
+      const p = start + FRAME_HEADER_BYTES;
+      frames.push({ type, payload: share ? buf.subarray(p, p + len) : buf.slice(p, p + len) });
+      start = p + len;
+    }
   }
 
   /** The stream ended (FIN): throws MalformedFrame if a frame was cut off. */

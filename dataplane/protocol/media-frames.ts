@@ -106,18 +106,36 @@ const TYPE_BYTE = {
 
 const utf8 = new TextEncoder();
 
+/** Bytes a TAG frame adds before its body: frame header + tag header. */
+export const TAG_FRAME_OVERHEAD = FRAME_HEADER_BYTES + TAG_HEADER_BYTES;
+
+/**
+ * Write a TAG frame's header (frame header + tag header, {@link TAG_FRAME_OVERHEAD} bytes)
+ * at `offset` of `out`; its body of `bodyBytes` bytes goes right after. Lets a sender lay
+ * out several tags in one buffer with one copy of each body.
+ */
+export function writeTagFrameHeader(out: Uint8Array, offset: number, tagType: number, timestamp: number, bodyBytes: number): void {
+  if (tagType !== 8 && tagType !== 9 && tagType !== 18) throw new RangeError(`FLV tag type must be 8, 9 or 18, got ${tagType}`);
+  if (bodyBytes + TAG_HEADER_BYTES > MEDIA_MAX_FRAME_BYTES) throw new RangeError(`tag body too large: ${bodyBytes}`);
+  const len = TAG_HEADER_BYTES + bodyBytes;
+  out[offset] = MediaFrameType.Tag;
+  out[offset + 1] = len >>> 24;
+  out[offset + 2] = (len >>> 16) & 0xff;
+  out[offset + 3] = (len >>> 8) & 0xff;
+  out[offset + 4] = len & 0xff;
+  out[offset + 5] = tagType;
+  const ts = timestamp >>> 0;
+  out[offset + 6] = ts >>> 24;
+  out[offset + 7] = (ts >>> 16) & 0xff;
+  out[offset + 8] = (ts >>> 8) & 0xff;
+  out[offset + 9] = ts & 0xff;
+}
+
 /** Encode a TAG frame (header + tag header + body) in one buffer. */
 export function encodeTagFrame(tagType: number, timestamp: number, body: Uint8Array): Uint8Array {
-  if (tagType !== 8 && tagType !== 9 && tagType !== 18) throw new RangeError(`FLV tag type must be 8, 9 or 18, got ${tagType}`);
-  if (body.byteLength + TAG_HEADER_BYTES > MEDIA_MAX_FRAME_BYTES) throw new RangeError(`tag body too large: ${body.byteLength}`);
-  const len = TAG_HEADER_BYTES + body.byteLength;
-  const out = new Uint8Array(FRAME_HEADER_BYTES + len);
-  const dv = new DataView(out.buffer);
-  out[0] = MediaFrameType.Tag;
-  dv.setUint32(1, len, false);
-  out[5] = tagType;
-  dv.setUint32(6, timestamp >>> 0, false);
-  out.set(body, FRAME_HEADER_BYTES + TAG_HEADER_BYTES);
+  const out = new Uint8Array(TAG_FRAME_OVERHEAD + body.byteLength);
+  writeTagFrameHeader(out, 0, tagType, timestamp, body.byteLength);
+  out.set(body, TAG_FRAME_OVERHEAD);
   return out;
 }
 
@@ -166,9 +184,12 @@ function decodeJson<N extends keyof typeof mediaFrameSchemas>(name: N, payload: 
   return { type: name, ...data } as MediaFrame;
 }
 
-/** A frame decoder for media streams (media frame types, {@link MEDIA_MAX_FRAME_BYTES}). */
-export function createMediaFrameDecoder(): FrameDecoder {
-  return new FrameDecoder({ maxFrameBytes: MEDIA_MAX_FRAME_BYTES, isKnownType: isMediaFrameType });
+/**
+ * A frame decoder for media streams (media frame types, {@link MEDIA_MAX_FRAME_BYTES}).
+ * `shareChunks`: TAG bodies may be views of the pushed chunks (see FrameDecoderOptions).
+ */
+export function createMediaFrameDecoder(options: { shareChunks?: boolean } = {}): FrameDecoder {
+  return new FrameDecoder({ maxFrameBytes: MEDIA_MAX_FRAME_BYTES, isKnownType: isMediaFrameType, shareChunks: options.shareChunks ?? false });
 }
 
 /** Name of a refuse code, for logs. */

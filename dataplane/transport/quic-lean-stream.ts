@@ -53,6 +53,7 @@ interface PendingWrite extends Deferred<void> {
 }
 
 const EMPTY = new Uint8Array(0);
+const RESOLVED: Promise<void> = Promise.resolve();
 /** Send capacity (bytes) needed before a bare FIN is written: a whole minimum-size QUIC packet. */
 const BARE_FIN_MIN_CAPACITY = 1200;
 
@@ -112,9 +113,31 @@ export class LeanStream implements LinkStream {
   write(data: Uint8Array): Promise<void> {
     if (this.writeError !== null) return Promise.reject(this.writeError);
     if (this.endPromise !== null) return Promise.reject(new Error(`stream ${this.id}: write after end()`));
-    if (data.byteLength === 0) return Promise.resolve();
+    if (data.byteLength === 0) return RESOLVED;
+    if (this.writes.length === 0 && !this.finReceived) return this.writeDirect(data);
     const p = this.enqueue(data, false);
     this.processWrites();
+    return p;
+  }
+
+  /**
+   * The common case of a write (nothing queued, no byte to hold back, see processWrites):
+   * hand it to quiche at once; only what quiche cannot take now is queued.
+   */
+  private writeDirect(data: Uint8Array): Promise<void> {
+    let n: number | null;
+    try {
+      n = this.send(data, false);
+    } catch (err) {
+      const p = Promise.reject(err as Error);
+      p.catch(() => undefined); // see enqueue
+      return p;
+    }
+    if (n !== null && n > 0) this.owner.scheduleFlush();
+    if (n === data.byteLength) return RESOLVED;
+    const p = this.enqueue(data, false);
+    (this.writes[0] as PendingWrite).offset = n ?? 0;
+    this.owner.setBlocked(this, true);
     return p;
   }
 

@@ -77,10 +77,11 @@ function tail(lines: LogLine[], stderr: string): string {
 export async function startProcessNode(
   configFile: string,
   timeoutMs = START_TIMEOUT_MS,
-  opts: { signal?: AbortSignal; env?: NodeJS.ProcessEnv } = {},
+  opts: { signal?: AbortSignal; env?: NodeJS.ProcessEnv; nodeFlags?: string[] } = {},
 ): Promise<ProcessNode> {
   opts.signal?.throwIfAborted();
-  const child = spawnTracked(process.execPath, [...NODE_ARGS, '--config', configFile], {
+  // nodeFlags go to node itself (e.g. --cpu-prof, which NODE_OPTIONS does not allow).
+  const child = spawnTracked(process.execPath, [...(opts.nodeFlags ?? []), ...NODE_ARGS, '--config', configFile], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(opts.env ? { env: opts.env } : {}),

@@ -156,4 +156,52 @@ describe('frame codec', () => {
     dec.push(encodeFrame(0x05, new Uint8Array([4, 5, 6])));
     assert.deepEqual([...(f?.payload ?? [])], [1, 2, 3]);
   });
+
+  describe('shareChunks', () => {
+    const sharing = (): FrameDecoder =>
+      new FrameDecoder({ maxFrameBytes: CONTROL_MAX_FRAME_BYTES, isKnownType: isControlFrameType, shareChunks: true });
+    const anyBytes = fc.oneof(
+      fc.array(frameArb, { maxLength: 20 }).map((frames) => concat(frames.map((f) => encodeFrame(f.type, f.payload)))),
+      fc.uint8Array({ maxLength: 400 }),
+      // valid frames, then garbage
+      fc.tuple(fc.array(frameArb, { maxLength: 5 }), fc.uint8Array({ maxLength: 40 })).map(([frames, tail]) =>
+        concat([...frames.map((f) => encodeFrame(f.type, f.payload)), tail]),
+      ),
+    );
+
+    test('same frames and same errors as the copying decoder, for any bytes split anywhere', () => {
+      fc.assert(
+        fc.property(anyBytes, fc.array(fc.nat(), { maxLength: 30 }), (bytes, cuts) => {
+          const chunks = split(bytes, cuts);
+          const copied = feed(controlDecoder(), chunks);
+          const shared = feed(sharing(), chunks.map((c) => c.slice()));
+          assert.equal(shared.error?.code, copied.error?.code);
+          assert.equal(shared.error?.message, copied.error?.message);
+          assert.deepEqual(
+            shared.frames.map((f) => [f.type, [...f.payload]]),
+            copied.frames.map((f) => [f.type, [...f.payload]]),
+          );
+        }),
+      );
+    });
+
+    test('a frame whole inside a chunk is a view of it; one across chunks is a copy', () => {
+      const dec = sharing();
+      const a = encodeFrame(0x04, new Uint8Array([1, 2, 3]));
+      const b = encodeFrame(0x05, new Uint8Array([4, 5, 6]));
+      const chunk = concat([a, b.subarray(0, 6)]);
+      const [fa] = dec.push(chunk);
+      assert.equal(fa?.payload.buffer, chunk.buffer);
+      const [fb] = dec.push(b.slice(6));
+      assert.notEqual(fb?.payload.buffer, chunk.buffer);
+      assert.deepEqual([...(fb?.payload ?? [])], [4, 5, 6]);
+      assert.equal(dec.bufferedBytes, 0);
+    });
+
+    test('an oversize length is refused as soon as its header is complete, across chunks', () => {
+      const dec = sharing();
+      assert.deepEqual(dec.push(new Uint8Array([0x04, 0x00])), []);
+      assert.throws(() => dec.push(new Uint8Array([0xff, 0xff, 0xff, 0x00])), (e: unknown) => e instanceof ProtocolError && e.code === CloseCode.FrameTooLarge);
+    });
+  });
 });

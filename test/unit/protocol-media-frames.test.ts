@@ -9,6 +9,8 @@ import {
   encodeMediaFrame,
   encodeTagFrame,
   FRAME_HEADER_BYTES,
+  TAG_FRAME_OVERHEAD,
+  writeTagFrameHeader,
   isMediaFrameType,
   MEDIA_MAX_FRAME_BYTES,
   MediaFrameType,
@@ -18,8 +20,8 @@ import {
 import { concat, split } from '../helpers/bytes.js';
 
 /** Feed chunks to a fresh media decoder and decode every frame; returns frames or the ProtocolError. */
-function decodeAll(chunks: Uint8Array[]): { frames: MediaFrame[]; error: ProtocolError | null } {
-  const dec = createMediaFrameDecoder();
+function decodeAll(chunks: Uint8Array[], shareChunks = false): { frames: MediaFrame[]; error: ProtocolError | null } {
+  const dec = createMediaFrameDecoder({ shareChunks });
   const frames: MediaFrame[] = [];
   try {
     for (const c of chunks) for (const f of dec.push(c)) frames.push(decodeMediaFrame(f));
@@ -67,9 +69,32 @@ describe('media frames', () => {
         const r = decodeAll(split(bytes, cuts));
         assert.equal(r.error, null);
         assert.deepEqual(r.frames.map(normal), frames.map(normal));
+        const shared = decodeAll(split(bytes, cuts).map((c) => c.slice()), true);
+        assert.equal(shared.error, null);
+        assert.deepEqual(shared.frames.map(normal), frames.map(normal));
       }),
       { numRuns: 300 },
     );
+  });
+
+  test('TAG frames laid out in one buffer with writeTagFrameHeader equal encodeTagFrame one by one', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom(8, 9, 18), fc.integer({ min: 0, max: 0xffff_ffff }), fc.uint8Array({ maxLength: 300 })), { maxLength: 8 }),
+        (tags) => {
+          const out = new Uint8Array(tags.reduce((n, [, , b]) => n + TAG_FRAME_OVERHEAD + b.byteLength, 0));
+          let o = 0;
+          for (const [type, ts, body] of tags) {
+            writeTagFrameHeader(out, o, type, ts, body.byteLength);
+            out.set(body, o + TAG_FRAME_OVERHEAD);
+            o += TAG_FRAME_OVERHEAD + body.byteLength;
+          }
+          assert.deepEqual([...out], [...concat(tags.map(([type, ts, body]) => encodeTagFrame(type, ts, body)))]);
+        },
+      ),
+    );
+    assert.throws(() => writeTagFrameHeader(new Uint8Array(10), 0, 7, 0, 0), RangeError);
+    assert.throws(() => writeTagFrameHeader(new Uint8Array(10), 0, 9, 0, MEDIA_MAX_FRAME_BYTES), RangeError);
   });
 
   test('random bytes: frames or a typed ProtocolError, never anything else', () => {
