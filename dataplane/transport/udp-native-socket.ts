@@ -4,12 +4,18 @@
  * event delivered in one callback, one sendmmsg (with UDP GSO where the kernel allows)
  * per sendBatch. A full socket (EAGAIN) queues the rest, copied, until it is writable.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { DatagramHandler, DatagramSocket, OpenDatagramSocketArgs, UdpPeer } from './datagram-socket.js';
 
-/** Where `npm install` builds the addon. */
-export const DEFAULT_UDP_ADDON_PATH = fileURLToPath(new URL('../../build/Release/udp_batch.node', import.meta.url));
+/**
+ * Where `npm install` builds the addon: build/Release of the package, two folders up
+ * from this file in the sources and three in the compiled dist/.
+ */
+export const DEFAULT_UDP_ADDON_PATH = ['../../build/Release/udp_batch.node', '../../../build/Release/udp_batch.node']
+  .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
+  .reduce((found, candidate) => (existsSync(found) ? found : candidate));
 
 /** Receive slots per socket: datagrams per recvmmsg (each slot is 64 KiB of address space, touched only as used). */
 const RECV_SLOTS = 64;

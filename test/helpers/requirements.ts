@@ -64,3 +64,16 @@ export async function requirePostgres(): Promise<Gate> {
   const ok = await tcpReachable(u.hostname, Number(u.port || 5432));
   return gate('postgresql', ok, `nothing listens at ${u.host} (start PostgreSQL or set STREAM_CASCADE_TEST_PG)`);
 }
+
+const ROOT = new URL('../../', import.meta.url);
+export const BUILT_ADDON = new URL('build/Release/udp_batch.node', ROOT);
+export const BUILT_PROGRAM = new URL('dist/src/main.js', ROOT);
+
+/** What `npm install` builds: the compiled program (prepare) and the native UDP addon (install). */
+export function requireInstallBuild(): Gate {
+  return gate(
+    'install build',
+    existsSync(BUILT_ADDON) && existsSync(BUILT_PROGRAM),
+    'dist/ or build/Release/udp_batch.node is missing (run npm install)',
+  );
+}
