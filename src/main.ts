@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, defaultConfig, loadConfigFile, type Config } from './config.js';
+import { prestartPglite } from './db/pglite-open.js';
 import { VERSION } from './version.js';
 
 const USAGE = `usage: stream-cascade [--config FILE]
@@ -62,6 +63,8 @@ async function main(): Promise<void> {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
   }
+  // The embedded database boots in its worker thread while the rest of the program loads.
+  if (config.database.kind === 'pglite' && config.database.dir) prestartPglite(config.database.dir);
   const [{ buildApp }, { DatabaseError }] = await Promise.all([import('./app.js'), import('./db/database.js')]);
   const app = buildApp(config);
   process.on('SIGINT', () => onSignal('SIGINT'));

@@ -6,7 +6,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generate } from 'selfsigned';
+
 import type { TlsIdentity } from './link.js';
 import { normalizeFingerprint, type Fingerprint } from '../protocol/fingerprint.js';
 
@@ -23,6 +23,8 @@ export const IDENTITY_KEY_FILE = 'cascade-key.pem';
 export async function generateSelfSignedIdentity(commonName = 'stream-cascade'): Promise<TlsIdentity> {
   const notBeforeDate = new Date(Date.now() - 60_000);
   const notAfterDate = new Date(notBeforeDate.getTime() + 10 * 365 * 24 * 3600_000);
+  // Loaded only when a certificate is made: it is a large module the node rarely needs.
+  const { generate } = await import('selfsigned');
   const pems = await generate([{ name: 'commonName', value: commonName }], {
     keyType: 'ec',
     curve: 'P-256',

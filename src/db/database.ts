@@ -2,33 +2,20 @@
  * The node's database: TypeORM over PostgreSQL (production) or PGlite (the
  * embedded default). Migrations run at open; `synchronize` is never used here.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { DatabaseConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { CascadeClientSchema } from './entities/cascade-client.entity.js';
-import { Init1764000000001 } from './migrations/0001-init.js';
-import { LinkStatus1764000000002 } from './migrations/0002-link-status.js';
-import { PullRules1764000000003 } from './migrations/0003-pull-rules.js';
+import { MIGRATIONS } from './migrations/index.js';
 import { PullRuleSchema } from './entities/pull-rule.entity.js';
 import { pgliteDriverModule } from './pglite-pool.js';
-import { openPgliteThread, type PgliteThread } from './pglite-thread.js';
-import { findTemplate } from './pglite-template.js';
+import { DatabaseError, openPglite, takePrestartedPglite } from './pglite-open.js';
+import type { PgliteThread } from './pglite-thread.js';
 
 /** Every entity, listed explicitly (globs break under tsx). */
 export const ENTITIES = [CascadeClientSchema, PullRuleSchema];
-/** Every migration in order, listed explicitly. */
-export const MIGRATIONS = [Init1764000000001, LinkStatus1764000000002, PullRules1764000000003];
-/** Their names, in order: the key of the PGlite template (src/db/pglite-template.ts). */
-export const MIGRATION_NAMES: readonly string[] = MIGRATIONS.map((m) => m.name);
-
-export class DatabaseError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DatabaseError';
-  }
-}
+export { MIGRATIONS, MIGRATION_NAMES } from './migrations/index.js';
+export { DatabaseError } from './pglite-open.js';
 
 export interface Database {
   readonly dataSource: DataSource;
@@ -38,30 +25,6 @@ export interface Database {
   /** Runs `fn` in a transaction. Use only the given manager inside it. */
   transaction<T>(fn: (m: EntityManager) => Promise<T>): Promise<T>;
   close(): Promise<void>;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** PGlite has no lock on its directory: two processes on one directory would corrupt it. */
-function lockDir(dir: string): () => void {
-  const lock = `${dir}.lock`;
-  try {
-    const pid = Number(readFileSync(lock, 'utf8').trim());
-    if (pid && pid !== process.pid && pidAlive(pid)) {
-      throw new DatabaseError(`database directory ${dir} is in use by process ${pid}`);
-    }
-  } catch (err) {
-    if (err instanceof DatabaseError) throw err;
-  }
-  writeFileSync(lock, String(process.pid));
-  return () => rmSync(lock, { force: true });
 }
 
 export interface OpenOptions {
@@ -90,22 +53,13 @@ export async function openDatabase(cfg: DatabaseConfig, logger: Logger, opts: Op
     logging: false as const,
   };
   if (cfg.kind === 'pglite') {
-    if (cfg.dir) {
-      mkdirSync(path.dirname(cfg.dir), { recursive: true });
-      unlock = lockDir(cfg.dir);
-    }
     const wanted = opts.template !== false && !opts.synchronize && opts.migrate !== false;
-    const template = !wanted ? null : typeof opts.template === 'string' ? { file: opts.template, found: true } : findTemplate(MIGRATION_NAMES);
-    try {
-      pglite = await openPgliteThread(cfg.dir, { templateFile: template?.found ? template.file : null });
-      if (template && pglite.origin === 'initdb') {
-        const why = pglite.note ?? `no current template at ${template.file} (npm run build makes it)`;
-        logger.debug({ why }, 'new PGlite database made by initdb, not from the template (slower)');
-      } else logger.debug({ origin: pglite.origin }, 'PGlite open');
-    } catch (err) {
-      unlock();
-      throw new DatabaseError(`cannot open PGlite database ${cfg.dir ?? '(memory)'}: ${(err as Error).message}`);
-    }
+    const template = wanted ? (opts.template ?? true) : false;
+    const opened = await ((template === true ? takePrestartedPglite(cfg.dir) : null) ?? openPglite(cfg.dir, template));
+    pglite = opened.pglite;
+    unlock = opened.unlock;
+    if (opened.templateMissed !== null) logger.debug({ why: opened.templateMissed }, 'new PGlite database made by initdb, not from the template (slower)');
+    else logger.debug({ origin: pglite.origin }, 'PGlite open');
     dataSource = new DataSource({ type: 'postgres', driver: pgliteDriverModule(pglite), ...common });
   } else {
     dataSource = new DataSource({

@@ -8,6 +8,7 @@
  * posts SQL and receives rows.
  */
 import { readFile } from 'node:fs/promises';
+import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import type { Results } from '@electric-sql/pglite';
 
@@ -100,7 +101,22 @@ interface WorkerData {
   startParams: string[];
 }
 
+/**
+ * V8 compiles PGlite's WebAssembly with its baseline compiler and moves hot functions
+ * to the optimising one after a tiering budget. The default budget tiers up much of
+ * PostgreSQL during the first queries, about 50 MB of optimised code for a node whose
+ * database work is light; a large budget keeps that for functions that stay hot.
+ * The flag is process-wide and only affects WebAssembly (the node has no other).
+ */
+let tieringSet = false;
+function setWasmTiering(): void {
+  if (tieringSet) return;
+  tieringSet = true;
+  v8.setFlagsFromString('--wasm-tiering-budget=1000000000');
+}
+
 function start(workerData: WorkerData): { worker: Worker; ready: Promise<Ready> } {
+  setWasmTiering();
   // No execArgv: the worker is plain JavaScript and needs no loader.
   // A small young generation: the worker's own JavaScript only relays rows.
   const worker = new Worker(WORKER_URL, { workerData, execArgv: [], resourceLimits: { maxYoungGenerationSizeMb: 4 } });

@@ -16,7 +16,9 @@ import type { Services } from '../services/index.js';
 import { useQueryLimits } from './use-query-limits.js';
 import { bearerMatches, useAdminToken, type AdminPolicy } from './admin-token.js';
 
-export const GRAPHQL_PATH = '/graphql';
+import { GRAPHQL_PATH } from './graphql-path.js';
+
+export { GRAPHQL_PATH };
 
 export interface GraphQLEndpoint {
   yoga: YogaServerInstance<Record<string, unknown>, GraphQLContext>;

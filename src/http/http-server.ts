@@ -13,7 +13,8 @@ import type { ListenAddress } from '../net-address.js';
 import type { Services } from '../services/index.js';
 import { bearerMatches, restNeedsToken, type AdminPolicy } from './admin-token.js';
 import { sendError } from './envelope.js';
-import { createGraphQLEndpoint, GRAPHQL_PATH } from './graphql.js';
+import type { GraphQLEndpoint } from './graphql.js';
+import { GRAPHQL_PATH } from './graphql-path.js';
 import { Router, type Route } from './router.js';
 import type { RelayRequestHandler } from './relay-route.js';
 
@@ -61,7 +62,11 @@ function refusedBody(req: IncomingMessage, graphql: boolean): AppError | null {
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   const log = opts.logger.child({ component: 'http' });
   const admin = opts.admin ?? { token: null, protectReads: false };
-  const gql = createGraphQLEndpoint(opts.services, log, admin);
+  // GraphQL (yoga, the schema, graphql-ws) is the heaviest part to load: it loads on the
+  // first GraphQL request or shortly after the node listens, not before REST and media answer.
+  let gqlLoading: Promise<GraphQLEndpoint> | null = null;
+  const gql = (): Promise<GraphQLEndpoint> =>
+    (gqlLoading ??= import('./graphql.js').then((m) => m.createGraphQLEndpoint(opts.services, log, admin)));
   const router = new Router(opts.routes);
   const extensions = opts.extensions ?? [];
 
@@ -97,7 +102,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     }
     try {
       if (url.pathname === GRAPHQL_PATH) {
-        Promise.resolve(gql.yoga.requestListener(req, res)).catch((err: unknown) => sendError(res, err, reqLog));
+        gql()
+          .then((g) => g.yoga.requestListener(req, res))
+          .catch((err: unknown) => sendError(res, err, reqLog));
         return;
       }
       if (url.pathname.startsWith('/api/') && restNeedsToken(admin, req.method) && !bearerMatches(admin, req.headers.authorization)) {
@@ -117,7 +124,13 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     try {
       const path = new URL(req.url ?? '/', 'http://node').pathname;
       if (path === GRAPHQL_PATH) {
-        gql.handleUpgrade(req, socket, head);
+        gql().then(
+          (g) => g.handleUpgrade(req, socket, head),
+          (err: unknown) => {
+            log.warn({ err }, 'upgrade failed');
+            socket.destroy();
+          },
+        );
         return;
       }
       for (const ext of extensions) if (ext.handleUpgrade?.(req, socket, head)) return;
@@ -145,13 +158,18 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   const a = server.address() as AddressInfo;
   const address = { host: a.address, port: a.port };
   log.info({ address: `${a.address}:${a.port}` }, 'HTTP listening (GraphQL and GraphiQL at /graphql)');
+  const warm = setTimeout(() => void gql().catch((err: unknown) => log.error({ err }, 'GraphQL failed to load')), 2_000);
+  warm.unref();
 
   let closing: Promise<void> | null = null;
   return {
     address,
     close() {
       closing ??= (async () => {
-        await gql.close().catch((err: unknown) => log.warn({ err }, 'closing GraphQL WebSocket server'));
+        clearTimeout(warm);
+        if (gqlLoading) {
+          await gqlLoading.then((g) => g.close()).catch((err: unknown) => log.warn({ err }, 'closing GraphQL WebSocket server'));
+        }
         const done = new Promise<void>((r) => server.close(() => r()));
         server.closeIdleConnections();
         const t = setTimeout(() => server.closeAllConnections(), 1_000);

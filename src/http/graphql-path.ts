@@ -1,0 +1,2 @@
+/** Where GraphQL, its WebSocket subscriptions and GraphiQL are served. */
+export const GRAPHQL_PATH = '/graphql';
