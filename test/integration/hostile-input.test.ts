@@ -176,8 +176,9 @@ describe('hostile input', () => {
     await probe;
     for (const r of results) {
       assert.equal(r.timedOut, false, 'the server closed the slow connection');
-      // headersTimeout 10 s, checked every second.
-      assert.ok(r.closedAfterMs < 14_000, `closed after ${r.closedAfterMs} ms`);
+      // headersTimeout 10 s, checked every second; the bound leaves room for a busy
+      // machine and still fails a server that waits for the 60 s of slow headers.
+      assert.ok(r.closedAfterMs < 20_000, `closed after ${r.closedAfterMs} ms`);
       assert.doesNotMatch(r.response, /^HTTP\/1\.1 200/);
     }
     assert.ok(latencies.length >= 20, `${latencies.length} probe requests`);

@@ -72,7 +72,8 @@ describe('a killed peer is noticed within the idle timeout (default 2.5 s)', () 
       const took = Date.now() - t0;
       assert.equal(info.code, LinkCloseCode.IdleTimeout);
       assert.equal(info.remote, true);
-      assert.ok(took <= 3_000, `noticed after ${took} ms`);
+      // 2.5 s of idle timeout, stretched by QUIC to 3 PTOs when RTT samples vary.
+      assert.ok(took <= 4_000, `noticed after ${took} ms`);
     } finally {
       await killAndWait(child);
       await server.close();
@@ -98,7 +99,8 @@ describe('a killed peer is noticed within the idle timeout (default 2.5 s)', () 
       const info = await within(link.closed, 5_000, 'idle close');
       const took = Date.now() - t0;
       assert.equal(info.code, LinkCloseCode.IdleTimeout);
-      assert.ok(took <= 3_000, `noticed after ${took} ms`);
+      // 2.5 s of idle timeout, stretched by QUIC to 3 PTOs when RTT samples vary.
+      assert.ok(took <= 4_000, `noticed after ${took} ms`);
     } finally {
       await killAndWait(child);
       await link?.close();
