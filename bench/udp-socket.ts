@@ -11,7 +11,8 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { openDatagramSocket, type DatagramSocket } from '../dataplane/transport/datagram-socket.js';
+import type { DatagramSocket } from '../dataplane/transport/datagram-socket.js';
+import { openDatagramSocket } from '../dataplane/transport/udp-socket.js';
 import { DEFAULT_UDP_ADDON_PATH } from '../dataplane/transport/udp-native-socket.js';
 
 const SIZE = 1350;

@@ -18,7 +18,8 @@ import { StreamKind } from '../protocol/index.js';
 import { isValidStreamPath, type StreamHub } from '../media/stream-hub.js';
 import type { CascadeClient } from './link/cascade-client.js';
 import type { CascadeServer } from './link/cascade-server.js';
-import { acceptPush, pushOut, type ForwardingHost } from './media-push.js';
+import type { ForwardingHost } from './media-open.js';
+import { acceptPush, pushOut } from './media-push.js';
 import { pullIn, servePull, type PullHandle } from './media-pull.js';
 import { StreamRegistry, type StreamDirection } from './stream-origin.js';
 

@@ -8,9 +8,19 @@ import type { Logger } from 'pino';
 import { CloseCode, MediaRefuseCode, mediaRefuseName, ProtocolError } from '../protocol/index.js';
 import { isValidStreamPath } from '../media/stream-hub.js';
 import type { LinkStream } from '../transport/link.js';
-import type { ForwardingHost } from './media-push.js';
+import type { StreamHub } from '../media/stream-hub.js';
 import { MediaStreamIo } from './media-stream.js';
 import type { CascadeStreamContext } from './stream-handler.js';
+import type { StreamRegistry } from './stream-origin.js';
+
+/** What push and pull need of the node. */
+export interface ForwardingHost {
+  hub: StreamHub;
+  registry: StreamRegistry;
+  /** This node's name (the chain entry). */
+  nodeName: string;
+  logger: Logger;
+}
 
 /** Time to wait for OPEN (and, for pulls, for the stream to appear), ms. */
 export const MEDIA_HANDSHAKE_MS = 10_000;

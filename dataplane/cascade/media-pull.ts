@@ -7,7 +7,7 @@
 import { LinkStreamResetError, type LinkStream } from '../transport/link.js';
 import { CloseCode, MediaRefuseCode, mediaRefuseName, ProtocolError } from '../protocol/index.js';
 import { MEDIA_HANDSHAKE_MS, serveOpenedMedia, type OpenSpec } from './media-open.js';
-import type { ForwardingHost } from './media-push.js';
+import type { ForwardingHost } from './media-open.js';
 import { MediaStreamIo, errorText } from './media-stream.js';
 import type { CascadeStreamContext } from './stream-handler.js';
 

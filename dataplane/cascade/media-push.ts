@@ -7,22 +7,13 @@ import type { Logger } from 'pino';
 import { LinkStreamResetError, type LinkStream } from '../transport/link.js';
 import { MediaRefuseCode, mediaRefuseName, ProtocolError, CloseCode } from '../protocol/index.js';
 import type { StreamHub } from '../media/stream-hub.js';
-import { MEDIA_HANDSHAKE_MS, serveOpenedMedia, type OpenSpec } from './media-open.js';
+import { MEDIA_HANDSHAKE_MS, serveOpenedMedia, type ForwardingHost, type OpenSpec } from './media-open.js';
 import { MediaStreamIo, errorText } from './media-stream.js';
 import type { CascadeStreamContext } from './stream-handler.js';
 import type { StreamRegistry } from './stream-origin.js';
 
 /** How long the opener waits for ACCEPT/REFUSE, and the acceptor for OPEN. */
 export { MEDIA_HANDSHAKE_MS };
-
-/** What push and pull need of the node. */
-export interface ForwardingHost {
-  hub: StreamHub;
-  registry: StreamRegistry;
-  /** This node's name (the chain entry). */
-  nodeName: string;
-  logger: Logger;
-}
 
 /** How an outgoing push ended. */
 export interface PushOutcome {

@@ -5,8 +5,6 @@
  * fallback when the addon is missing or fails to load.
  */
 import type { Logger } from 'pino';
-import { openDgramSocket } from './udp-dgram-socket.js';
-import { loadUdpBatchAddon, openNativeSocket } from './udp-native-socket.js';
 
 /** Which UDP socket the lean driver uses: `auto` is native when the addon loads, else dgram. */
 export type UdpImplementation = 'auto' | 'native' | 'dgram';
@@ -56,27 +54,6 @@ export interface OpenDatagramSocketArgs {
   bufferBytes: number;
   onError: (err: Error) => void;
   logger: Logger | null;
-}
-
-const warnedPaths = new Set<string>();
-
-/** The implementation `implementation` stands for here: `auto` becomes native or dgram. */
-export function resolveUdpImplementation(implementation: UdpImplementation, addonPath: string, logger: Logger | null): 'native' | 'dgram' {
-  if (implementation === 'dgram') return 'dgram';
-  const loaded = loadUdpBatchAddon(addonPath);
-  if (loaded.addon !== null) return 'native';
-  if (implementation === 'native') throw new Error(`quic.udp is "native" but the UDP batch addon did not load: ${loaded.error}`);
-  if (!warnedPaths.has(addonPath)) {
-    warnedPaths.add(addonPath);
-    logger?.warn({ err: loaded.error, addonPath }, 'native UDP batch addon not loaded: QUIC uses node:dgram');
-  }
-  return 'dgram';
-}
-
-/** Open and bind a UDP socket of the chosen implementation. */
-export async function openDatagramSocket(args: OpenDatagramSocketArgs): Promise<DatagramSocket> {
-  const kind = resolveUdpImplementation(args.implementation, args.addonPath, args.logger);
-  return kind === 'native' ? openNativeSocket(args) : openDgramSocket(args);
 }
 
 /** Send one datagram (`len` bytes of `data`). */

@@ -18,7 +18,8 @@ export {
 export { createLeanQuicTransport, leanQuicTransport, type LeanQuicTransport } from './quic-lean.js';
 export { LEAN_QUIC_DEFAULTS, type LeanQuicOptions } from './quic-lean-config.js';
 export type { CongestionControl } from './quic-native.js';
-export { resolveUdpImplementation, type UdpImplementation } from './datagram-socket.js';
+export type { UdpImplementation } from './datagram-socket.js';
+export { resolveUdpImplementation } from './udp-socket.js';
 export type { LeanLinkListener, LeanListenerStats } from './quic-lean-server.js';
 export { LinkConnectError, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_SERVER_NAME } from './quic-lean-client.js';
 

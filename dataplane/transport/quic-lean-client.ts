@@ -9,7 +9,7 @@ import { CASCADE_ALPN, LinkCloseCode, type ConnectOptions, type Link, type LinkC
 import { fingerprintOfDer, requireFingerprint } from './certs.js';
 import { buildNativeConfig, type ResolvedLeanQuicOptions } from './quic-lean-config.js';
 import { LeanConnection, type LeanConnectionHost } from './quic-lean-connection.js';
-import { openDatagramSocket } from './datagram-socket.js';
+import { openDatagramSocket } from './udp-socket.js';
 import { resolveHost } from './quic-lean-socket.js';
 import { native, type NativeHostPort } from './quic-native.js';
 

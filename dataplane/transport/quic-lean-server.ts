@@ -15,7 +15,8 @@ import {
 import { buildNativeConfig, type ResolvedLeanQuicOptions } from './quic-lean-config.js';
 import { LeanConnection, type LeanConnectionHost } from './quic-lean-connection.js';
 import { RetryTokens } from './quic-lean-retry.js';
-import { openDatagramSocket, sendOne, type DatagramSocket } from './datagram-socket.js';
+import { sendOne, type DatagramSocket } from './datagram-socket.js';
+import { openDatagramSocket } from './udp-socket.js';
 import { resolveHost } from './quic-lean-socket.js';
 import { native, PacketType, type NativeConfig, type NativeHostPort } from './quic-native.js';
 

@@ -9,7 +9,8 @@ import {
   resolveUdpImplementation,
   type TlsIdentity,
 } from '../../dataplane/transport/index.js';
-import { openDatagramSocket, type DatagramSocket } from '../../dataplane/transport/datagram-socket.js';
+import type { DatagramSocket } from '../../dataplane/transport/datagram-socket.js';
+import { openDatagramSocket } from '../../dataplane/transport/udp-socket.js';
 import { DEFAULT_UDP_ADDON_PATH } from '../../dataplane/transport/udp-native-socket.js';
 import { readAll, sha256, startEchoServer, within } from './transport-helpers.js';
 
