@@ -11,7 +11,7 @@
  *            consumes them.
  *
  * The main thread is a media node: the real StreamHub (dataplane/media) fed exactly as
- * dataplane/cascade/media-pull.ts feeds it (MediaStreamIo.pumpInto → Publisher), N
+ * dataplane/cascade/forwarding/media-pull.ts feeds it (MediaStreamIo.pumpInto → Publisher), N
  * HTTP-FLV-like subscribers per stream (pumpSubscriber into a sink that encodes every
  * tag as an FLV tag, like http-flv.ts, without the socket write), and a 1 ms interval
  * timer. The sender is a child process (the real transport, one link) pushing
@@ -42,7 +42,7 @@ import { monitorEventLoopDelay, performance, type EventLoopUtilization } from 'n
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import pino from 'pino';
-import { MediaStreamIo, errorText } from '../dataplane/cascade/media-stream.js';
+import { MediaStreamIo, errorText } from '../dataplane/cascade/forwarding/media-stream.js';
 import { encodeFlvTag, flvTypeId, pumpSubscriber, StreamHub, TimestampRebaser, type Subscriber } from '../dataplane/media/index.js';
 import { encodeMediaFrame, encodeTagFrame } from '../dataplane/protocol/index.js';
 import { createLeanQuicTransport, generateSelfSignedIdentity, type Link, type LinkStream } from '../dataplane/transport/index.js';

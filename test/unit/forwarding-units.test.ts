@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { pullUrlPath, StreamRegistry } from '../../dataplane/cascade/index.js';
-import { MediaStreamIo } from '../../dataplane/cascade/media-stream.js';
+import { MediaStreamIo } from '../../dataplane/cascade/forwarding/media-stream.js';
 import { createMediaTag, StreamHub, type MediaTag } from '../../dataplane/media/index.js';
 import { CloseCode, encodeFrame, encodeMediaFrame, MediaFrameType, ProtocolError } from '../../dataplane/protocol/index.js';
 import { LinkStreamResetError, type LinkStream } from '../../dataplane/transport/link.js';

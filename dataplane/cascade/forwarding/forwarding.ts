@@ -14,10 +14,10 @@
  * last subscriber left.
  */
 import type { Logger } from 'pino';
-import { StreamKind } from '../protocol/index.js';
-import { isValidStreamPath, type StreamHub } from '../media/stream-hub.js';
-import type { CascadeClient } from './link/cascade-client.js';
-import type { CascadeServer } from './link/cascade-server.js';
+import { StreamKind } from '../../protocol/index.js';
+import { isValidStreamPath, type StreamHub } from '../../media/stream-hub.js';
+import type { CascadeClient } from '../link/cascade-client.js';
+import type { CascadeServer } from '../link/cascade-server.js';
 import type { ForwardingHost } from './media-open.js';
 import { acceptPush, pushOut } from './media-push.js';
 import { pullIn, servePull, type PullHandle } from './media-pull.js';

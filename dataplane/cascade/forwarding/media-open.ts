@@ -5,12 +5,12 @@
  * hand over to the caller; any protocol error resets that one stream.
  */
 import type { Logger } from 'pino';
-import { CloseCode, MediaRefuseCode, mediaRefuseName, ProtocolError } from '../protocol/index.js';
-import { isValidStreamPath } from '../media/stream-hub.js';
-import type { LinkStream } from '../transport/link.js';
-import type { StreamHub } from '../media/stream-hub.js';
+import { CloseCode, MediaRefuseCode, mediaRefuseName, ProtocolError } from '../../protocol/index.js';
+import { isValidStreamPath } from '../../media/stream-hub.js';
+import type { LinkStream } from '../../transport/link.js';
+import type { StreamHub } from '../../media/stream-hub.js';
 import { MediaStreamIo } from './media-stream.js';
-import type { CascadeStreamContext } from './stream-handler.js';
+import type { CascadeStreamContext } from '../stream-handler.js';
 import type { StreamRegistry } from './stream-origin.js';
 
 /** What push and pull need of the node. */

@@ -12,7 +12,7 @@
  * throttles it for GraphQL).
  */
 import type { Logger } from 'pino';
-import { TypedEmitter } from './typed-emitter.js';
+import { TypedEmitter } from '../typed-emitter.js';
 
 /** How a stream reached a node or leaves it. */
 export type StreamDirection = 'LOCAL' | 'PUSHED_IN' | 'PULLED_IN' | 'PUSHED_OUT' | 'PULLED_OUT';

@@ -4,7 +4,7 @@
  * backpressure; the subscriber's bounded queue absorbs and skips, the publisher is
  * never slowed) and stream → hub publisher.
  */
-import type { LinkStream } from '../transport/link.js';
+import type { LinkStream } from '../../transport/link.js';
 import {
   CloseCode,
   createMediaFrameDecoder,
@@ -17,10 +17,10 @@ import {
   TAG_FRAME_OVERHEAD,
   type FrameDecoder,
   type MediaFrame,
-} from '../protocol/index.js';
-import { createMediaTag, flvTypeId, mediaTagType, type MediaTag } from '../media/media-tag.js';
-import type { Publisher } from '../media/live-stream.js';
-import type { Subscriber } from '../media/stream-subscriber.js';
+} from '../../protocol/index.js';
+import { createMediaTag, flvTypeId, mediaTagType, type MediaTag } from '../../media/media-tag.js';
+import type { Publisher } from '../../media/live-stream.js';
+import type { Subscriber } from '../../media/stream-subscriber.js';
 
 /** Most bytes of tags batched into one write. */
 const WRITE_BATCH_BYTES = 256 * 1024;

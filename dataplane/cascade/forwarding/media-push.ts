@@ -4,12 +4,12 @@
  * protocol "cascade" and remote = the lower node's name.
  */
 import type { Logger } from 'pino';
-import { LinkStreamResetError, type LinkStream } from '../transport/link.js';
-import { MediaRefuseCode, mediaRefuseName, ProtocolError, CloseCode } from '../protocol/index.js';
-import type { StreamHub } from '../media/stream-hub.js';
+import { LinkStreamResetError, type LinkStream } from '../../transport/link.js';
+import { MediaRefuseCode, mediaRefuseName, ProtocolError, CloseCode } from '../../protocol/index.js';
+import type { StreamHub } from '../../media/stream-hub.js';
 import { MEDIA_HANDSHAKE_MS, serveOpenedMedia, type ForwardingHost, type OpenSpec } from './media-open.js';
 import { MediaStreamIo, errorText } from './media-stream.js';
-import type { CascadeStreamContext } from './stream-handler.js';
+import type { CascadeStreamContext } from '../stream-handler.js';
 import type { StreamRegistry } from './stream-origin.js';
 
 /** How long the opener waits for ACCEPT/REFUSE, and the acceptor for OPEN. */

@@ -4,12 +4,12 @@
  * for pull rules and on-demand pulls, downwards (client asks its upper node) and
  * upwards (an upper node asks the lower node that announced a stream).
  */
-import { LinkStreamResetError, type LinkStream } from '../transport/link.js';
-import { CloseCode, MediaRefuseCode, mediaRefuseName, ProtocolError } from '../protocol/index.js';
+import { LinkStreamResetError, type LinkStream } from '../../transport/link.js';
+import { CloseCode, MediaRefuseCode, mediaRefuseName, ProtocolError } from '../../protocol/index.js';
 import { MEDIA_HANDSHAKE_MS, serveOpenedMedia, type OpenSpec } from './media-open.js';
 import type { ForwardingHost } from './media-open.js';
 import { MediaStreamIo, errorText } from './media-stream.js';
-import type { CascadeStreamContext } from './stream-handler.js';
+import type { CascadeStreamContext } from '../stream-handler.js';
 
 /** Options of one pull. */
 export interface PullOptions {
