@@ -29,8 +29,13 @@ const msgs = (n: ProcessNode): string[] => n.lines.map((l) => String(l.msg));
 
 /** Waits for the exit and checks it was the clean stop: exit 0, "stopping" and "node stopped" logged, not forced. */
 async function assertCleanStop(node: ProcessNode): Promise<string[]> {
-  assert.equal(await node.exited, 0, `exit code; stderr: ${node.stderr}`);
+  const code = await node.exited;
   const m = msgs(node);
+  // A repeat that lands after the clean stop, while the process is already exiting
+  // (libuv has closed its signal handles and SIGTERM's default action is back), ends
+  // it by that signal a few milliseconds early: the stop itself ran to its end.
+  const killedWhileExiting = code === null && node.child.signalCode === 'SIGTERM' && m.includes('node stopped');
+  assert.ok(code === 0 || killedWhileExiting, `exit code ${code}, signal ${node.child.signalCode}; stderr: ${node.stderr}`);
   assert.ok(m.includes('stopping'), 'logged "stopping"');
   assert.ok(m.includes('node stopped'), 'the clean stop ran to its end');
   assert.ok(!m.includes('second signal: exiting now'), 'not forced');
