@@ -1,4 +1,4 @@
-import type { AudioStreamInfo, StreamInfo, VideoStreamInfo } from '../dataplane/media/index.js';
+import type { AudioStreamInfo, StreamInfo, VideoStreamInfo } from '../src/services/models.js';
 import type { StreamEvent, StreamEventKind } from '../src/services/events.js';
 import { builder } from './builder.js';
 

@@ -31,3 +31,6 @@ export interface TopologyNode {
   streams: string[];
   children: TopologyNode[];
 }
+
+/** A stream of this node as the APIs show it (the hub's view: codecs, bitrate, players). */
+export type { AudioStreamInfo, StreamInfo, VideoStreamInfo } from '../../dataplane/media/index.js';
