@@ -101,12 +101,20 @@ class FlvTagWriter {
   private readonly rebaser = new TimestampRebaser();
   private started = false;
   private headerSent = false;
-  constructor(private readonly info: StreamInfo | undefined) {}
+  /** `info` is read when the first tags are written, not when the player arrived. */
+  constructor(private readonly info: () => StreamInfo | undefined) {}
 
-  /** FLV header + PreviousTagSize0. */
-  header(): Uint8Array {
-    const hasVideo = this.info?.video != null;
-    const hasAudio = this.info?.audio != null;
+  /**
+   * FLV header + PreviousTagSize0. Its audio/video flags tell players (mpegts.js,
+   * ffprobe) which tracks to wait for: taken from the stream's codecs as known when the
+   * first tags go out and from those tags themselves, so a player that arrives while an
+   * on-demand stream is still starting (one codec known, the other's header in flight)
+   * is not told the stream has no video.
+   */
+  header(first: readonly MediaTag[]): Uint8Array {
+    const info = this.info();
+    const hasVideo = info?.video != null || first.some((t) => t.type === 'video');
+    const hasAudio = info?.audio != null || first.some((t) => t.type === 'audio');
     const unknown = !hasVideo && !hasAudio;
     return encodeFlvHeader(hasAudio || unknown, hasVideo || unknown);
   }
@@ -117,7 +125,7 @@ class FlvTagWriter {
     let total = 0;
     if (!this.headerSent) {
       this.headerSent = true;
-      const h = this.header();
+      const h = this.header(tags);
       parts.push(h);
       total = h.length;
     }
@@ -135,7 +143,7 @@ class FlvTagWriter {
       if (!this.started) {
         this.started = true;
         if (tag.type !== 'script') {
-          const meta = encodeFlvTag(FlvTagType.Script, 0, buildOnMetaData(this.info));
+          const meta = encodeFlvTag(FlvTagType.Script, 0, buildOnMetaData(this.info()));
           parts.push(meta);
           total += meta.length;
         }
@@ -233,7 +241,7 @@ export function createFlvHandler({
       if (reason === 'too slow' || reason === 'hub closed') res.destroy();
     });
     plog.info('http-flv play started');
-    const writer = new FlvTagWriter(hub.get(path));
+    const writer = new FlvTagWriter(() => hub.get(path));
     const sink: BatchSink = {
       writeBatch: (tags) =>
         writeParts(socket, chunked ? writer.framed(tags, httpChunkHeader, CRLF) : writer.framed(tags, null, null), wsHighWaterBytes),
@@ -253,7 +261,7 @@ export function createFlvHandler({
       if (reason === 'too slow' || reason === 'hub closed') ws.terminate();
     });
     plog.info('ws-flv play started');
-    const writer = new FlvTagWriter(hub.get(path));
+    const writer = new FlvTagWriter(() => hub.get(path));
     // One binary frame per merged batch, written straight to the socket (the
     // server sends unmasked frames and ws, without compression, queues
     // nothing of its own, so frames never interleave).
