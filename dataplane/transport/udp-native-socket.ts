@@ -13,9 +13,10 @@ import type { DatagramHandler, DatagramSocket, OpenDatagramSocketArgs, UdpPeer }
  * Where `npm install` builds the addon: build/Release of the package, two folders up
  * from this file in the sources and three in the compiled dist/.
  */
-export const DEFAULT_UDP_ADDON_PATH = ['../../build/Release/udp_batch.node', '../../../build/Release/udp_batch.node']
-  .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
-  .reduce((found, candidate) => (existsSync(found) ? found : candidate));
+const ADDON_CANDIDATES = ['../../build/Release/udp_batch.node', '../../../build/Release/udp_batch.node'].map((rel) =>
+  fileURLToPath(new URL(rel, import.meta.url)),
+);
+export const DEFAULT_UDP_ADDON_PATH: string = ADDON_CANDIDATES.find((p) => existsSync(p)) ?? (ADDON_CANDIDATES[0] as string);
 
 /** Receive slots per socket: datagrams per recvmmsg (each slot is 64 KiB of address space, touched only as used). */
 const RECV_SLOTS = 64;
