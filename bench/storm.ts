@@ -1,5 +1,5 @@
 /**
- * Cascade connection storm (not a test): N light cascade clients (CascadeClient
+ * Cascade connection storm (not a test): N light cascade clients (UpperLink
  * over the default transport, default reconnect timing) spread over a few child
  * processes connect at once to one HQ node — a real node process, autoregister
  * on — then the HQ is killed (SIGKILL) and restarted, and they all come back at
@@ -28,7 +28,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { CascadeClient, CloseCode } from '../dataplane/cascade/index.js';
+import { UpperLink, CloseCode } from '../dataplane/cascade/index.js';
 import { defaultTransport } from '../dataplane/transport/index.js';
 import { createPostgresDatabase, type TestDatabase } from '../test/helpers/db.js';
 import { startProcessNode, writeConfig, type ProcessNode } from '../test/helpers/process-node.js';
@@ -57,7 +57,7 @@ type WorkerMsg = { type: 'ready' } | { type: 'stats'; online: number; busy: numb
 
 async function worker(): Promise<void> {
   const silent = pino({ level: 'silent' });
-  const clients: CascadeClient[] = [];
+  const clients: UpperLink[] = [];
   let busy = 0;
   let attempts = 0;
   let timer: NodeJS.Timeout | null = null;
@@ -68,7 +68,7 @@ async function worker(): Promise<void> {
   process.on('message', (m: WorkerStart | { type: 'stop' }) => {
     if (m.type === 'start') {
       for (let i = m.from; i < m.from + m.count; i++) {
-        const c = new CascadeClient({
+        const c = new UpperLink({
           transport: defaultTransport,
           server: { host: '127.0.0.1', port: m.port },
           ...(m.sources > 1 ? { localAddress: `127.0.1.${(i % m.sources) + 1}` } : {}),

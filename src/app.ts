@@ -7,7 +7,7 @@ import { createFlvHandler, startRtmpServer, StreamHub, type FlvHandler, type Rtm
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { CascadeClient, CascadeServer, Forwarding } from '../dataplane/cascade/index.js';
+import { UpperLink, CascadeServer, Forwarding } from '../dataplane/cascade/index.js';
 import { relayResponder } from '../dataplane/cascade/index.js';
 import { CloseCode, StreamKind } from '../dataplane/protocol/index.js';
 import {
@@ -75,7 +75,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
   let rtmp: RtmpServer | null = null;
   let flv: FlvHandler | null = null;
   let cascadeServer: CascadeServer | null = null;
-  let cascadeClient: CascadeClient | null = null;
+  let upperLink: UpperLink | null = null;
   let authority: DatabaseCascadeAuthority | null = null;
   let forwarding: Forwarding | null = null;
   let stopping: Promise<void> | null = null;
@@ -141,7 +141,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
         }
         if (config.cascadeClient) {
           const cc = config.cascadeClient;
-          cascadeClient = new CascadeClient({
+          upperLink = new UpperLink({
             transport,
             server: cc.server,
             ...(cc.localAddress !== null ? { localAddress: cc.localAddress } : {}),
@@ -155,8 +155,8 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
             },
             logger,
           });
-          cascadeClient.on('stateChanged', (s) => events.publish('upstreamChanged', s));
-          cascadeClient.onStream(
+          upperLink.on('stateChanged', (s) => events.publish('upstreamChanged', s));
+          upperLink.onStream(
             StreamKind.ApiRelay,
             relayResponder({
               execute: createRelayExecutor({
@@ -172,20 +172,20 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
             }),
           );
         }
-        if (cascadeServer || cascadeClient) {
+        if (cascadeServer || upperLink) {
           forwarding = new Forwarding({
             hub,
             logger,
             nodeName: config.name,
             server: cascadeServer,
-            client: cascadeClient,
+            client: upperLink,
             autopush: config.cascadeClient?.autopush ?? false,
             onDemandGraceMs: config.forwarding.onDemandGraceMs,
           });
           forwarding.start();
         }
         const fw = forwarding;
-        const pullRules = new PullRuleService(db, config.cascadeClient?.pull ?? [], cascadeClient && fw ? (rules) => fw.setPullRules(rules) : null);
+        const pullRules = new PullRuleService(db, config.cascadeClient?.pull ?? [], upperLink && fw ? (rules) => fw.setPullRules(rules) : null);
         await pullRules.load();
         services = {
           node: {
@@ -197,8 +197,8 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
           },
           clients,
           streams,
-          cascade: new CascadeService(cascadeServer, cascadeClient),
-          forwarding: new ForwardingService(forwarding, hub, clients, cascadeServer, cascadeClient, pullRules, events, config.name),
+          cascade: new CascadeService(cascadeServer, upperLink),
+          forwarding: new ForwardingService(forwarding, hub, clients, cascadeServer, upperLink, pullRules, events, config.name),
           relay: new RelayService(clients, cascadeServer),
           events,
           logger,
@@ -232,7 +232,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
             'cascade server listening (QUIC)',
           );
         }
-        cascadeClient?.start();
+        upperLink?.start();
         logger.info('node started');
       } catch (err) {
         await app.stop();
@@ -243,7 +243,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
       stopping ??= (async () => {
         forwarding?.stop();
         services?.forwarding.close();
-        await cascadeClient?.stop().catch((err: unknown) => logger.warn({ err }, 'stopping cascade client'));
+        await upperLink?.stop().catch((err: unknown) => logger.warn({ err }, 'stopping cascade client'));
         await cascadeServer?.stop().catch((err: unknown) => logger.warn({ err }, 'stopping cascade server'));
         authority?.close();
         flv?.close();

@@ -241,6 +241,15 @@ const failed = results.filter((r) => r.code !== 0 || r.timedOut || r.left.length
 const total = {};
 for (const r of results) for (const [k, v] of Object.entries(r.counts)) total[k] = (total[k] ?? 0) + v;
 
+// The failures again, just above the summary, so a log cut to its tail still says what failed and why.
+for (const f of failed) {
+  const at = f.out.lastIndexOf('✖ failing tests:');
+  const detail = at >= 0 ? f.out.slice(at) : f.out.slice(-4000);
+  const lines = detail.split('\n');
+  say(`\n# ✖ ${f.file}: what failed`);
+  say(lines.length > 120 ? [...lines.slice(0, 120), `… (${lines.length - 120} more lines above in this file's output)`].join('\n') : detail.trimEnd());
+}
+
 say(`\n# per-file wall time (s), longest first`);
 for (const r of [...results].sort((a, b) => b.ms - a.ms)) {
   say(`#  ${(r.ms / 1000).toFixed(1).padStart(6)}  ${r.file}${failed.includes(r) ? '  ✖' : ''}`);

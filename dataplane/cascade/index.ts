@@ -4,7 +4,7 @@
  */
 export * from './link/authority.js';
 export * from './link/cascade-server.js';
-export * from './link/cascade-client.js';
+export * from './link/upper-link.js';
 export type { CascadeServerVerification } from './link/server-verifier.js';
 export * from './stream-handler.js';
 export * from './errors.js';

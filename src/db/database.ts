@@ -5,7 +5,7 @@
 import { DataSource, type EntityManager } from 'typeorm';
 import type { DatabaseConfig } from '../config.js';
 import type { Logger } from '../logger.js';
-import { CascadeClientSchema } from './entities/cascade-client.entity.js';
+import { LowerNodeSchema } from './entities/lower-node.entity.js';
 import { MIGRATIONS } from './migrations/index.js';
 import { PullRuleSchema } from './entities/pull-rule.entity.js';
 import { pgliteDriverModule } from './pglite-pool.js';
@@ -13,7 +13,7 @@ import { DatabaseError, openPglite, takePrestartedPglite } from './pglite-open.j
 import type { PgliteThread } from './pglite-thread.js';
 
 /** Every entity, listed explicitly (globs break under tsx). */
-export const ENTITIES = [CascadeClientSchema, PullRuleSchema];
+export const ENTITIES = [LowerNodeSchema, PullRuleSchema];
 export { MIGRATIONS, MIGRATION_NAMES } from './migrations/index.js';
 export { DatabaseError } from './pglite-open.js';
 

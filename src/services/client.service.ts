@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { IsNull, type EntityManager } from 'typeorm';
 import { z } from 'zod';
 import type { Database } from '../db/database.js';
-import { CascadeClient } from '../db/entities/cascade-client.entity.js';
+import { LowerNode } from '../db/entities/lower-node.entity.js';
 import { AppError, notFound } from '../errors.js';
 import type { EventBus } from './event-bus.js';
 import type { ClientEventKind, NodeEvents } from './events.js';
@@ -39,7 +39,7 @@ export function hashSecret(secret: string): string {
   return createHash('sha256').update('stream-cascade/secret/v1\0').update(secret).digest('hex');
 }
 
-export function toRecord(c: CascadeClient): ClientRecord {
+export function toRecord(c: LowerNode): ClientRecord {
   return {
     id: c.id,
     name: c.name,
@@ -82,29 +82,29 @@ export class ClientService {
     this.kicker = k;
   }
 
-  private emit(kind: ClientEventKind, c: CascadeClient | ClientRecord): void {
+  private emit(kind: ClientEventKind, c: LowerNode | ClientRecord): void {
     this.events.publish('clientChanged', { kind, client: 'secretHash' in c ? toRecord(c) : c });
   }
 
   async list(filter: { online?: boolean | null } = {}): Promise<ClientRecord[]> {
     const where = filter.online === undefined || filter.online === null ? {} : { online: filter.online };
-    const rows = await this.db.dataSource.getRepository(CascadeClient).find({ where, order: { id: 'ASC' } });
+    const rows = await this.db.dataSource.getRepository(LowerNode).find({ where, order: { id: 'ASC' } });
     return rows.map(toRecord);
   }
 
   async get(id: number): Promise<ClientRecord> {
-    const row = await this.db.dataSource.getRepository(CascadeClient).findOneBy({ id });
+    const row = await this.db.dataSource.getRepository(LowerNode).findOneBy({ id });
     if (!row) throw notFound(`client ${id}`);
     return toRecord(row);
   }
 
   async find(id: number): Promise<ClientRecord | null> {
-    const row = await this.db.dataSource.getRepository(CascadeClient).findOneBy({ id });
+    const row = await this.db.dataSource.getRepository(LowerNode).findOneBy({ id });
     return row ? toRecord(row) : null;
   }
 
   private async assertFree(m: EntityManager, name: string | undefined, secretHash: string | undefined, exceptId?: number): Promise<void> {
-    const repo = m.getRepository(CascadeClient);
+    const repo = m.getRepository(LowerNode);
     if (name !== undefined) {
       const other = await repo.findOneBy({ name });
       if (other && other.id !== exceptId) throw new AppError('NAME_TAKEN', `a client named "${name}" already exists`);
@@ -130,7 +130,7 @@ export class ClientService {
     const row = await this.db
       .transaction(async (m) => {
         await this.assertFree(m, name, secretHash);
-        const repo = m.getRepository(CascadeClient);
+        const repo = m.getRepository(LowerNode);
         return repo.save(repo.create({ name, secretHash, online: false, autoregistered: false }));
       })
       .catch((err: unknown) => this.mapUnique(err));
@@ -143,7 +143,7 @@ export class ClientService {
     const secretHash = patch.secret === undefined ? undefined : hashSecret(patch.secret);
     const { row, secretChanged } = await this.db
       .transaction(async (m) => {
-        const repo = m.getRepository(CascadeClient);
+        const repo = m.getRepository(LowerNode);
         const existing = await repo.findOneBy({ id });
         if (!existing) throw notFound(`client ${id}`);
         await this.assertFree(m, patch.name, secretHash, id);
@@ -161,7 +161,7 @@ export class ClientService {
 
   async delete(id: number): Promise<ClientRecord> {
     const row = await this.db.transaction(async (m) => {
-      const repo = m.getRepository(CascadeClient);
+      const repo = m.getRepository(LowerNode);
       const existing = await repo.findOneBy({ id });
       if (!existing) throw notFound(`client ${id}`);
       await repo.delete({ id });
@@ -177,7 +177,7 @@ export class ClientService {
   async markAllOffline(): Promise<number> {
     const r = await this.db.dataSource
       .createQueryBuilder()
-      .update(CascadeClient)
+      .update(LowerNode)
       .set({ online: false })
       .where('online = :on', { on: true })
       .execute();
@@ -186,7 +186,7 @@ export class ClientService {
 
   /** Looks a client up by its secret (hash), for authentication. */
   async findBySecret(secret: string): Promise<ClientRecord | null> {
-    const row = await this.db.dataSource.getRepository(CascadeClient).findOneBy({ secretHash: hashSecret(secret) });
+    const row = await this.db.dataSource.getRepository(LowerNode).findOneBy({ secretHash: hashSecret(secret) });
     return row ? toRecord(row) : null;
   }
 
@@ -198,7 +198,7 @@ export class ClientService {
   async autoregister(req: { name: string; secret: string | null; ip: string }): Promise<ClientRecord> {
     const base = nameSchema.safeParse(req.name).success ? req.name.trim() : `client-${req.ip}`;
     const row = await this.db.transaction(async (m) => {
-      const repo = m.getRepository(CascadeClient);
+      const repo = m.getRepository(LowerNode);
       if (req.secret === null) {
         const same = await repo.findOneBy({ name: base, secretHash: IsNull(), autoregistered: true });
         if (same) return same;
@@ -226,7 +226,7 @@ export class ClientService {
   /** The link of client `id` came up. */
   async setOnline(id: number, info: { ip: string; version: string; since: Date }): Promise<ClientRecord | null> {
     const row = await this.db.transaction(async (m) => {
-      const repo = m.getRepository(CascadeClient);
+      const repo = m.getRepository(LowerNode);
       const c = await repo.findOneBy({ id });
       if (!c) return null;
       Object.assign(c, { online: true, ip: info.ip, version: info.version.slice(0, 64), connectedSince: info.since, lastSeen: info.since, updatedTime: new Date() });
@@ -239,7 +239,7 @@ export class ClientService {
   /** The link of client `id` went down. */
   async setOffline(id: number): Promise<ClientRecord | null> {
     const row = await this.db.transaction(async (m) => {
-      const repo = m.getRepository(CascadeClient);
+      const repo = m.getRepository(LowerNode);
       const c = await repo.findOneBy({ id });
       if (!c || !c.online) return null;
       const now = new Date();
@@ -258,8 +258,8 @@ export class ClientService {
   async syncOnline(live: ReadonlyArray<{ id: number; ip: string; version: string; since: Date }>): Promise<{ online: number; offline: number }> {
     const byId = new Map(live.map((l) => [l.id, l]));
     const changed = await this.db.transaction(async (m) => {
-      const repo = m.getRepository(CascadeClient);
-      const out: Array<{ kind: 'ONLINE' | 'OFFLINE'; row: CascadeClient }> = [];
+      const repo = m.getRepository(LowerNode);
+      const out: Array<{ kind: 'ONLINE' | 'OFFLINE'; row: LowerNode }> = [];
       const now = new Date();
       for (const c of await repo.find()) {
         const l = byId.get(c.id);

@@ -1,10 +1,10 @@
 /**
  * For fault and hostile-input tests: a node whose pino output (at `debug` by
  * default) is captured in memory, and one-shot cascade link attempts made
- * with the real CascadeClient over the default transport.
+ * with the real UpperLink over the default transport.
  */
 import { pino } from 'pino';
-import { CascadeClient, type CascadeClientStatus, type CascadeClientTiming } from '../../dataplane/cascade/index.js';
+import { UpperLink, type UpperLinkStatus, type UpperLinkTiming } from '../../dataplane/cascade/index.js';
 import { defaultTransport } from '../../dataplane/transport/index.js';
 import type { LogLevel } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
@@ -55,9 +55,9 @@ export function lightClient(
   fingerprint: string,
   secret: string | null,
   name: string,
-  timing: Partial<CascadeClientTiming> = {},
-): CascadeClient {
-  return new CascadeClient({
+  timing: Partial<UpperLinkTiming> = {},
+): UpperLink {
+  return new UpperLink({
     transport: defaultTransport,
     server,
     secret,
@@ -71,10 +71,10 @@ export function lightClient(
 
 /** Waits for a client state matching `pred`; bounded. */
 export function waitState(
-  client: CascadeClient,
-  pred: (s: CascadeClientStatus) => boolean,
+  client: UpperLink,
+  pred: (s: UpperLinkStatus) => boolean,
   timeoutMs = 30_000,
-): Promise<CascadeClientStatus> {
+): Promise<UpperLinkStatus> {
   const now = client.status();
   if (pred(now)) return Promise.resolve(now);
   return new Promise((resolve, reject) => {
@@ -97,7 +97,7 @@ export async function attemptOnce(
   fingerprint: string,
   secret: string | null,
   name: string,
-): Promise<CascadeClientStatus> {
+): Promise<UpperLinkStatus> {
   const c = lightClient(server, fingerprint, secret, name);
   c.start();
   try {

@@ -11,13 +11,13 @@ import pino from 'pino';
 import { fingerprintOfPem, generateSelfSignedIdentity, type Link, type LinkStream, type TlsIdentity } from '../../dataplane/transport/index.js';
 import { testTransport } from './udp-under-test.js';
 import {
-  CascadeClient,
+  UpperLink,
   CascadeServer,
   type AuthenticateRequest,
   type AuthenticateResult,
   type CascadeAuthority,
-  type CascadeClientOptions,
-  type CascadeClientState,
+  type UpperLinkOptions,
+  type UpperLinkState,
   type CascadeServerEvents,
   type CascadeServerLimits,
   type LinkDownInfo,
@@ -111,8 +111,8 @@ async function startServer(
   return { server, port, events };
 }
 
-function startClient(t: TestContext, port: number, opts: Partial<CascadeClientOptions> = {}): { client: CascadeClient; states: CascadeClientState[] } {
-  const client = new CascadeClient({
+function startClient(t: TestContext, port: number, opts: Partial<UpperLinkOptions> = {}): { client: UpperLink; states: UpperLinkState[] } {
+  const client = new UpperLink({
     transport,
     server: { host: '127.0.0.1', port },
     name: 'edge',
@@ -122,7 +122,7 @@ function startClient(t: TestContext, port: number, opts: Partial<CascadeClientOp
     timing: { rejectedRetryMs: 1_500 },
     ...opts,
   });
-  const states: CascadeClientState[] = [];
+  const states: UpperLinkState[] = [];
   client.on('stateChanged', (s) => void states.push(s.state));
   client.start();
   t.after(() => client.stop());
@@ -469,7 +469,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     ];
     for (const c of cases) {
       behaviour = c.behaviour;
-      const client = new CascadeClient({
+      const client = new UpperLink({
         transport,
         server: { host: '127.0.0.1', port: listener.address.port },
         secret: 'sent-only-to-a-verified-server',

@@ -11,13 +11,13 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { defaultTransport, fingerprintOfPem, generateSelfSignedIdentity, type TlsIdentity } from '../../dataplane/transport/index.js';
 import {
-  CascadeClient,
+  UpperLink,
   CascadeServer,
   type AuthenticateRequest,
   type AuthenticateResult,
   type CascadeAuthority,
-  type CascadeClientOptions,
-  type CascadeClientState,
+  type UpperLinkOptions,
+  type UpperLinkState,
   type CascadeServerEvents,
 } from '../../dataplane/cascade/index.js';
 import { CloseCode, closeReason } from '../../dataplane/protocol/index.js';
@@ -75,8 +75,8 @@ async function startServer(
   return { server, port, events };
 }
 
-function startClient(t: TestContext, port: number, opts: Partial<CascadeClientOptions>): { client: CascadeClient; states: CascadeClientState[] } {
-  const client = new CascadeClient({
+function startClient(t: TestContext, port: number, opts: Partial<UpperLinkOptions>): { client: UpperLink; states: UpperLinkState[] } {
+  const client = new UpperLink({
     transport: defaultTransport,
     server: { host: '127.0.0.1', port },
     name: 'edge',
@@ -86,7 +86,7 @@ function startClient(t: TestContext, port: number, opts: Partial<CascadeClientOp
     timing: { rejectedRetryMs: 1_000 },
     ...opts,
   });
-  const states: CascadeClientState[] = [];
+  const states: UpperLinkState[] = [];
   client.on('stateChanged', (s) => void states.push(s.state));
   client.start();
   t.after(() => client.stop());
@@ -136,8 +136,8 @@ describe('cascade link resilience and server verification (real QUIC on 127.0.0.
     const code = `
       import pino from 'pino';
       import { defaultTransport } from './dataplane/transport/index.js';
-      import { CascadeClient } from './dataplane/cascade/index.js';
-      const client = new CascadeClient({
+      import { UpperLink } from './dataplane/cascade/index.js';
+      const client = new UpperLink({
         transport: defaultTransport,
         server: { host: '127.0.0.1', port: Number(process.env.PORT) },
         secret: process.env.SECRET, name: 'doomed', version: '0',
@@ -191,12 +191,12 @@ describe('cascade link resilience and server verification (real QUIC on 127.0.0.
     await sleep(300);
     assert.equal(authority.requests.length, requestsBefore, 'the server never saw a HELLO');
     assert.throws(
-      () => new CascadeClient({ transport: defaultTransport, server: { host: '127.0.0.1', port }, name: 'x', version: '0', verify: { fingerprint: 'nope' }, logger }),
+      () => new UpperLink({ transport: defaultTransport, server: { host: '127.0.0.1', port }, name: 'x', version: '0', verify: { fingerprint: 'nope' }, logger }),
       (e: Error & { code?: string }) => e.code === 'CASCADE_CONFIG',
     );
     for (const bad of [{ verify: {} }, { name: '' }, { name: 'n'.repeat(129) }, { secret: 's'.repeat(1025) }]) {
       assert.throws(
-        () => new CascadeClient({ transport: defaultTransport, server: { host: '127.0.0.1', port }, name: 'x', version: '0', verify: { fingerprint: fp }, logger, ...bad }),
+        () => new UpperLink({ transport: defaultTransport, server: { host: '127.0.0.1', port }, name: 'x', version: '0', verify: { fingerprint: fp }, logger, ...bad }),
         (e: Error & { code?: string }) => e.code === 'CASCADE_CONFIG',
         JSON.stringify(bad),
       );

@@ -8,7 +8,7 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { CascadeClient } from '../../dataplane/cascade/index.js';
+import type { UpperLink } from '../../dataplane/cascade/index.js';
 import { lightClient, waitState } from '../helpers/captured-node.js';
 import { startUdpImpairment, type UdpImpairment } from '../helpers/netns.js';
 import { startNode, waitFor, type TestNode } from '../helpers/node.js';
@@ -16,7 +16,7 @@ import { startNode, waitFor, type TestNode } from '../helpers/node.js';
 describe('fault: impaired link (userspace relay, 2 % loss, 50 ms each way)', () => {
   let hq: TestNode | null = null;
   let relay: UdpImpairment | null = null;
-  let edge: CascadeClient | null = null;
+  let edge: UpperLink | null = null;
   after(async () => {
     await edge?.stop();
     await relay?.close();

@@ -11,7 +11,7 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { CascadeClient } from '../../dataplane/cascade/index.js';
+import type { UpperLink } from '../../dataplane/cascade/index.js';
 import { CloseCode } from '../../dataplane/protocol/index.js';
 import { lightClient, startCapturedNode, waitState, type CapturedNode } from '../helpers/captured-node.js';
 import { createPostgresDatabase, type TestDatabase } from '../helpers/db.js';
@@ -41,7 +41,7 @@ describe('fault: PostgreSQL outage under a running HQ', gate, () => {
   let db: TestDatabase | null = null;
   let proxy: TcpProxy | null = null;
   let hq: CapturedNode | null = null;
-  const clients: CascadeClient[] = [];
+  const clients: UpperLink[] = [];
   after(async () => {
     for (const c of clients) await c.stop().catch(() => undefined);
     proxy?.restore();
@@ -66,7 +66,7 @@ describe('fault: PostgreSQL outage under a running HQ', gate, () => {
       assert.equal(r.status, 200, r.text);
       ids.set(name, (r.json.data as ClientJson).id);
     }
-    const edge = (name: string): CascadeClient => {
+    const edge = (name: string): UpperLink => {
       const c = lightClient(quic, fp, `${name}-secret`, name, { backoffInitialMs: 200, backoffMaxMs: 1_000 });
       clients.push(c);
       c.start();

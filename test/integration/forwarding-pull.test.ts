@@ -6,7 +6,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { pino } from 'pino';
-import { CascadeClient, StreamKind } from '../../dataplane/cascade/index.js';
+import { UpperLink, StreamKind } from '../../dataplane/cascade/index.js';
 import { defaultTransport } from '../../dataplane/transport/index.js';
 import { createMediaFrameDecoder, decodeMediaFrame, encodeMediaFrame, MediaRefuseCode, type MediaFrame } from '../../dataplane/protocol/index.js';
 import type { LinkStream } from '../../dataplane/transport/link.js';
@@ -161,7 +161,7 @@ describe('forwarding: refusals', () => {
   test('a loop (OPEN whose chain contains the receiving node) is refused with a reason', async () => {
     const hq = keep(await startHq('loop-hq'));
     const dir = tempDir('sc-loop-');
-    const client = new CascadeClient({
+    const client = new UpperLink({
       transport: defaultTransport,
       server: { host: '127.0.0.1', port: hq.app.addresses.quic!.port },
       name: 'rogue',

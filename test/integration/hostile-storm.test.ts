@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import {
   AdmissionBucket,
-  CascadeClient,
+  UpperLink,
   CascadeServer,
   closeCodeInfo,
   CloseCode,
@@ -75,12 +75,12 @@ describe('hostile: connection storm', () => {
     const onlineAt: number[] = [];
     server.on('online', () => void onlineAt.push(Date.now()));
     const { port } = await server.start();
-    const clients: CascadeClient[] = [];
+    const clients: UpperLink[] = [];
     const busySeen = new Set<number>();
     try {
       const t0 = Date.now();
       for (let i = 0; i < N; i++) {
-        const c = new CascadeClient({
+        const c = new UpperLink({
           transport: defaultTransport,
           server: { host: '127.0.0.1', port },
           secret: `storm-${i}`,

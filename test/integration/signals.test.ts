@@ -12,7 +12,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import type { CascadeClient } from '../../dataplane/cascade/index.js';
+import type { UpperLink } from '../../dataplane/cascade/index.js';
 import { lightClient, waitState } from '../helpers/captured-node.js';
 import { createPostgresDatabase, type TestDatabase } from '../helpers/db.js';
 import { startProcessNode, writeConfig, type ProcessNode } from '../helpers/process-node.js';
@@ -85,7 +85,7 @@ describe('signals: a later second signal forces the exit of a hanging stop', { c
     for (const db of dbs) await db.drop().catch(() => undefined);
   });
 
-  const clients: CascadeClient[] = [];
+  const clients: UpperLink[] = [];
   after(async () => {
     for (const c of clients) await c.stop();
   });

@@ -16,7 +16,7 @@
 import type { Logger } from 'pino';
 import { StreamKind } from '../../protocol/index.js';
 import { isValidStreamPath, type StreamHub } from '../../media/stream-hub.js';
-import type { CascadeClient } from '../link/cascade-client.js';
+import type { UpperLink } from '../link/upper-link.js';
 import type { CascadeServer } from '../link/cascade-server.js';
 import type { ForwardingHost } from './media-open.js';
 import { acceptPush, pushOut } from './media-push.js';
@@ -36,7 +36,7 @@ export interface ForwardingOptions {
   /** This node's name; node names must be unique in a tree (loop detection). */
   nodeName: string;
   server: CascadeServer | null;
-  client: CascadeClient | null;
+  client: UpperLink | null;
   /** Push every local stream to the upper node (cascade-client.autopush). */
   autopush: boolean;
   /** How long an on-demand pull stays after its last subscriber left, ms (default 10 000). */

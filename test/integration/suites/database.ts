@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { openDatabase } from '../../../src/db/database.js';
-import { CascadeClient } from '../../../src/db/entities/cascade-client.entity.js';
+import { LowerNode } from '../../../src/db/entities/lower-node.entity.js';
 import type { DatabaseConfig } from '../../../src/config.js';
 
 const log = pino({ level: 'silent' });
@@ -37,16 +37,16 @@ export function databaseSuite(label: string, cfg: () => DatabaseConfig, reopenab
         let insideA!: () => void;
         const aStarted = new Promise<void>((r) => (insideA = r));
         const a = db.transaction(async (m) => {
-          await m.getRepository(CascadeClient).save({ name: 'tx-a', secretHash: 'a'.repeat(64), online: false, autoregistered: false });
+          await m.getRepository(LowerNode).save({ name: 'tx-a', secretHash: 'a'.repeat(64), online: false, autoregistered: false });
           insideA();
           await gate;
           throw new Error('roll back A');
         });
         await aStarted;
         const b = db.transaction(async (m) => {
-          await m.getRepository(CascadeClient).save({ name: 'tx-b', secretHash: 'b'.repeat(64), online: false, autoregistered: false });
+          await m.getRepository(LowerNode).save({ name: 'tx-b', secretHash: 'b'.repeat(64), online: false, autoregistered: false });
           // B must not see A's uncommitted row.
-          const seen = await m.getRepository(CascadeClient).findOneBy({ name: 'tx-a' });
+          const seen = await m.getRepository(LowerNode).findOneBy({ name: 'tx-a' });
           return seen;
         });
         // Let B try to run while A is open, then let A roll back.
@@ -55,7 +55,7 @@ export function databaseSuite(label: string, cfg: () => DatabaseConfig, reopenab
         await assert.rejects(a, /roll back A/);
         const seenByB = await b;
         assert.equal(seenByB, null, 'B never saw A');
-        const names = (await db.dataSource.getRepository(CascadeClient).find({ order: { name: 'ASC' } })).map((c) => c.name);
+        const names = (await db.dataSource.getRepository(LowerNode).find({ order: { name: 'ASC' } })).map((c) => c.name);
         assert.deepEqual(names, ['tx-b'], 'A rolled back, B committed');
       } finally {
         await db.close();
@@ -65,11 +65,11 @@ export function databaseSuite(label: string, cfg: () => DatabaseConfig, reopenab
     test('records survive a close and reopen', async () => {
       const c = reopenable();
       const db1 = await openDatabase(c, log);
-      await db1.dataSource.getRepository(CascadeClient).save({ name: 'durable', secretHash: null, online: true, autoregistered: false });
+      await db1.dataSource.getRepository(LowerNode).save({ name: 'durable', secretHash: null, online: true, autoregistered: false });
       await db1.close();
       const db2 = await openDatabase(c, log);
       try {
-        const row = await db2.dataSource.getRepository(CascadeClient).findOneBy({ name: 'durable' });
+        const row = await db2.dataSource.getRepository(LowerNode).findOneBy({ name: 'durable' });
         assert.ok(row, 'the record is still there');
         const again = await db2.dataSource.showMigrations();
         assert.equal(again, false);

@@ -24,10 +24,10 @@ import { settleWithin, Sleeper } from './timing.js';
 import { TypedEmitter } from '../typed-emitter.js';
 
 /** State of a cascade client's link to its server. */
-export type CascadeClientState = 'stopped' | 'connecting' | 'online' | 'backoff' | 'rejected';
+export type UpperLinkState = 'stopped' | 'connecting' | 'online' | 'backoff' | 'rejected';
 
 /** Timers of a cascade client (ms). */
-export interface CascadeClientTiming {
+export interface UpperLinkTiming {
   backoffInitialMs: number;
   backoffMaxMs: number;
   /** Fraction of the delay taken off at random (0..1). */
@@ -45,8 +45,8 @@ export interface CascadeClientTiming {
   maxStreamsPerLink: number;
 }
 
-/** Defaults of {@link CascadeClientTiming}. */
-export const DEFAULT_CLIENT_TIMING: Readonly<CascadeClientTiming> = Object.freeze({
+/** Defaults of {@link UpperLinkTiming}. */
+export const DEFAULT_CLIENT_TIMING: Readonly<UpperLinkTiming> = Object.freeze({
   backoffInitialMs: 500, // 0.5 s, doubling
   backoffMaxMs: 30_000, // up to 30 s
   backoffJitter: 0.2,
@@ -60,8 +60,8 @@ export const DEFAULT_CLIENT_TIMING: Readonly<CascadeClientTiming> = Object.freez
   maxStreamsPerLink: 256,
 });
 
-/** Options of {@link CascadeClient}. */
-export interface CascadeClientOptions {
+/** Options of {@link UpperLink}. */
+export interface UpperLinkOptions {
   transport: Transport;
   server: { host: string; port: number };
   /** Local IP address to connect from; the transport's default (any) otherwise. */
@@ -74,7 +74,7 @@ export interface CascadeClientOptions {
   version: string;
   verify: CascadeServerVerification;
   logger: Logger;
-  timing?: Partial<CascadeClientTiming>;
+  timing?: Partial<UpperLinkTiming>;
   /** TLS server name (SNI) to ask for; the transport's default otherwise. */
   tlsServerName?: string;
   /** Optional protocol features (PROTOCOL.md §8). */
@@ -84,10 +84,10 @@ export interface CascadeClientOptions {
 }
 
 /** The client's view of its link, as shown in GraphQL `upstream`. */
-export interface CascadeClientStatus {
+export interface UpperLinkStatus {
   /** "host:port" of the server. */
   server: string;
-  state: CascadeClientState;
+  state: UpperLinkState;
   /** When the current state began. */
   since: Date;
   rttMs: number | null;
@@ -106,9 +106,9 @@ export interface CascadeClientStatus {
   nextAttemptAt: Date | null;
 }
 
-/** Events of a {@link CascadeClient}. */
-export interface CascadeClientEvents extends Record<string, unknown> {
-  stateChanged: CascadeClientStatus;
+/** Events of a {@link UpperLink}. */
+export interface UpperLinkEvents extends Record<string, unknown> {
+  stateChanged: UpperLinkStatus;
   /** The server announced streams. */
   announce: AnnounceMessage;
 }
@@ -125,16 +125,16 @@ interface AttemptOutcome {
  * HELLO, keeps the link up with heartbeats, and reconnects with backoff after any
  * drop. See PROTOCOL.md §5.
  */
-export class CascadeClient extends TypedEmitter<CascadeClientEvents> {
-  private readonly opts: CascadeClientOptions;
-  private readonly timing: CascadeClientTiming;
+export class UpperLink extends TypedEmitter<UpperLinkEvents> {
+  private readonly opts: UpperLinkOptions;
+  private readonly timing: UpperLinkTiming;
   private readonly logger: Logger;
   private readonly key: string;
   private readonly verifier: ServerVerifier;
   private readonly handlers = new Map<StreamKindValue, CascadeStreamHandler>();
   private readonly sleeper = new Sleeper();
   private readonly instanceId = randomUUID();
-  private state: CascadeClientState = 'stopped';
+  private state: UpperLinkState = 'stopped';
   private since = new Date();
   private lastError: string | null = null;
   private lastErrorCode: number | null = null;
@@ -147,7 +147,7 @@ export class CascadeClient extends TypedEmitter<CascadeClientEvents> {
   private stopPromise: Promise<void> | null = null;
   private stopping = false;
 
-  constructor(options: CascadeClientOptions) {
+  constructor(options: UpperLinkOptions) {
     const key = serverKey(options.server.host, options.server.port);
     const logger = options.logger.child({ component: 'cascade-client', peer: key });
     super(logger);
@@ -167,7 +167,7 @@ export class CascadeClient extends TypedEmitter<CascadeClientEvents> {
   }
 
   /** Current status (rttMs is live). */
-  status(): CascadeClientStatus {
+  status(): UpperLinkStatus {
     return {
       server: this.key,
       state: this.state,
@@ -232,7 +232,7 @@ export class CascadeClient extends TypedEmitter<CascadeClientEvents> {
     await s.announce(update);
   }
 
-  private setState(state: CascadeClientState, patch: { error?: { code: number; reason: string } | null; nextAttemptAt?: Date | null } = {}): void {
+  private setState(state: UpperLinkState, patch: { error?: { code: number; reason: string } | null; nextAttemptAt?: Date | null } = {}): void {
     if (patch.error !== undefined) {
       this.lastError = patch.error?.reason ?? null;
       this.lastErrorCode = patch.error?.code ?? null;
@@ -255,7 +255,7 @@ export class CascadeClient extends TypedEmitter<CascadeClientEvents> {
       if (outcome.online) failures = 0;
       const policy = closeCodeInfo(outcome.code).retry;
       let delay: number;
-      let state: CascadeClientState;
+      let state: UpperLinkState;
       if (policy === 'slow') {
         state = 'rejected';
         delay = Math.max(this.timing.rejectedRetryMs, outcome.retryAfterMs ?? 0);

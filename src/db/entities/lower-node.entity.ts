@@ -7,7 +7,7 @@ import { EntitySchema } from 'typeorm';
  * Defined with EntitySchema rather than decorators, so the same entity works
  * under tsx, tsc and any cwd with no decorator or metadata settings.
  */
-export class CascadeClient {
+export class LowerNode {
   id!: number;
   name!: string;
   secretHash!: string | null;
@@ -24,9 +24,9 @@ export class CascadeClient {
   updatedTime!: Date;
 }
 
-export const CascadeClientSchema = new EntitySchema<CascadeClient>({
-  name: 'CascadeClient',
-  target: CascadeClient,
+export const LowerNodeSchema = new EntitySchema<LowerNode>({
+  name: 'LowerNode',
+  target: LowerNode,
   tableName: 'cascade_client',
   columns: {
     id: { type: 'integer', primary: true, generated: 'increment' },
