@@ -20,7 +20,7 @@ import {
   type StreamInfo,
   type SubscriberSnapshot,
 } from './live-stream.js';
-import { SafeEmitter } from './safe-emitter.js';
+import { Emitter } from '../events.js';
 import type { Subscriber, SubscriberInfo, SubscriberOptions } from './stream-subscriber.js';
 
 /** Events of a {@link StreamHub}. */
@@ -62,7 +62,7 @@ export function isValidStreamPath(path: string): boolean {
 }
 
 /** Registry of live streams. */
-export class StreamHub extends SafeEmitter<StreamHubEvents> {
+export class StreamHub extends Emitter<StreamHubEvents> {
   private readonly logger: Logger;
   private readonly streams = new Map<string, LiveStream>();
   private readonly waiters = new Map<string, Set<(ok: boolean) => void>>();

@@ -186,7 +186,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     await client.stop(); // idempotent
     assert.equal(client.status().state, 'stopped');
     await waitUntil('offline at server', () => server.sessions().length === 0, 3_000);
-    const off = events.find((e) => e.event === 'offline')?.payload as CascadeServerEvents['offline'];
+    const off = events.find((e) => e.event === 'offline')?.payload as CascadeServerEvents['offline'][0];
     assert.equal(off.code, CloseCode.ClientShutdown);
     await waitUntil('linkDown', () => authority.calls.includes(`down:${id}:${CloseCode.ClientShutdown}`));
     assert.ok(authority.requests.every((r) => r.secret === 's3cret'));
@@ -201,7 +201,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     await waitUntil('both online', () => a.status().state === 'online' && b.status().state === 'online');
     assert.notEqual(a.status().clientId, b.status().clientId);
     assert.deepEqual(new Set([a.status().clientName, b.status().clientName]), new Set(['edge', 'edge-2']));
-    const online = events.filter((e) => e.event === 'online').map((e) => e.payload as CascadeServerEvents['online']);
+    const online = events.filter((e) => e.event === 'online').map((e) => e.payload as CascadeServerEvents['online'][0]);
     assert.ok(online.every((o) => o.registered));
     const idB = b.status().clientId;
     await b.stop();
@@ -218,7 +218,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     await waitUntil('rejected', () => client.status().state === 'rejected');
     assert.equal(client.status().lastError, 'authentication failed: unknown secret and autoregister is off');
     assert.equal(client.status().lastErrorCode, CloseCode.AuthUnknownSecret);
-    const rej = events.find((e) => e.event === 'rejected')?.payload as CascadeServerEvents['rejected'];
+    const rej = events.find((e) => e.event === 'rejected')?.payload as CascadeServerEvents['rejected'][0];
     assert.equal(rej.remoteAddress, '127.0.0.1');
     assert.equal(rej.code, CloseCode.AuthUnknownSecret);
     assert.equal(rej.name, 'edge');
@@ -312,7 +312,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     assert.equal(server.sessions().length, 1);
     assert.equal(server.sessions()[0]?.clientId, id);
     assert.equal(events.filter((e) => e.event === 'offline').length, 0, 'the record never went offline');
-    const online = events.filter((e) => e.event === 'online').map((e) => e.payload as CascadeServerEvents['online']);
+    const online = events.filter((e) => e.event === 'online').map((e) => e.payload as CascadeServerEvents['online'][0]);
     assert.deepEqual(online.map((o) => o.replaced), [false, true]);
     await waitUntil('authority calls', () => authority.calls.length === 2);
     assert.deepEqual(authority.calls, [`up:${id}`, `up:${id}:replaced`]);
@@ -329,7 +329,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     await waitUntil('client rejected', () => client.status().state === 'rejected');
     assert.equal(client.status().lastError, 'client record deleted');
     await waitUntil('offline event', () => events.some((e) => e.event === 'offline'));
-    const off = events.find((e) => e.event === 'offline')?.payload as CascadeServerEvents['offline'];
+    const off = events.find((e) => e.event === 'offline')?.payload as CascadeServerEvents['offline'][0];
     assert.equal(off.code, CloseCode.ClientDeleted);
     assert.equal(off.remote, false);
     assert.equal(await server.kick(id), false);
@@ -352,7 +352,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
       assert.equal(info.reason, closeReason(CloseCode.Throttled));
     }
     assert.equal(authority.requests.length, 3, 'throttled attempts never reach the authority');
-    const throttled = events.filter((e) => e.event === 'rejected' && (e.payload as CascadeServerEvents['rejected']).code === CloseCode.Throttled);
+    const throttled = events.filter((e) => e.event === 'rejected' && (e.payload as CascadeServerEvents['rejected'][0]).code === CloseCode.Throttled);
     assert.equal(throttled.length, 1);
   });
 

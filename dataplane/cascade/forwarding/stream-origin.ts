@@ -12,7 +12,7 @@
  * throttles it for GraphQL).
  */
 import type { Logger } from 'pino';
-import { TypedEmitter } from '../typed-emitter.js';
+import { Emitter } from '../../events.js';
 
 /** How a stream reached a node or leaves it. */
 export type StreamDirection = 'LOCAL' | 'PUSHED_IN' | 'PULLED_IN' | 'PUSHED_OUT' | 'PULLED_OUT';
@@ -59,17 +59,17 @@ export interface AnnouncedNode {
   streams: Map<string, AnnouncedStream>;
 }
 
-export interface StreamRegistryEvents extends Record<string, unknown> {
+export type StreamRegistryEvents = {
   /** Something about `path` changed (null: the announce tables). */
-  changed: string | null;
-}
+  changed: [path: string | null];
+};
 
 let nextOutboundId = 1;
 
 /** Most streams remembered per lower node (its whole subtree). */
 export const MAX_ANNOUNCED_PER_NODE = 10_000;
 
-export class StreamRegistry extends TypedEmitter<StreamRegistryEvents> {
+export class StreamRegistry extends Emitter<StreamRegistryEvents> {
   private readonly inbound = new Map<string, InboundStream>();
   private readonly outbound = new Map<number, OutboundStream>();
   private readonly announced = new Map<number, AnnouncedNode>();
