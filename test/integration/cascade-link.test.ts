@@ -8,7 +8,7 @@ import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import pino from 'pino';
-import { fingerprintOfPem, generateSelfSignedIdentity, type Link, type LinkStream, type TlsIdentity } from '../../dataplane/transport/index.js';
+import { fingerprintOfPem, generateSelfSignedIdentity, LinkStreamResetError, type Link, type LinkStream, type TlsIdentity } from '../../dataplane/transport/index.js';
 import { testTransport } from './udp-under-test.js';
 import {
   UpperLink,
@@ -282,20 +282,36 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     assert.equal(server.session(id)?.name, 'good-edge');
   });
 
-  test('too many streams closes the link', async (t) => {
+  test('too many streams: the excess stream is reset with TooManyStreams, the link and the other streams go on', async (t) => {
     const authority = new MemoryAuthority();
     authority.addClient('k', 'k');
-    const { port } = await startServer(t, authority, { maxStreamsPerLink: 3 });
+    const { server, port } = await startServer(t, authority, { maxStreamsPerLink: 3 });
+    const held: LinkStream[] = [];
+    server.onStream(StreamKind.MediaPull, (s) => {
+      held.push(s);
+      return s.closed;
+    });
     const link = await rawLink(t, port);
+    let closed = false;
+    void link.closed.then(() => (closed = true));
     const ctl = await link.openStream();
     await ctl.write(withKind(StreamKind.Control, helloBytes('k')));
     await ctl.read(); // WELCOME
-    for (let i = 0; i < 3; i++) {
-      const s = await link.openStream().catch(() => null);
-      await s?.write(Uint8Array.of(StreamKind.MediaPush)).catch(() => undefined);
-    }
-    const info = await closedWithin(link, 3_000);
-    assert.equal(info.code, CloseCode.TooManyStreams);
+    const open = async (): Promise<LinkStream> => {
+      const s = await link.openStream();
+      await s.write(Uint8Array.of(StreamKind.MediaPull));
+      return s;
+    };
+    const mine = [await open(), await open()]; // with the control stream: the limit
+    await waitUntil('both held', () => held.length === 2, 3_000);
+    const excess = await open();
+    await assert.rejects(excess.read(), (e: unknown) => e instanceof LinkStreamResetError && e.code === CloseCode.TooManyStreams);
+    mine[0]!.reset(CloseCode.Normal);
+    await held[0]!.closed; // the server has counted it out
+    await open();
+    await waitUntil('the next stream is taken again', () => held.length === 3, 5_000);
+    assert.equal(closed, false, 'the link is still up');
+    assert.ok(server.sessions().length === 1);
   });
 
   test('a second connection of the same record replaces the first', async (t) => {
