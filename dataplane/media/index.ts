@@ -20,7 +20,7 @@ export type { AudioCodecInfo, VideoCodecInfo } from './codec-info.js';
 export { createMediaTag, flvTypeId, mediaTagType, timestampDiff, TimestampRebaser } from './media-tag.js';
 export type { MediaTag, MediaTagType } from './media-tag.js';
 export { StreamHub, isValidStreamPath } from './stream-hub.js';
-export type { StreamHubEvents, StreamHubOptions, MissingStreamHandler } from './stream-hub.js';
+export type { StreamHubEvents, StreamHubOptions, MissingStreamHandler, StreamOrigin } from './stream-hub.js';
 export { Publisher } from './live-stream.js';
 export type { PublisherInfo, StreamInfo, VideoStreamInfo, AudioStreamInfo, GopCacheOptions, PublisherEvents, SubscriberSnapshot } from './live-stream.js';
 export { Subscriber } from './stream-subscriber.js';

@@ -86,7 +86,7 @@ export class Forwarding {
   constructor(options: ForwardingOptions) {
     this.o = options;
     this.log = options.logger.child({ component: 'forwarding' });
-    this.registry = new StreamRegistry(this.log);
+    this.registry = new StreamRegistry(this.log, options.hub);
     this.host = { hub: options.hub, registry: this.registry, nodeName: options.nodeName, logger: this.log };
     this.grace = options.onDemandGraceMs ?? 10_000;
     this.retryMs = options.retryMs ?? 1_000;
@@ -124,22 +124,15 @@ export class Forwarding {
       this.reconcileTimer = setInterval(() => this.reconcileRules(), this.retryMs);
       this.reconcileTimer.unref();
     }
-    const onPublished = (info: { path: string }): void => {
-      // The registry records an inbound stream right after hub.publish returns.
-      setImmediate(() => {
+    // The origin of a stream pushed or pulled in is recorded by hub.publish itself,
+    // so a published listener already knows whether to push it.
+    this.offs.push(
+      hub.on('published', (info) => {
         this.maybePush(info.path);
         this.scheduleAnnounce();
-      });
-    };
-    const onUnpublished = (): void => this.scheduleAnnounce();
-    const onSubscribers = (path: string, count: number): void => this.checkIdle(path, count);
-    hub.on('published', onPublished);
-    hub.on('unpublished', onUnpublished);
-    hub.on('subscribersChanged', onSubscribers);
-    this.offs.push(
-      () => hub.off('published', onPublished),
-      () => hub.off('unpublished', onUnpublished),
-      () => hub.off('subscribersChanged', onSubscribers),
+      }),
+      hub.on('unpublished', () => this.scheduleAnnounce()),
+      hub.on('subscribersChanged', (path, count) => this.checkIdle(path, count)),
     );
     if (server || client) hub.setMissingStreamHandler((path) => this.obtain(path, []));
   }
@@ -160,6 +153,7 @@ export class Forwarding {
     this.onDemand.clear();
     for (const h of this.ruleHandles.values()) h.cancel('node stopping');
     this.ruleHandles.clear();
+    this.registry.close();
   }
 
   /** Replace the pull rules (config + runtime). Removed rules stop their pull at once. */
