@@ -122,6 +122,8 @@ describe('forwarding: autopush with ffmpeg', requireFfmpeg(), () => {
     const ff = publishTestStream(rtmpUrl(a, 'live/ff'), 30);
     try {
       await waitFor(() => a.app.hub.has('live/ff'), 10_000, 'published at edge A');
+      // Edge B's players go through the region: it must have heard edge A's ANNOUNCE.
+      await waitFor(async () => (await region.app.services.forwarding.topology()).children.some((n) => n.streams.includes('live/ff')), 5_000, 'announced to the region');
       const [httpFlv, rtmp] = await Promise.all([probe(flvUrl(b, 'live/ff'), 2), probe(rtmpUrl(b, 'live/ff'), 2)]);
       for (const r of [httpFlv, rtmp]) {
         assert.equal(r.videoCodec, 'h264');
