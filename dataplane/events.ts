@@ -43,17 +43,6 @@ export class Emitter<E extends EventMap> {
     if (i >= 0) list.splice(i, 1);
   }
 
-  /** Remove every listener (of one event, or of all). */
-  removeAllListeners(event?: keyof E): void {
-    if (event === undefined) this.listeners.clear();
-    else this.listeners.delete(event);
-  }
-
-  /** Number of listeners of an event. */
-  listenerCount(event: keyof E): number {
-    return this.listeners.get(event)?.length ?? 0;
-  }
-
   protected emit<K extends keyof E>(event: K, ...args: E[K]): void {
     const list = this.listeners.get(event);
     if (list === undefined || list.length === 0) return;

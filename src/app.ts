@@ -181,6 +181,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
             client: upperLink,
             autopush: config.cascadeClient?.autopush ?? false,
             onDemandGraceMs: config.forwarding.onDemandGraceMs,
+            onDemand: config.forwarding.onDemand,
           });
           forwarding.start();
         }

@@ -120,6 +120,12 @@ const fileSchema = z.strictObject({
     .strictObject({
       /** How long an on-demand pull stays after its last subscriber left, ms. */
       ondemandgrace: duration(10_000),
+      /** Most on-demand pulls being opened at once on this node. */
+      ondemandpending: z.number().int().min(1).max(100_000).default(64),
+      /** Most on-demand pulls being opened at once for one player address. */
+      ondemandperclient: z.number().int().min(1).max(100_000).default(8),
+      /** How long a path that could not be pulled is answered "not found" without a new pull, ms (0: not remembered). */
+      ondemandmissttl: duration(3_000),
     })
     .prefault({}),
   'cascade-server': z
@@ -228,7 +234,7 @@ export interface Config {
   log: { level: LogLevel };
   /** QUIC tuning of the cascade links. */
   quic: { congestion: 'cubic' | 'reno' | 'bbr'; maxUdpPayloadBytes: number; udp: 'auto' | 'native' | 'dgram' };
-  forwarding: { onDemandGraceMs: number };
+  forwarding: { onDemandGraceMs: number; onDemand: { maxPending: number; maxPendingPerClient: number; missTtlMs: number } };
   cascadeServer: CascadeServerConfig | null;
   cascadeClient: CascadeClientConfig | null;
 }
@@ -311,7 +317,10 @@ function normalise(file: string | null, c: FileConfig, baseDir: string): Config 
     database: resolveDatabase(c.database.url, datadir),
     log: { level: c.log.level },
     quic: { congestion: c.quic.congestion, maxUdpPayloadBytes: c.quic.maxudppayload, udp: c.quic.udp },
-    forwarding: { onDemandGraceMs: c.forwarding.ondemandgrace },
+    forwarding: {
+      onDemandGraceMs: c.forwarding.ondemandgrace,
+      onDemand: { maxPending: c.forwarding.ondemandpending, maxPendingPerClient: c.forwarding.ondemandperclient, missTtlMs: c.forwarding.ondemandmissttl },
+    },
     cascadeServer: server
       ? {
           listen: server.quic.listenaddr,

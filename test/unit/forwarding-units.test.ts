@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { pullUrlPath, StreamRegistry } from '../../dataplane/cascade/index.js';
 import { MediaStreamIo } from '../../dataplane/cascade/forwarding/media-stream.js';
+import { clientAddress } from '../../dataplane/cascade/forwarding/on-demand.js';
 import { createMediaTag, StreamHub, type MediaTag } from '../../dataplane/media/index.js';
 import { CloseCode, encodeFrame, encodeMediaFrame, MediaFrameType, ProtocolError } from '../../dataplane/protocol/index.js';
 import { LinkStreamResetError, type LinkStream } from '../../dataplane/transport/link.js';
@@ -58,6 +59,14 @@ function pair(): [LinkStream, LinkStream] {
 }
 
 describe('forwarding units', () => {
+  test('clientAddress: the address of a player from its remote', () => {
+    assert.equal(clientAddress('1.2.3.4:5678'), '1.2.3.4');
+    assert.equal(clientAddress('::ffff:127.0.0.1:5555'), '127.0.0.1');
+    assert.equal(clientAddress('::1:40000'), '::1');
+    assert.equal(clientAddress('[2001:db8::1]:1935'), '2001:db8::1');
+    assert.equal(clientAddress('?:0'), '?');
+  });
+
   test('pullUrlPath', () => {
     assert.equal(pullUrlPath('cascade://live/cam'), 'live/cam');
     assert.equal(pullUrlPath('rtmp://live/cam'), null);

@@ -7,7 +7,7 @@
  *   below to the upper node, again after every reconnect;
  * - announcer.ts (client role): ANNOUNCE this node's streams and its subtree's;
  * - pull-rules.ts (client role): keep the rules' streams pulled from the upper node;
- * - on-demand.ts (both): pull a missing path for a player or a peer.
+ * - on-demand.ts (both): pull a missing path for a player or a peer, bounded.
  *
  * Serving pulls and accepting pushes are media-pull.ts and media-push.ts; the
  * registry of where streams come from and go is stream-origin.ts.
@@ -24,7 +24,7 @@ import { upperSide, type ForwardingContext } from './context.js';
 import { Autopush } from './autopush.js';
 import { Announcer } from './announcer.js';
 import { PullRules, type PullRule } from './pull-rules.js';
-import { OnDemand } from './on-demand.js';
+import { DEFAULT_ON_DEMAND, OnDemand, type OnDemandLimits } from './on-demand.js';
 
 export { pullUrlPath, type PullRule } from './pull-rules.js';
 
@@ -40,6 +40,8 @@ export interface ForwardingOptions {
   autopush: boolean;
   /** How long an on-demand pull stays after its last subscriber left, ms (default 10 000). */
   onDemandGraceMs?: number;
+  /** Bounds of on-demand pulls (defaults: {@link DEFAULT_ON_DEMAND}). */
+  onDemand?: Partial<Omit<OnDemandLimits, 'graceMs'>>;
   /** Retry interval of pull rules and of dropped pushes, ms (default 1 000). */
   retryMs?: number;
 }
@@ -76,19 +78,20 @@ export class Forwarding {
     this.autopush = upper && o.autopush ? new Autopush(this.ctx, upper, retryMs) : null;
     this.announcer = o.client ? new Announcer(this.ctx, o.client) : null;
     this.rules = new PullRules(this.ctx, upper, retryMs);
-    this.onDemand = new OnDemand(this.ctx, o.onDemandGraceMs ?? 10_000);
+    this.onDemand = new OnDemand(this.ctx, { ...DEFAULT_ON_DEMAND, ...o.onDemand, graceMs: o.onDemandGraceMs ?? DEFAULT_ON_DEMAND.graceMs });
   }
 
   /** Register the stream handlers and hub hooks. Call before the roles start. */
   start(): void {
     const { hub, server, client } = this.o;
-    const obtain = (path: string, chain: string[]): Promise<boolean> => this.onDemand.obtain(path, chain);
+    const obtain = (path: string, chain: string[]): Promise<boolean> => this.onDemand.obtain(path, chain, null);
     if (server) {
       this.offs.push(
         server.onStream(StreamKind.MediaPush, (s, c) => acceptPush(this.ctx, s, c)),
         server.onStream(StreamKind.MediaPull, (s, c) => servePull(this.ctx, s, c, obtain)),
         server.on('announce', ({ clientId, message }) => {
           this.registry.applyAnnounce(clientId, server.session(clientId)?.name ?? `client-${clientId}`, message);
+          this.onDemand.forgetMisses(message.added.map((a) => a.path));
           this.announcer?.schedule();
         }),
         server.on('offline', ({ clientId }) => {
@@ -118,7 +121,7 @@ export class Forwarding {
       hub.on('unpublished', () => this.announcer?.schedule()),
       hub.on('subscribersChanged', (path, count) => this.onDemand.checkIdle(path, count)),
     );
-    if (server || client) hub.setMissingStreamHandler((path) => this.onDemand.obtain(path, []));
+    if (server || client) hub.setMissingStreamHandler((path, requester) => this.onDemand.obtain(path, [], requester));
   }
 
   /** Stop every pull and timer (pushes end with the client link). Idempotent. */
