@@ -3,6 +3,7 @@
  * down an already opened stream and get the lower node's answer back, its body as it
  * is produced.
  */
+import { CodedError } from '../../errors.js';
 import { CloseCode, ProtocolError } from '../../protocol/index.js';
 import {
   decodeRelayError,
@@ -18,13 +19,11 @@ import {
 import { LinkClosedError, LinkStreamResetError, type LinkStream } from '../../transport/link.js';
 import { RelayFrameReader } from './frame-reader.js';
 
-/** A relay that failed on this side or the link; `status` is the HTTP status to answer. */
-export class RelayError extends Error {
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.name = 'RelayError';
-    this.status = status;
+/** A relay that failed on this side or the link; its code is the HTTP status to answer. */
+export class RelayError extends CodedError<number> {
+  /** The HTTP status to answer (the code). */
+  get status(): number {
+    return this.code;
   }
 }
 
