@@ -15,9 +15,11 @@ import {
   unexpected,
   type RelayRequestHead,
   type RelayResponseHead,
+  relayFrameDecoder,
 } from '../../protocol/relay-frames.js';
 import { LinkClosedError, LinkStreamResetError, type LinkStream } from '../../transport/link.js';
-import { RelayFrameReader } from './frame-reader.js';
+import { FrameReader, rawFrame } from '../frame-reader.js';
+import type { Frame } from '../../protocol/frame-codec.js';
 
 /** A relay that failed on this side or the link; its code is the HTTP status to answer. */
 export class RelayError extends CodedError<number> {
@@ -70,7 +72,7 @@ function failure(err: unknown, stream: LinkStream): RelayError {
  * body's own error). The stream is reset on every failure and on `signal`.
  */
 export async function relayRequest(stream: LinkStream, req: RelayRequest): Promise<RelayOutcome> {
-  const reader = new RelayFrameReader(stream);
+  const reader = new FrameReader(stream, relayFrameDecoder(), rawFrame);
   let finished = false;
   const onAbort = (): void => {
     if (!finished) stream.reset(CloseCode.Normal);
@@ -146,7 +148,7 @@ export async function relayRequest(stream: LinkStream, req: RelayRequest): Promi
 
 async function* responseBody(
   stream: LinkStream,
-  reader: RelayFrameReader,
+  reader: FrameReader<Frame>,
   pumpDone: () => boolean,
   done: () => void,
 ): AsyncGenerator<Uint8Array> {
