@@ -15,11 +15,9 @@ import {
   unexpected,
   type RelayRequestHead,
   type RelayResponseHead,
-  relayFrameDecoder,
 } from '../../protocol/relay-frames.js';
 import { LinkClosedError, LinkStreamResetError, type LinkStream } from '../../transport/link.js';
-import { FrameReader, rawFrame } from '../frame-reader.js';
-import type { Frame } from '../../protocol/frame-codec.js';
+import { relayFrameReader, type RelayFrameReader } from './frame-reader.js';
 
 /** A relay that failed on this side or the link; its code is the HTTP status to answer. */
 export class RelayError extends CodedError<number> {
@@ -72,7 +70,7 @@ function failure(err: unknown, stream: LinkStream): RelayError {
  * body's own error). The stream is reset on every failure and on `signal`.
  */
 export async function relayRequest(stream: LinkStream, req: RelayRequest): Promise<RelayOutcome> {
-  const reader = new FrameReader(stream, relayFrameDecoder(), rawFrame);
+  const reader = relayFrameReader(stream);
   let finished = false;
   const onAbort = (): void => {
     if (!finished) stream.reset(CloseCode.Normal);
@@ -148,7 +146,7 @@ export async function relayRequest(stream: LinkStream, req: RelayRequest): Promi
 
 async function* responseBody(
   stream: LinkStream,
-  reader: FrameReader<Frame>,
+  reader: RelayFrameReader,
   pumpDone: () => boolean,
   done: () => void,
 ): AsyncGenerator<Uint8Array> {
