@@ -209,6 +209,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
           host: config.rtmp.listen.host ?? '0.0.0.0',
           port: config.rtmp.listen.port,
           ...playback(config.rtmp),
+          ...config.rtmp.limits,
         });
         flv = createFlvHandler({ hub, logger, ...playback(config.http) });
         http = await startHttpServer({

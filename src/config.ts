@@ -96,7 +96,18 @@ const fileSchema = z.strictObject({
       ...playerKeys,
     })
     .prefault({}),
-  rtmp: z.strictObject({ listenaddr: listenAddr.default({ host: null, port: 1935 }), ...playerKeys }).prefault({}),
+  rtmp: z
+    .strictObject({
+      listenaddr: listenAddr.default({ host: null, port: 1935 }),
+      ...playerKeys,
+      /** Bytes one connection may hold in unfinished messages (also the largest message). */
+      maxpending: z.number().int().min(65_536).max(256 * 1024 * 1024).default(8 * 1024 * 1024),
+      /** Bytes all connections together may hold in unfinished messages; 0 = no bound. */
+      maxpendingtotal: z.number().int().min(0).default(64 * 1024 * 1024),
+      /** Connections from one source address (IPv6: one /64); 0 = no bound. */
+      maxperaddress: z.number().int().min(0).default(32),
+    })
+    .prefault({}),
   database: z
     .strictObject({
       url: z
@@ -216,6 +227,13 @@ export interface PlayerConfig {
   maxPlayers: number;
 }
 
+/** Bounds of RTMP connections (`rtmp.maxpending`, `maxpendingtotal`, `maxperaddress`). */
+export interface RtmpLimitsConfig {
+  maxPendingBytes: number;
+  maxPendingTotalBytes: number;
+  maxConnectionsPerAddress: number;
+}
+
 export interface Config {
   /** The file it came from, or null for built-in defaults. */
   file: string | null;
@@ -223,7 +241,7 @@ export interface Config {
   /** Absolute path of the data directory. */
   datadir: string;
   http: { listen: ListenAddress; token: string | null; protectReads: boolean } & PlayerConfig;
-  rtmp: { listen: ListenAddress } & PlayerConfig;
+  rtmp: { listen: ListenAddress; limits: RtmpLimitsConfig } & PlayerConfig;
   database: DatabaseConfig;
   log: { level: LogLevel };
   /** QUIC tuning of the cascade links. */
@@ -307,7 +325,15 @@ function normalise(file: string | null, c: FileConfig, baseDir: string): Config 
     name: c.name ?? os.hostname(),
     datadir,
     http: { listen: c.http.listenaddr, token: c.http.token ?? null, protectReads: c.http.protectreads, ...players(c.http) },
-    rtmp: { listen: c.rtmp.listenaddr, ...players(c.rtmp) },
+    rtmp: {
+      listen: c.rtmp.listenaddr,
+      limits: {
+        maxPendingBytes: c.rtmp.maxpending,
+        maxPendingTotalBytes: c.rtmp.maxpendingtotal,
+        maxConnectionsPerAddress: c.rtmp.maxperaddress,
+      },
+      ...players(c.rtmp),
+    },
     database: resolveDatabase(c.database.url, datadir),
     log: { level: c.log.level },
     quic: { congestion: c.quic.congestion, maxUdpPayloadBytes: c.quic.maxudppayload, udp: c.quic.udp },

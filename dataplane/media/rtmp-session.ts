@@ -14,6 +14,7 @@ import type { PlayerAdmission, PlayerAdmissionOptions } from './player-admission
 import { sharedRtmpMessage } from './shared-encoding.js';
 import type { Publisher } from './live-stream.js';
 import { RtmpChunkDecoder } from './rtmp-chunk-decoder.js';
+import type { PendingAccount } from './rtmp-pending-budget.js';
 import { RtmpChunkEncoder } from './rtmp-chunk-encoder.js';
 import { RtmpServerHandshake } from './rtmp-handshake.js';
 import {
@@ -48,7 +49,15 @@ export interface RtmpSessionOptions extends PlayerAdmissionOptions {
   subscriber?: SubscriberOptions;
   /** Write merging window of players, ms (see {@link pumpMerged}); 0 = write as tags come. Default 350. */
   mergeWriteMs?: number;
+  /**
+   * Most bytes one connection may hold in unfinished messages (and so the largest
+   * message it may send). Default 8 MiB.
+   */
+  maxPendingBytes?: number;
 }
+
+/** Default of {@link RtmpSessionOptions.maxPendingBytes}: 8 MiB, several times the largest keyframe of a 4K stream. */
+export const DEFAULT_RTMP_MAX_PENDING_BYTES = 8 * 1024 * 1024;
 
 /** Unsent bytes on a player's socket above which its pump pauses. */
 const PLAY_HIGH_WATER_BYTES = 1024 * 1024;
@@ -61,7 +70,7 @@ export class RtmpSession {
   private log: Logger;
   private readonly handshake = new RtmpServerHandshake();
   private handshakeDone = false;
-  private readonly decoder = new RtmpChunkDecoder();
+  private readonly decoder: RtmpChunkDecoder;
   private readonly encoder = new RtmpChunkEncoder();
   private handshakeTimer: NodeJS.Timeout | null;
   private bytesIn = 0;
@@ -82,9 +91,12 @@ export class RtmpSession {
     private readonly opts: RtmpSessionOptions,
     private readonly onClosed: (s: RtmpSession) => void,
     private readonly admission: PlayerAdmission,
+    private readonly account: PendingAccount,
   ) {
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
     this.log = opts.logger.child({ remote: this.remote });
+    const maxPendingBytes = opts.maxPendingBytes ?? DEFAULT_RTMP_MAX_PENDING_BYTES;
+    this.decoder = new RtmpChunkDecoder({ maxMessageSize: maxPendingBytes, maxPendingBytes, allowance: account });
     socket.setNoDelay(true);
     this.handshakeTimer = setTimeout(() => this.close('handshake timeout', 'warn'), opts.handshakeTimeoutMs ?? 5_000);
     socket.setTimeout(opts.idleTimeoutMs ?? 10_000);
@@ -103,6 +115,8 @@ export class RtmpSession {
     this.closedFlag = true;
     if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer);
     this.log[level]({ reason, bytesIn: this.bytesIn }, 'rtmp connection closed');
+    this.decoder.release();
+    this.account.close();
     this.publisher?.close('publisher disconnected');
     this.subscriber?.close('player disconnected');
     this.socket.destroy();
