@@ -219,6 +219,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
           routes: [...clientRoutes, ...streamRoutes],
           extensions: [flv],
           admin: { token: config.http.token, protectReads: config.http.protectReads },
+          graphql: config.http.graphql,
           relay: createRelayRoute({
             policy: config.cascadeServer?.relayApi ?? null,
             admin: { token: config.http.token, protectReads: config.http.protectReads },

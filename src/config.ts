@@ -93,6 +93,16 @@ const fileSchema = z.strictObject({
       token: z.string().min(8, 'must be at least 8 characters').optional(),
       /** With a token: reads need it too. */
       protectreads: z.boolean().default(false),
+      /** Largest GraphQL document, bytes (checked before parsing). */
+      maxquerybytes: z.number().int().min(1024).max(1024 * 1024).default(64 * 1024),
+      /** Most tokens in a GraphQL document (the parser stops past it). */
+      maxquerytokens: z.number().int().min(100).max(1_000_000).default(5_000),
+      /** graphql-ws connections from one source address (IPv6: one /64); 0 = no bound. */
+      wsperaddress: z.number().int().min(0).default(32),
+      /** graphql-ws: close a connection without connection_init after, ms. */
+      wsinit: z.number().int().min(100).max(60_000).default(3_000),
+      /** graphql-ws: close a connection without any subscription after, ms; 0 = never. */
+      wsidle: duration(60_000),
       ...playerKeys,
     })
     .prefault({}),
@@ -227,6 +237,12 @@ export interface PlayerConfig {
   maxPlayers: number;
 }
 
+/** Bounds of GraphQL documents and graphql-ws connections (`http.maxquery*`, `http.ws*`). */
+export interface GraphQLLimitsConfig {
+  document: { maxBytes: number; maxTokens: number };
+  ws: { perAddress: number; initTimeoutMs: number; idleMs: number };
+}
+
 /** Bounds of RTMP connections (`rtmp.maxpending`, `maxpendingtotal`, `maxperaddress`). */
 export interface RtmpLimitsConfig {
   maxPendingBytes: number;
@@ -240,7 +256,7 @@ export interface Config {
   name: string;
   /** Absolute path of the data directory. */
   datadir: string;
-  http: { listen: ListenAddress; token: string | null; protectReads: boolean } & PlayerConfig;
+  http: { listen: ListenAddress; token: string | null; protectReads: boolean; graphql: GraphQLLimitsConfig } & PlayerConfig;
   rtmp: { listen: ListenAddress; limits: RtmpLimitsConfig } & PlayerConfig;
   database: DatabaseConfig;
   log: { level: LogLevel };
@@ -324,7 +340,16 @@ function normalise(file: string | null, c: FileConfig, baseDir: string): Config 
     file,
     name: c.name ?? os.hostname(),
     datadir,
-    http: { listen: c.http.listenaddr, token: c.http.token ?? null, protectReads: c.http.protectreads, ...players(c.http) },
+    http: {
+      listen: c.http.listenaddr,
+      token: c.http.token ?? null,
+      protectReads: c.http.protectreads,
+      graphql: {
+        document: { maxBytes: c.http.maxquerybytes, maxTokens: c.http.maxquerytokens },
+        ws: { perAddress: c.http.wsperaddress, initTimeoutMs: c.http.wsinit, idleMs: c.http.wsidle },
+      },
+      ...players(c.http),
+    },
     rtmp: {
       listen: c.rtmp.listenaddr,
       limits: {

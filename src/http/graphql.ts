@@ -14,11 +14,21 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services/index.js';
 import { useQueryLimits } from './use-query-limits.js';
+import { DEFAULT_DOCUMENT_LIMITS, useDocumentLimits, type DocumentLimits } from './use-document-limits.js';
 import { bearerMatches, useAdminToken, type AdminPolicy } from './admin-token.js';
+import { GraphQLWsGuard, DEFAULT_WS_LIMITS, type WsLimits } from './graphql-ws-guard.js';
 
 import { GRAPHQL_PATH } from './graphql-path.js';
 
 export { GRAPHQL_PATH };
+
+/** Bounds of the GraphQL endpoint against anonymous load (`http.maxquery*`, `http.ws*`). */
+export interface GraphQLLimits {
+  document: DocumentLimits;
+  ws: WsLimits;
+}
+
+export const DEFAULT_GRAPHQL_LIMITS: GraphQLLimits = { document: DEFAULT_DOCUMENT_LIMITS, ws: DEFAULT_WS_LIMITS };
 
 export interface GraphQLEndpoint {
   yoga: YogaServerInstance<Record<string, unknown>, GraphQLContext>;
@@ -75,7 +85,12 @@ interface InitialContext {
   connectionParams?: Record<string, unknown>;
 }
 
-export function createGraphQLEndpoint(services: Services, log: Logger, policy: AdminPolicy): GraphQLEndpoint {
+export function createGraphQLEndpoint(
+  services: Services,
+  log: Logger,
+  policy: AdminPolicy,
+  limits: GraphQLLimits = DEFAULT_GRAPHQL_LIMITS,
+): GraphQLEndpoint {
   const authorization = (init: InitialContext): string | null => {
     const fromParams = init.connectionParams?.authorization ?? init.connectionParams?.Authorization;
     if (typeof fromParams === 'string') return fromParams;
@@ -91,7 +106,15 @@ export function createGraphQLEndpoint(services: Services, log: Logger, policy: A
     // loaded on the first page view, not at start.
     renderGraphiQL: async (o) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(o),
     landingPage: false,
-    plugins: [useQueryLimits(), useAdminToken(policy)],
+    plugins: [
+      // With protectreads every operation needs the token: checked before the document is parsed.
+      useDocumentLimits(
+        limits.document,
+        policy.token !== null && policy.protectReads ? (ctx) => bearerMatches(policy, authorization(ctx as InitialContext)) : null,
+      ),
+      useQueryLimits(),
+      useAdminToken(policy),
+    ],
     logging: {
       debug: (...a: unknown[]) => log.debug({ yoga: a }, 'yoga'),
       info: (...a: unknown[]) => log.debug({ yoga: a }, 'yoga'),
@@ -106,8 +129,12 @@ export function createGraphQLEndpoint(services: Services, log: Logger, policy: A
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  const guard = new GraphQLWsGuard(limits.ws, log);
   const disposable = useServer(
     {
+      connectionInitWaitTimeout: limits.ws.initTimeoutMs,
+      onConnect: (ctx) => guard.onConnect(ctx),
+      onClose: (ctx) => guard.onClose(ctx),
       execute: (args) => (args.rootValue as { execute: typeof import('graphql').execute }).execute(args),
       subscribe: (args) => (args.rootValue as { subscribe: typeof import('graphql').subscribe }).subscribe(args),
       onSubscribe: async (ctx, _id, params) => {
@@ -142,9 +169,11 @@ export function createGraphQLEndpoint(services: Services, log: Logger, policy: A
   return {
     yoga,
     handleUpgrade(req, socket, head) {
+      if (!guard.admit(req, socket)) return;
       wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
     },
     async close() {
+      guard.close();
       for (const c of wss.clients) c.terminate();
       await disposable.dispose();
       await new Promise<void>((r) => wss.close(() => r()));

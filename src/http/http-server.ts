@@ -13,7 +13,7 @@ import type { ListenAddress } from '../net-address.js';
 import type { Services } from '../services/index.js';
 import { bearerMatches, restNeedsToken, type AdminPolicy } from './admin-token.js';
 import { sendError } from './envelope.js';
-import type { GraphQLEndpoint } from './graphql.js';
+import type { GraphQLEndpoint, GraphQLLimits } from './graphql.js';
 import { GRAPHQL_PATH } from './graphql-path.js';
 import { Router, type Route } from './router.js';
 import type { RelayRequestHandler } from './relay-route.js';
@@ -38,6 +38,8 @@ export interface HttpServerOptions {
   /** The API relay route (`/api/relay/…`), matched on the raw URL before anything else. */
   relay?: RelayRequestHandler;
   admin?: AdminPolicy;
+  /** Bounds of GraphQL documents and graphql-ws connections (defaults when absent). */
+  graphql?: GraphQLLimits;
 }
 
 /** Largest request body any endpoint accepts (REST JSON, GraphQL POST). */
@@ -66,7 +68,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   // first GraphQL request or shortly after the node listens, not before REST and media answer.
   let gqlLoading: Promise<GraphQLEndpoint> | null = null;
   const gql = (): Promise<GraphQLEndpoint> =>
-    (gqlLoading ??= import('./graphql.js').then((m) => m.createGraphQLEndpoint(opts.services, log, admin)));
+    (gqlLoading ??= import('./graphql.js').then((m) => m.createGraphQLEndpoint(opts.services, log, admin, opts.graphql)));
   const router = new Router(opts.routes);
   const extensions = opts.extensions ?? [];
 
