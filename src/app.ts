@@ -290,15 +290,17 @@ function linkTransport(config: Config, logger: Logger): Transport {
   if (
     q.congestion === LEAN_QUIC_DEFAULTS.congestionControl &&
     q.maxUdpPayloadBytes === LEAN_QUIC_DEFAULTS.maxUdpPayloadBytes &&
-    q.udp === LEAN_QUIC_DEFAULTS.udp
+    q.udp === LEAN_QUIC_DEFAULTS.udp &&
+    q.retry === 'auto'
   ) {
     return defaultTransport;
   }
-  logger.info({ congestion: q.congestion, maxUdpPayloadBytes: q.maxUdpPayloadBytes, udp: q.udp }, 'QUIC tuned by config');
+  logger.info({ congestion: q.congestion, maxUdpPayloadBytes: q.maxUdpPayloadBytes, udp: q.udp, retry: q.retry }, 'QUIC tuned by config');
   return createLeanQuicTransport({
     congestionControl: q.congestion,
     maxUdpPayloadBytes: q.maxUdpPayloadBytes,
     udp: q.udp,
+    statelessRetry: q.retry === 'auto' ? 'auto' : q.retry === 'on',
   });
 }
 

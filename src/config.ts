@@ -134,6 +134,8 @@ const fileSchema = z.strictObject({
       maxudppayload: z.number().int().min(1200).max(65527).default(1350),
       /** UDP socket: native batch addon (recvmmsg/sendmmsg/GSO), node:dgram, or auto (native when it loads). */
       udp: z.enum(['auto', 'native', 'dgram']).default('auto'),
+      /** Server: address validation (QUIC Retry) off, always on, or on by itself under a handshake flood. */
+      retry: z.enum(['off', 'on', 'auto']).default('auto'),
     })
     .prefault({}),
   /** Stream forwarding across the cascade. */
@@ -261,7 +263,7 @@ export interface Config {
   database: DatabaseConfig;
   log: { level: LogLevel };
   /** QUIC tuning of the cascade links. */
-  quic: { congestion: 'cubic' | 'reno' | 'bbr'; maxUdpPayloadBytes: number; udp: 'auto' | 'native' | 'dgram' };
+  quic: { congestion: 'cubic' | 'reno' | 'bbr'; maxUdpPayloadBytes: number; udp: 'auto' | 'native' | 'dgram'; retry: 'off' | 'on' | 'auto' };
   forwarding: { onDemandGraceMs: number };
   cascadeServer: CascadeServerConfig | null;
   cascadeClient: CascadeClientConfig | null;
@@ -361,7 +363,7 @@ function normalise(file: string | null, c: FileConfig, baseDir: string): Config 
     },
     database: resolveDatabase(c.database.url, datadir),
     log: { level: c.log.level },
-    quic: { congestion: c.quic.congestion, maxUdpPayloadBytes: c.quic.maxudppayload, udp: c.quic.udp },
+    quic: { congestion: c.quic.congestion, maxUdpPayloadBytes: c.quic.maxudppayload, udp: c.quic.udp, retry: c.quic.retry },
     forwarding: { onDemandGraceMs: c.forwarding.ondemandgrace },
     cascadeServer: server
       ? {

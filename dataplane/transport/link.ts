@@ -19,6 +19,8 @@
  * - A dead peer is noticed within the idle timeout; `closed` then resolves
  *   with code {@link LinkCloseCode.IdleTimeout}.
  */
+import type { Logger } from 'pino';
+
 export interface LinkStream {
   /** Transport stream id (QUIC stream id). */
   readonly id: number;
@@ -110,6 +112,8 @@ export interface ListenOptions {
   keepAliveIntervalMs?: number;
   /** Called for every established connection (TLS done, ALPN agreed). */
   onConnection: (link: Link) => void;
+  /** Logger of the listener's own events (a handshake flood turning address validation on or off). */
+  logger?: Logger;
 }
 
 export interface ConnectOptions {

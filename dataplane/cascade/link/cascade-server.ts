@@ -157,6 +157,7 @@ export class CascadeServer extends TypedEmitter<CascadeServerEvents> {
         maxIdleTimeoutMs: this.limits.maxIdleTimeoutMs,
         keepAliveIntervalMs: this.limits.keepAliveIntervalMs,
         onConnection: (link) => this.onConnection(link),
+        logger: this.logger,
       });
       this.listener = listener;
       if (this.stopPromise) await listener.close();
