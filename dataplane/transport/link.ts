@@ -20,6 +20,7 @@
  *   with code {@link LinkCloseCode.IdleTimeout}.
  */
 import type { Logger } from 'pino';
+import { CodedError } from '../errors.js';
 
 export interface LinkStream {
   /** Transport stream id (QUIC stream id). */
@@ -60,12 +61,10 @@ export const LinkCloseCode = {
   FingerprintMismatch: 0x103,
 } as const;
 
-export class LinkStreamResetError extends Error {
-  readonly code: number;
+/** The peer reset a stream; `code` is the reset code it sent. */
+export class LinkStreamResetError extends CodedError<number> {
   constructor(code: number, message = `stream reset by peer (code ${code})`) {
-    super(message);
-    this.name = 'LinkStreamResetError';
-    this.code = code;
+    super(code, message);
   }
 }
 
