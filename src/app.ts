@@ -176,6 +176,10 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
   const relayInternal = { token: randomBytes(24).toString('base64url') };
   const admin = { token: config.http.token, protectReads: config.http.protectReads };
 
+  // Forwarding registers its stream handlers and hub hooks before the listeners and the
+  // links start, so nothing arrives unhandled; it is stopped again first of all (below).
+  if (forwarding) await parts.start('forwarding', () => forwarding.start(), () => forwarding.stop());
+
   const rtmp = await parts.start(
     'RTMP',
     () => startRtmpServer({ hub, logger, host: config.rtmp.listen.host ?? '0.0.0.0', port: config.rtmp.listen.port, ...playback(config.rtmp) }),
@@ -209,7 +213,8 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
     await parts.start('cascade client', () => startUpperLink(upper, execute), (u) => u.stop());
   }
   await parts.start('forwarding service', () => services.forwarding, (f) => f.close());
-  if (forwarding) await parts.start('forwarding', () => forwarding.start(), () => forwarding.stop());
+  // The first thing stopped: no pull or push is retried while the links close (stop is idempotent).
+  if (forwarding) parts.stopFirst('forwarding', () => forwarding.stop());
   return { services, hub, transport, http, rtmp, server };
 }
 
