@@ -33,7 +33,7 @@ import { createRelayExecutor } from './http/relay-executor.js';
 import { createRelayRoute } from './http/relay-route.js';
 import { RelayService } from './services/relay.service.js';
 import { createLogger, type Logger } from './logger.js';
-import { ClientService } from './services/client.service.js';
+import { lowerNodeSecret, openClientService } from './security/identity-setup.js';
 import { EventBus } from './services/event-bus.js';
 import type { NodeEvents } from './services/events.js';
 import type { NodeRole, Services } from './services/index.js';
@@ -110,7 +110,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
       try {
         db = await openDatabase(config.database, logger);
         const events = new EventBus<NodeEvents>((err, topic) => logger.error({ err, topic }, 'event listener failed'));
-        const clients = new ClientService(db, events);
+        const clients = await openClientService(db, events, config.datadir, logger);
         const n = await clients.markAllOffline();
         if (n > 0) logger.info({ count: n }, 'clients marked offline at start');
         transport = linkTransport(config, logger);
@@ -127,7 +127,16 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
             logger,
             serverName: config.name,
             version: VERSION,
-            limits: { admissionRatePerSec: sc.admission.ratePerSec, admissionBurst: sc.admission.burst },
+            limits: {
+              admissionRatePerSec: sc.admission.ratePerSec,
+              admissionBurst: sc.admission.burst,
+              registration: {
+                perAddress: sc.autoregisterLimit.perAddress,
+                perWindow: sc.autoregisterLimit.perHour,
+                ratePerSec: sc.autoregisterLimit.ratePerSec,
+                burst: sc.autoregisterLimit.burst,
+              },
+            },
           });
           const server = cascadeServer;
           // Status updates lost during a database outage are re-synced from the live links.
@@ -145,7 +154,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
             transport,
             server: cc.server,
             ...(cc.localAddress !== null ? { localAddress: cc.localAddress } : {}),
-            secret: cc.secret,
+            secret: await lowerNodeSecret(config, logger),
             name: config.name,
             version: VERSION,
             verify: {
@@ -197,7 +206,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
           },
           clients,
           streams,
-          cascade: new CascadeService(cascadeServer, upperLink),
+          cascade: new CascadeService(cascadeServer, upperLink, config.cascadeServer?.autoregister ?? false),
           forwarding: new ForwardingService(forwarding, hub, clients, cascadeServer, upperLink, pullRules, events, config.name),
           relay: new RelayService(clients, cascadeServer),
           events,
