@@ -159,7 +159,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     const authority = new MemoryAuthority();
     const id = authority.addClient('s3cret', 'edge-1');
     const { server, port, events } = await startServer(t, authority);
-    const { client } = startClient(t, port, { secret: 's3cret-padded-key' });
+    const { client } = startClient(t, port, { secret: 's3cret' });
     await waitUntil('client online', () => client.status().state === 'online');
     const st = client.status();
     assert.equal(st.clientId, id);
@@ -214,7 +214,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
   test('rejection: the client shows the plain reason, goes to rejected and retries slowly', async (t) => {
     const authority = new MemoryAuthority();
     const { port, events } = await startServer(t, authority);
-    const { client } = startClient(t, port, { secret: 'wrong-padded-key' });
+    const { client } = startClient(t, port, { secret: 'wrong' });
     await waitUntil('rejected', () => client.status().state === 'rejected');
     assert.equal(client.status().lastError, 'authentication failed: unknown secret and autoregister is off');
     assert.equal(client.status().lastErrorCode, CloseCode.AuthUnknownSecret);
@@ -230,7 +230,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
 
     const nosecret = startClient(t, port).client;
     await waitUntil('rejected without secret', () => nosecret.status().state === 'rejected');
-    assert.equal(nosecret.status().lastError, 'authentication failed: no secret given and autoregister is off');
+    assert.equal(nosecret.status().lastError, 'authentication failed: no secret given (a name is no credential)');
   });
 
   test('hello timeout: a link that never says HELLO is closed with a reason', async (t) => {
@@ -248,7 +248,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     const authority = new MemoryAuthority();
     const id = authority.addClient('good', 'good-edge');
     const { server, port } = await startServer(t, authority);
-    const { client, states } = startClient(t, port, { secret: 'good-padded-key' });
+    const { client, states } = startClient(t, port, { secret: 'good' });
     await waitUntil('good client online', () => client.status().state === 'online');
 
     const cases: Array<{ name: string; kind: number; bytes: Uint8Array; code: number }> = [
@@ -302,9 +302,9 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     const authority = new MemoryAuthority();
     const id = authority.addClient('dup', 'dup-edge');
     const { server, port, events } = await startServer(t, authority);
-    const a = startClient(t, port, { secret: 'dup-padded-key' }).client;
+    const a = startClient(t, port, { secret: 'dup' }).client;
     await waitUntil('a online', () => a.status().state === 'online');
-    const b = startClient(t, port, { secret: 'dup-padded-key' }).client;
+    const b = startClient(t, port, { secret: 'dup' }).client;
     await waitUntil('b online', () => b.status().state === 'online');
     await waitUntil('a replaced', () => a.status().state === 'rejected');
     assert.equal(a.status().lastError, 'replaced by a newer connection for the same client');
@@ -322,7 +322,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     const authority = new MemoryAuthority();
     const id = authority.addClient('kick', 'kicked');
     const { server, port, events } = await startServer(t, authority);
-    const { client } = startClient(t, port, { secret: 'kick-padded-key' });
+    const { client } = startClient(t, port, { secret: 'kick' });
     await waitUntil('online', () => client.status().state === 'online');
     authority.bySecret.delete('kick');
     assert.equal(await server.kick(id, CloseCode.ClientDeleted), true);
@@ -368,7 +368,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
       await stream.write(new TextEncoder().encode('ok'));
       await stream.end();
     });
-    const { client } = startClient(t, port, { secret: 'm-padded-key' });
+    const { client } = startClient(t, port, { secret: 'm' });
     await waitUntil('online', () => client.status().state === 'online');
     const s = await client.openStream(StreamKind.MediaPush);
     await s.write(new TextEncoder().encode('hello media'));
@@ -409,7 +409,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
       assert.equal(e.clientId, id);
       atServer.push(e.message);
     });
-    const { client } = startClient(t, port, { secret: 'a-padded-key' });
+    const { client } = startClient(t, port, { secret: 'a' });
     const atClient: AnnounceMessage[] = [];
     client.on('announce', (m) => void atClient.push(m));
     await assert.rejects(client.announce({ reset: true, added: [], removed: [] }), (e: Error & { code?: string }) => e.code === 'CASCADE_NOT_ONLINE');
@@ -496,7 +496,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     const authority = new MemoryAuthority();
     authority.addClient('steady', 'steady');
     const { server, port } = await startServer(t, authority, { helloTimeoutMs: 300 });
-    const { client, states } = startClient(t, port, { secret: 'steady-padded-key' });
+    const { client, states } = startClient(t, port, { secret: 'steady' });
     await waitUntil('online', () => client.status().state === 'online');
     const samples = fc.sample(
       fc.oneof(

@@ -105,7 +105,7 @@ describe('cascade link resilience and server verification (real QUIC on 127.0.0.
     const first = await startServer(t, authority);
     const fp = fingerprintOfPem((await identity()).certPem);
     const { client, states } = startClient(t, first.port, {
-      secret: 's-padded-key',
+      secret: 's',
       verify: { fingerprint: fp },
       timing: { connectTimeoutMs: 400 }, // a missing QUIC server is only noticed by the handshake timeout
     });
@@ -178,13 +178,13 @@ describe('cascade link resilience and server verification (real QUIC on 127.0.0.
     const authority = new MemoryAuthority(new Map([['pin', 1]]));
     const { port } = await startServer(t, authority);
     const fp = fingerprintOfPem((await identity()).certPem);
-    const good = startClient(t, port, { secret: 'pin-padded-key', verify: { fingerprint: fp.toUpperCase().replace('SHA256:', 'sha256:') } }).client;
+    const good = startClient(t, port, { secret: 'pin', verify: { fingerprint: fp.toUpperCase().replace('SHA256:', 'sha256:') } }).client;
     await waitUntil('pinned client online', () => good.status().state === 'online');
     await good.stop();
     const requestsBefore = authority.requests.length;
 
     const wrong = `sha256:${'0'.repeat(64)}`;
-    const bad = startClient(t, port, { secret: 'pin-padded-key', verify: { fingerprint: wrong } }).client;
+    const bad = startClient(t, port, { secret: 'pin', verify: { fingerprint: wrong } }).client;
     await waitUntil('mismatch rejected', () => bad.status().state === 'rejected');
     assert.match(bad.status().lastError ?? '', /pinned|fingerprint/);
     assert.match(bad.status().lastError ?? '', new RegExp(wrong));
@@ -194,7 +194,7 @@ describe('cascade link resilience and server verification (real QUIC on 127.0.0.
       () => new UpperLink({ transport: defaultTransport, server: { host: '127.0.0.1', port }, name: 'x', version: '0', verify: { fingerprint: 'nope' }, logger }),
       (e: Error & { code?: string }) => e.code === 'CASCADE_CONFIG',
     );
-    for (const bad of [{ verify: {} }, { name: '' }, { name: 'n'.repeat(129) }, { secret: 's-padded-key'.repeat(1025) }]) {
+    for (const bad of [{ verify: {} }, { name: '' }, { name: 'n'.repeat(129) }, { secret: 's'.repeat(1025) }]) {
       assert.throws(
         () => new UpperLink({ transport: defaultTransport, server: { host: '127.0.0.1', port }, name: 'x', version: '0', verify: { fingerprint: fp }, logger, ...bad }),
         (e: Error & { code?: string }) => e.code === 'CASCADE_CONFIG',
@@ -210,13 +210,13 @@ describe('cascade link resilience and server verification (real QUIC on 127.0.0.
     const first = await startServer(t, authority);
     const fp1 = fingerprintOfPem((await identity()).certPem);
 
-    const c1 = startClient(t, first.port, { secret: 'tofu-padded-key', verify: { knownServersFile: file } }).client;
+    const c1 = startClient(t, first.port, { secret: 'tofu', verify: { knownServersFile: file } }).client;
     await waitUntil('first use online', () => c1.status().state === 'online');
     const stored = await readFile(file, 'utf8');
     assert.match(stored, new RegExp(`^127\\.0\\.0\\.1:${first.port} ${fp1} # first seen `, 'm'));
     await c1.stop();
 
-    const c2 = startClient(t, first.port, { secret: 'tofu-padded-key', verify: { knownServersFile: file } }).client;
+    const c2 = startClient(t, first.port, { secret: 'tofu', verify: { knownServersFile: file } }).client;
     await waitUntil('trusted online', () => c2.status().state === 'online');
     await c2.stop();
 
@@ -226,7 +226,7 @@ describe('cascade link resilience and server verification (real QUIC on 127.0.0.
     const fp2 = fingerprintOfPem(other.certPem);
     const second = await startServer(t, authority, { port: first.port, tls: other });
     const requestsBefore = authority.requests.length;
-    const c3 = startClient(t, second.port, { secret: 'tofu-padded-key', verify: { knownServersFile: file } }).client;
+    const c3 = startClient(t, second.port, { secret: 'tofu', verify: { knownServersFile: file } }).client;
     await waitUntil('changed certificate refused', () => c3.status().state === 'rejected');
     const err = c3.status().lastError ?? '';
     assert.match(err, new RegExp(`presented certificate ${fp2} but ${fp1} is trusted`));
@@ -245,7 +245,7 @@ describe('cascade link resilience and server verification (real QUIC on 127.0.0.
     const { port, server } = await startServer(t, new MemoryAuthority(new Map()));
     await server.stop(); // nothing listens on this port any more
     const { client } = startClient(t, port, {
-      secret: 'x-padded-key',
+      secret: 'x',
       verify: { fingerprint: fingerprintOfPem((await identity()).certPem) },
       timing: { connectTimeoutMs: 300, backoffInitialMs: 100, backoffJitter: 0 },
     });
@@ -269,7 +269,7 @@ describe('cascade link resilience and server verification (real QUIC on 127.0.0.
     const regionAuth = new MemoryAuthority(new Map([['edge-secret', 200]]));
     const region = await startServer(t, regionAuth, { tls: regionIdentity });
     const up = startClient(t, hq.port, { name: 'region', secret: 'region-secret', verify: { fingerprint: fingerprintOfPem((await identity()).certPem) } }).client;
-    const edge = startClient(t, region.port, { name: 'edge', secret: 'edge-secret-padded-key', verify: { fingerprint: fingerprintOfPem(regionIdentity.certPem) } }).client;
+    const edge = startClient(t, region.port, { name: 'edge', secret: 'edge-secret', verify: { fingerprint: fingerprintOfPem(regionIdentity.certPem) } }).client;
     await waitUntil('tree online', () => up.status().state === 'online' && edge.status().state === 'online');
     assert.equal(hq.server.session(100)?.name, 'client-100');
     assert.equal(region.server.session(200)?.name, 'client-200');
@@ -283,7 +283,7 @@ describe('cascade link resilience and server verification (real QUIC on 127.0.0.
     // link's 5 s QUIC idle timeout) must not count as the peer's silence.
     const authority = new MemoryAuthority(new Map([['stall', 9]]));
     const { server, port, events } = await startServer(t, authority);
-    const { client, states } = startClient(t, port, { secret: 'stall-padded-key', verify: { fingerprint: fingerprintOfPem((await identity()).certPem) } });
+    const { client, states } = startClient(t, port, { secret: 'stall', verify: { fingerprint: fingerprintOfPem((await identity()).certPem) } });
     await waitUntil('online', () => client.status().state === 'online');
     await sleep(1_200); // heartbeats running
     const until = performance.now() + 2_200;

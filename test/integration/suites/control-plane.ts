@@ -129,7 +129,7 @@ export function controlPlaneSuite(label: string, dbUrl: () => string): void {
         ['POST', '/api/cascade/clients', { name: 'x', secret: 'y-padded-key', admin: true }, undefined, 400],
         ['POST', '/api/cascade/clients', [1, 2], undefined, 400],
         ['POST', '/api/cascade/clients', { name: 'keeper', secret: 'other-padded-key' }, undefined, 409],
-        ['POST', '/api/cascade/clients', { name: 'other', secret: 'keeper-secret' }, undefined, 409],
+        ['POST', '/api/cascade/clients', { name: 'shorty', secret: 'eleven-char' }, undefined, 400],
         ['PUT', '/api/cascade/clients/abc', { name: 'x' }, undefined, 400],
         ['PUT', '/api/cascade/clients/99999', { name: 'x' }, undefined, 404],
         ['PUT', `/api/cascade/clients/${keepId}`, { name: '' }, undefined, 400],
