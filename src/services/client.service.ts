@@ -87,7 +87,7 @@ export class ClientService {
   /**
    * At start: checks that this installation's key is the one the stored digests were
    * made with (a different key would orphan every secret: the node refuses to start),
-   * records it on a new database, and converts rows still holding the legacy SHA-256.
+   * records it on a database that holds no keyed secret yet, and converts rows still holding the legacy SHA-256.
    * Returns how many rows were converted.
    */
   async prepareSecrets(keyFile: string): Promise<number> {
@@ -95,14 +95,15 @@ export class ClientService {
       const facts = m.getRepository(InstallationFact);
       const check = this.secrets.keyCheck();
       const stored = await facts.findOneBy({ key: KEY_CHECK });
-      if (stored && stored.value !== check) {
+      const repo = m.getRepository(LowerNode);
+      if (stored && stored.value !== check && (await repo.countBy({ secretScheme: SECRET_SCHEME })) > 0) {
         throw new ConfigError(
           `${keyFile} is not the key this database's secrets were stored with; restore the original key file ` +
             '(replicas sharing one database need the same file), or the lower nodes cannot authenticate',
         );
       }
-      if (!stored) await facts.save({ key: KEY_CHECK, value: check });
-      const repo = m.getRepository(LowerNode);
+      // A database with no keyed secret yet (new, or only pull rules) simply takes this key.
+      if (stored?.value !== check) await facts.save({ key: KEY_CHECK, value: check });
       const legacy = await repo.findBy({ secretScheme: LEGACY_SECRET_SCHEME });
       for (const row of legacy) {
         if (row.secretHash === null) continue;

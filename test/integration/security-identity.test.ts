@@ -173,7 +173,7 @@ describe('identity of lower nodes (issue 14)', { timeout: 240_000 }, () => {
     await stop(hq);
   });
 
-  test('secrets stored by the previous version (plain SHA-256) are migrated at start and keep working', async () => {
+  test('secrets stored by the previous version (plain SHA-256) are migrated at start and keep working; another key is refused', async () => {
     const dir = tempDir('sc-legacy-db-');
     dirs.push(dir);
     const dbCfg = { kind: 'pglite' as const, url: `pglite://${dir}`, dir };
@@ -198,6 +198,8 @@ describe('identity of lower nodes (issue 14)', { timeout: 240_000 }, () => {
     } finally {
       await after.close();
     }
+    // Another datadir (another key) on this database would orphan every secret: refused, naming the file.
+    await assert.rejects(upper({ autoregister: false }, dbCfg.url), /secret-hmac\.key is not the key this database's secrets were stored with/);
   });
 
   test('the upper node is verified against the host dialled, not a fixed name; trust is explicit', async () => {

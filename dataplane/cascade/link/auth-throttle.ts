@@ -193,8 +193,8 @@ export class AuthThrottle {
     e.failures++;
   }
 
-  /** Addresses currently tracked (for tests and metrics). */
+  /** Addresses currently tracked, the larger of failures and registrations (for tests and metrics). */
   get size(): number {
-    return this.entries.size;
+    return Math.max(this.entries.size, this.registrations.size);
   }
 }
