@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { isValidPullUrl, isValidStreamPath } from '../dataplane/media/stream-path.js';
 import {
   type Cidr,
   type ListenAddress,
@@ -71,8 +72,8 @@ const relayClient = z
   .prefault({});
 
 const pullRule = z.strictObject({
-  streampath: z.string().regex(/^[\w.-]+(\/[\w.-]+)+$/, 'expected a stream path like "live/camera1"'),
-  pullurl: z.string().regex(/^cascade:\/\/[\w.-]+(\/[\w.-]+)+$/, 'expected a URL like "cascade://live/camera1"'),
+  streampath: z.string().refine(isValidStreamPath, 'expected a stream path like "live/camera1"'),
+  pullurl: z.string().refine(isValidPullUrl, 'expected a URL like "cascade://live/camera1"'),
 });
 
 /** Player keys of `http` (HTTP-FLV + WS-FLV) and `rtmp`. */
