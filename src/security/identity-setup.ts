@@ -27,7 +27,8 @@ export async function openClientService(db: Database, events: EventBus<NodeEvent
 /**
  * What this lower node presents to its upper node: `cascade-client.secret`, or else a
  * key generated once in the datadir (mode 0600), so that its record is bound to a
- * credential and never to its name alone.
+ * credential and never to its name alone. Also warns when the upper node is trusted on
+ * first use without `cascade-client.trust: tofu` saying so.
  */
 export async function lowerNodeSecret(config: Config, logger: Logger): Promise<string> {
   const cc = config.cascadeClient;
