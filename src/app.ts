@@ -33,7 +33,8 @@ import { createRelayRoute } from './http/relay-route.js';
 import { RelayService } from './services/relay.service.js';
 import { createLogger, type Logger } from './logger.js';
 import { Lifecycle } from './lifecycle.js';
-import { ClientService } from './services/client.service.js';
+import type { ClientService } from './services/client.service.js';
+import { lowerNodeSecret, openClientService } from './security/identity-setup.js';
 import { EventBus } from './services/event-bus.js';
 import type { NodeEvents } from './services/events.js';
 import type { NodeRole, Services } from './services/index.js';
@@ -136,7 +137,7 @@ function nodeRoles(config: Config): NodeRole[] {
 async function startParts(config: Config, logger: Logger, roles: NodeRole[], parts: Lifecycle): Promise<Running> {
   const db = await parts.start('database', () => openDatabase(config.database, logger), (d) => d.close());
   const events = new EventBus<NodeEvents>((err, topic) => logger.error({ err, topic }, 'event listener failed'));
-  const clients = new ClientService(db, events);
+  const clients = await openClientService(db, events, config.datadir, logger);
   const n = await clients.markAllOffline();
   if (n > 0) logger.info({ count: n }, 'clients marked offline at start');
   const transport = linkTransport(config, logger);
@@ -166,7 +167,7 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
     node: { name: config.name, version: VERSION, startedAt: new Date(), roles, fingerprint: server?.fingerprint ?? null },
     clients,
     streams,
-    cascade: new CascadeService(server, upper),
+    cascade: new CascadeService(server, upper, sc?.autoregister ?? false),
     forwarding: new ForwardingService(forwarding, hub, clients, server, upper, pullRules, events, config.name),
     relay: new RelayService(clients, server),
     events,
@@ -234,7 +235,11 @@ async function buildCascadeServer(
     logger,
     serverName: config.name,
     version: VERSION,
-    limits: { admissionRatePerSec: sc.admission.ratePerSec, admissionBurst: sc.admission.burst },
+    limits: {
+      admissionRatePerSec: sc.admission.ratePerSec,
+      admissionBurst: sc.admission.burst,
+      registration: { perAddress: sc.autoregisterLimit.perAddress, perWindow: sc.autoregisterLimit.perHour, ratePerSec: sc.autoregisterLimit.ratePerSec, burst: sc.autoregisterLimit.burst },
+    },
   });
   // Status updates lost during a database outage are re-synced from the live links.
   authority.setLiveLinks(() => server.sessions());
@@ -273,7 +278,7 @@ async function buildUpperLink(
     transport: deps.transport,
     server: cc.server,
     ...(cc.localAddress !== null ? { localAddress: cc.localAddress } : {}),
-    secret: cc.secret,
+    secret: await lowerNodeSecret(config, deps.logger),
     name: config.name,
     version: VERSION,
     verify: {
