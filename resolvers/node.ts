@@ -5,7 +5,7 @@ const NodeRoleEnum = builder.enumType('NodeRole', {
   values: ['CASCADE_SERVER', 'CASCADE_CLIENT', 'MEDIA'] as const satisfies readonly NodeRole[],
 });
 
-const NodeRef = builder.objectRef<NodeInfo>('Node').implement({
+export const NodeRef = builder.objectRef<NodeInfo>('Node').implement({
   description: 'This node.',
   fields: (t) => ({
     name: t.exposeString('name'),

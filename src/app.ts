@@ -7,7 +7,7 @@ import { createFlvHandler, startRtmpServer, StreamHub, type RtmpServer } from '.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { UpperLink, CascadeServer, Forwarding, relayResponder } from '../dataplane/cascade/index.js';
+import { UpperLink, CascadeServer, Forwarding, relayResponder, type RelayExecutor } from '../dataplane/cascade/index.js';
 import { CloseCode, StreamKind } from '../dataplane/protocol/index.js';
 import {
   createLeanQuicTransport,
@@ -33,7 +33,8 @@ import { createRelayRoute } from './http/relay-route.js';
 import { RelayService } from './services/relay.service.js';
 import { createLogger, type Logger } from './logger.js';
 import { Lifecycle } from './lifecycle.js';
-import { ClientService } from './services/client.service.js';
+import type { ClientService } from './services/client.service.js';
+import { lowerNodeSecret, openClientService } from './security/identity-setup.js';
 import { EventBus } from './services/event-bus.js';
 import type { NodeEvents } from './services/events.js';
 import type { NodeRole, Services } from './services/index.js';
@@ -136,7 +137,7 @@ function nodeRoles(config: Config): NodeRole[] {
 async function startParts(config: Config, logger: Logger, roles: NodeRole[], parts: Lifecycle): Promise<Running> {
   const db = await parts.start('database', () => openDatabase(config.database, logger), (d) => d.close());
   const events = new EventBus<NodeEvents>((err, topic) => logger.error({ err, topic }, 'event listener failed'));
-  const clients = new ClientService(db, events);
+  const clients = await openClientService(db, events, config.datadir, logger);
   const n = await clients.markAllOffline();
   if (n > 0) logger.info({ count: n }, 'clients marked offline at start');
   const transport = linkTransport(config, logger);
@@ -166,7 +167,7 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
     node: { name: config.name, version: VERSION, startedAt: new Date(), roles, fingerprint: server?.fingerprint ?? null },
     clients,
     streams,
-    cascade: new CascadeService(server, upper),
+    cascade: new CascadeService(server, upper, sc?.autoregister ?? false),
     forwarding: new ForwardingService(forwarding, hub, clients, server, upper, pullRules, events, config.name),
     relay: new RelayService(clients, server),
     events,
@@ -175,6 +176,10 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
   /** Marks requests this node's relay executor sends to its own HTTP listener (never leaves the process). */
   const relayInternal = { token: randomBytes(24).toString('base64url') };
   const admin = { token: config.http.token, protectReads: config.http.protectReads };
+
+  // Forwarding registers its stream handlers and hub hooks before the listeners and the
+  // links start, so nothing arrives unhandled; it is stopped again first of all (below).
+  if (forwarding) await parts.start('forwarding', () => forwarding.start(), () => forwarding.stop());
 
   const rtmp = await parts.start(
     'RTMP',
@@ -206,23 +211,12 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
     await parts.start('cascade server', () => startCascadeServer(lower.server, config, logger), (s) => s.stop());
   }
   if (upper && cc) {
-    await parts.start(
-      'cascade client',
-      () => {
-        upper.onStream(
-          StreamKind.ApiRelay,
-          relayResponder({
-            execute: createRelayExecutor({ policy: cc.relayApi, listener: () => http.address, internal: relayInternal, nodeName: config.name, logger }),
-          }),
-        );
-        upper.start();
-        return upper;
-      },
-      (u) => u.stop(),
-    );
+    const execute = createRelayExecutor({ policy: cc.relayApi, listener: () => http.address, internal: relayInternal, nodeName: config.name, logger });
+    await parts.start('cascade client', () => startUpperLink(upper, execute), (u) => u.stop());
   }
   await parts.start('forwarding service', () => services.forwarding, (f) => f.close());
-  if (forwarding) await parts.start('forwarding', () => forwarding.start(), () => forwarding.stop());
+  // The first thing stopped: no pull or push is retried while the links close (stop is idempotent).
+  if (forwarding) parts.stopFirst('forwarding', () => forwarding.stop());
   return { services, hub, transport, http, rtmp, server };
 }
 
@@ -242,7 +236,11 @@ async function buildCascadeServer(
     logger,
     serverName: config.name,
     version: VERSION,
-    limits: { admissionRatePerSec: sc.admission.ratePerSec, admissionBurst: sc.admission.burst },
+    limits: {
+      admissionRatePerSec: sc.admission.ratePerSec,
+      admissionBurst: sc.admission.burst,
+      registration: { perAddress: sc.autoregisterLimit.perAddress, perWindow: sc.autoregisterLimit.perHour, ratePerSec: sc.autoregisterLimit.ratePerSec, burst: sc.autoregisterLimit.burst },
+    },
   });
   // Status updates lost during a database outage are re-synced from the live links.
   authority.setLiveLinks(() => server.sessions());
@@ -264,6 +262,13 @@ async function startCascadeServer(server: CascadeServer, config: Config, logger:
   return server;
 }
 
+/** Answers API calls relayed from above with `execute`, then connects to the upper node. */
+function startUpperLink(upper: UpperLink, execute: RelayExecutor): UpperLink {
+  upper.onStream(StreamKind.ApiRelay, relayResponder({ execute }));
+  upper.start();
+  return upper;
+}
+
 /** The cascade client role: the link to the upper node (not yet connecting). */
 async function buildUpperLink(
   config: Config,
@@ -274,7 +279,7 @@ async function buildUpperLink(
     transport: deps.transport,
     server: cc.server,
     ...(cc.localAddress !== null ? { localAddress: cc.localAddress } : {}),
-    secret: cc.secret,
+    secret: await lowerNodeSecret(config, deps.logger),
     name: config.name,
     version: VERSION,
     verify: {

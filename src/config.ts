@@ -156,6 +156,19 @@ const fileSchema = z.strictObject({
         })
         .prefault({}),
       autoregister: z.boolean().default(true),
+      /** Bounds on records created by auto-registration (0: that bound off). */
+      autoregisterlimit: z
+        .strictObject({
+          /** Records per source address per hour. */
+          peraddress: z.number().int().min(0).default(10),
+          /** Records per hour in all. */
+          perhour: z.number().int().min(0).default(100),
+          /** Records per second in the long run. */
+          rate: z.number().min(0).default(1),
+          /** Records at once after a quiet period. */
+          burst: z.number().int().min(1).default(20),
+        })
+        .prefault({}),
       /** Admission of new cascade links (token bucket; PROTOCOL.md §6 Admission). */
       admission: z
         .strictObject({
@@ -172,7 +185,9 @@ const fileSchema = z.strictObject({
   'cascade-client': z
     .strictObject({
       server: dialAddr,
-      secret: z.string().min(1).max(256).optional(),
+      secret: z.string().min(12, 'must be at least 12 characters').max(256, 'must be at most 256 characters').optional(),
+      /** How the upper node is verified: pinned fingerprint, CA, or trust on first use. */
+      trust: z.enum(['pin', 'ca', 'tofu']).optional(),
       autopush: z.boolean().default(false),
       fingerprint: fingerprint.optional(),
       /** PEM CA bundle to verify the upper node with (instead of a fingerprint). */
@@ -209,6 +224,8 @@ export interface CascadeServerConfig {
   certFile: string | null;
   keyFile: string | null;
   autoregister: boolean;
+  /** Bounds on auto-registration: per source address per hour, per hour in all, rate and burst (0: off). */
+  autoregisterLimit: { perAddress: number; perHour: number; ratePerSec: number; burst: number };
   admission: { ratePerSec: number; burst: number };
   relayApi: {
     enable: boolean;
@@ -225,6 +242,9 @@ export interface CascadeClientConfig {
   autopush: boolean;
   fingerprint: string | null;
   caFile: string | null;
+  /** How the upper node is verified; `trustExplicit` false when derived (tofu by default). */
+  trust: 'pin' | 'ca' | 'tofu';
+  trustExplicit: boolean;
   relayApi: { enable: boolean; whitelist: readonly Cidr[] };
   pull: readonly { streamPath: string; pullUrl: string }[];
   /** Local IP address to send the link from; null: any. */
@@ -372,6 +392,12 @@ function normalise(file: string | null, c: FileConfig, baseDir: string): Config 
           certFile: rel(server.quic.certfile),
           keyFile: rel(server.quic.keyfile),
           autoregister: server.autoregister,
+          autoregisterLimit: {
+            perAddress: server.autoregisterlimit.peraddress,
+            perHour: server.autoregisterlimit.perhour,
+            ratePerSec: server.autoregisterlimit.rate,
+            burst: server.autoregisterlimit.burst,
+          },
           admission: { ratePerSec: server.admission.rate, burst: server.admission.burst },
           relayApi: {
             enable: server.relayapi.enable,
@@ -389,6 +415,8 @@ function normalise(file: string | null, c: FileConfig, baseDir: string): Config 
           autopush: client.autopush,
           fingerprint: client.fingerprint ?? null,
           caFile: rel(client.cafile),
+          trust: client.trust ?? (client.fingerprint ? 'pin' : client.cafile ? 'ca' : 'tofu'),
+          trustExplicit: client.trust !== undefined,
           relayApi: { enable: client.relayapi.enable, whitelist: client.relayapi.whitelist },
           pull: client.pull.map((p) => ({ streamPath: p.streampath, pullUrl: p.pullurl })),
           localAddress: client.localaddr ?? null,
@@ -413,8 +441,14 @@ export function configFromObject(raw: unknown, label = 'config', baseDir = proce
   if (server && (server.quic.certfile === undefined) !== (server.quic.keyfile === undefined)) {
     throw new ConfigError(`${label}: cascade-server.quic: certfile and keyfile go together (set both or neither)`);
   }
-  if (c['cascade-client']?.fingerprint && c['cascade-client'].cafile) {
+  const cc = c['cascade-client'];
+  if (cc?.fingerprint && cc.cafile) {
     throw new ConfigError(`${label}: cascade-client: set fingerprint or cafile, not both`);
+  }
+  if (cc?.trust === 'pin' && !cc.fingerprint) throw new ConfigError(`${label}: cascade-client.trust: "pin" needs cascade-client.fingerprint`);
+  if (cc?.trust === 'ca' && !cc.cafile) throw new ConfigError(`${label}: cascade-client.trust: "ca" needs cascade-client.cafile`);
+  if (cc?.trust === 'tofu' && (cc.fingerprint || cc.cafile)) {
+    throw new ConfigError(`${label}: cascade-client.trust: "tofu" cannot go with ${cc.fingerprint ? 'fingerprint' : 'cafile'} (that is "${cc.fingerprint ? 'pin' : 'ca'}")`);
   }
   return normalise(label === 'config' ? null : label, c, baseDir);
 }

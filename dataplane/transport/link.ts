@@ -122,6 +122,11 @@ export interface ConnectOptions {
   serverName?: string;
   /** PEM CA bundle: verify the server against it. Without it, verification is by fingerprint (checked by the caller via `peerFingerprint`, or by `fingerprint` here). */
   caPem?: string;
+  /**
+   * With `caPem`: the DNS name or IP address the server's certificate must be valid for
+   * (the host the caller dials). Without it the certificate must name `serverName`.
+   */
+  verifyHost?: string;
   /** "sha256:HEX": refuse the connection (FingerprintMismatch) unless the leaf matches. */
   fingerprint?: string;
   maxIdleTimeoutMs?: number;

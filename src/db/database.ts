@@ -8,12 +8,13 @@ import type { Logger } from '../logger.js';
 import { LowerNodeSchema } from './entities/lower-node.entity.js';
 import { MIGRATIONS } from './migrations/index.js';
 import { PullRuleSchema } from './entities/pull-rule.entity.js';
+import { InstallationFactSchema } from './entities/installation.entity.js';
 import { pgliteDriverModule } from './pglite-pool.js';
 import { DatabaseError, openPglite, takePrestartedPglite } from './pglite-open.js';
 import type { PgliteThread } from './pglite-thread.js';
 
 /** Every entity, listed explicitly (globs break under tsx). */
-export const ENTITIES = [LowerNodeSchema, PullRuleSchema];
+export const ENTITIES = [LowerNodeSchema, PullRuleSchema, InstallationFactSchema];
 export { MIGRATIONS, MIGRATION_NAMES } from './migrations/index.js';
 export { DatabaseError } from './pglite-open.js';
 
