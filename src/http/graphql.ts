@@ -14,7 +14,8 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services/index.js';
 import { useQueryLimits } from './use-query-limits.js';
-import { bearerMatches, useAdminToken, type AdminPolicy } from './admin-token.js';
+import { isLocalCaller, mayMutate, useAdminToken, type AdminPolicy } from './admin-token.js';
+import { useCsrfPrevention } from './use-csrf-prevention.js';
 
 import { GRAPHQL_PATH } from './graphql-path.js';
 
@@ -84,14 +85,19 @@ export function createGraphQLEndpoint(services: Services, log: Logger, policy: A
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
-    context: (init: InitialContext): GraphQLContext => ({ services, authorized: bearerMatches(policy, authorization(init)) }),
+    context: (init: InitialContext): GraphQLContext => ({
+      services,
+      authorized: mayMutate(policy, authorization(init), init.req !== undefined && isLocalCaller(init.req)),
+    }),
     maskedErrors: { maskError: maskError(log) },
     graphiql: { title: `stream-cascade · ${services.node.name}`, subscriptionsProtocol: 'WS' },
     // GraphiQL's bundled assets are ~18 MB of script (~40 MB of memory once loaded):
     // loaded on the first page view, not at start.
     renderGraphiQL: async (o) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(o),
     landingPage: false,
-    plugins: [useQueryLimits(), useAdminToken(policy)],
+    // No CORS headers: the API is for same-origin pages (GraphiQL, the console) and non-browser clients.
+    cors: false,
+    plugins: [useCsrfPrevention(), useQueryLimits(), useAdminToken(policy)],
     logging: {
       debug: (...a: unknown[]) => log.debug({ yoga: a }, 'yoga'),
       info: (...a: unknown[]) => log.debug({ yoga: a }, 'yoga'),
