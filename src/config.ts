@@ -60,6 +60,8 @@ const relayServer = z
     timeout: duration(15_000),
     /** Largest relayed request body, bytes. */
     maxbody: z.number().int().min(0).max(1 << 30).default(16 * 1024 * 1024),
+    /** Pass a lower node's Set-Cookie on to the caller (off: cookies would land on this node's origin). */
+    allowsetcookie: z.boolean().default(false),
   })
   .prefault({});
 
@@ -192,6 +194,8 @@ export interface CascadeServerConfig {
     trustedProxies: readonly Cidr[];
     timeoutMs: number;
     maxBodyBytes: number;
+    /** Pass a lower node's Set-Cookie on to the caller. */
+    allowSetCookie: boolean;
   };
 }
 
@@ -325,6 +329,7 @@ function normalise(file: string | null, c: FileConfig, baseDir: string): Config 
             trustedProxies: server.relayapi.trustedproxies,
             timeoutMs: server.relayapi.timeout,
             maxBodyBytes: server.relayapi.maxbody,
+            allowSetCookie: server.relayapi.allowsetcookie,
           },
         }
       : null,
