@@ -34,6 +34,7 @@ import { createRelayRoute } from './http/relay-route.js';
 import { RelayService } from './services/relay.service.js';
 import { createLogger, type Logger } from './logger.js';
 import { ClientService } from './services/client.service.js';
+import { createPublishGate } from './services/publish-auth.js';
 import { EventBus } from './services/event-bus.js';
 import type { NodeEvents } from './services/events.js';
 import type { NodeRole, Services } from './services/index.js';
@@ -209,6 +210,12 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
           host: config.rtmp.listen.host ?? '0.0.0.0',
           port: config.rtmp.listen.port,
           ...playback(config.rtmp),
+          publishGate: createPublishGate({
+            config: config.rtmp.publish,
+            // A stream a connected lower node announced is its own: nobody without a key may take its path here.
+            reservedBy: (p) => fw?.registry.whoAnnounced(p).find((n) => cascadeServer?.session(n.clientId))?.name ?? null,
+            logger,
+          }),
         });
         flv = createFlvHandler({ hub, logger, ...playback(config.http) });
         http = await startHttpServer({

@@ -72,8 +72,28 @@ const relayClient = z
   })
   .prefault({});
 
+const STREAM_PATH = /^[\w.-]+(\/[\w.-]+)+$/;
+const publishKey = z.string().min(8, 'must be at least 8 characters').max(256);
+
+/** `rtmp.publish`: who may publish. */
+const publishAuth = z
+  .strictObject({
+    /** Keys that allow publishing any path. */
+    keys: z.array(publishKey).default([]),
+    /** Keys per stream path ("live/cam": key or [keys]). */
+    paths: z.record(z.string().regex(STREAM_PATH, 'expected stream paths like "live/camera1" as keys'), z.union([publishKey, z.array(publishKey).min(1)])).default({}),
+    /** URL asked (POST JSON) before each publish: 2xx allows. */
+    hook: z
+      .string()
+      .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'expected an http:// or https:// URL')
+      .optional(),
+    /** How long the hook may take, ms; no answer in time refuses. */
+    hooktimeout: z.number().int().min(1).max(60_000).default(3_000),
+  })
+  .prefault({});
+
 const pullRule = z.strictObject({
-  streampath: z.string().regex(/^[\w.-]+(\/[\w.-]+)+$/, 'expected a stream path like "live/camera1"'),
+  streampath: z.string().regex(STREAM_PATH, 'expected a stream path like "live/camera1"'),
   pullurl: z.string().regex(/^cascade:\/\/[\w.-]+(\/[\w.-]+)+$/, 'expected a URL like "cascade://live/camera1"'),
 });
 
@@ -98,7 +118,7 @@ const fileSchema = z.strictObject({
       ...playerKeys,
     })
     .prefault({}),
-  rtmp: z.strictObject({ listenaddr: listenAddr.default({ host: null, port: 1935 }), ...playerKeys }).prefault({}),
+  rtmp: z.strictObject({ listenaddr: listenAddr.default({ host: null, port: 1935 }), publish: publishAuth, ...playerKeys }).prefault({}),
   database: z
     .strictObject({
       url: z
@@ -227,7 +247,11 @@ export interface Config {
   /** Absolute path of the data directory. */
   datadir: string;
   http: { listen: ListenAddress; token: string | null; protectReads: boolean } & PlayerConfig;
-  rtmp: { listen: ListenAddress } & PlayerConfig;
+  rtmp: {
+    listen: ListenAddress;
+    /** Who may publish; all empty/null: anyone (except on paths of lower nodes). */
+    publish: { keys: readonly string[]; paths: Readonly<Record<string, readonly string[]>>; hook: string | null; hookTimeoutMs: number };
+  } & PlayerConfig;
   database: DatabaseConfig;
   log: { level: LogLevel };
   /** QUIC tuning of the cascade links. */
@@ -311,7 +335,16 @@ function normalise(file: string | null, c: FileConfig, baseDir: string): Config 
     name: c.name ?? os.hostname(),
     datadir,
     http: { listen: c.http.listenaddr, token: c.http.token ?? null, protectReads: c.http.protectreads, ...players(c.http) },
-    rtmp: { listen: c.rtmp.listenaddr, ...players(c.rtmp) },
+    rtmp: {
+      listen: c.rtmp.listenaddr,
+      publish: {
+        keys: c.rtmp.publish.keys,
+        paths: Object.fromEntries(Object.entries(c.rtmp.publish.paths).map(([p, k]) => [p, typeof k === 'string' ? [k] : k])),
+        hook: c.rtmp.publish.hook ?? null,
+        hookTimeoutMs: c.rtmp.publish.hooktimeout,
+      },
+      ...players(c.rtmp),
+    },
     database: resolveDatabase(c.database.url, datadir),
     log: { level: c.log.level },
     quic: { congestion: c.quic.congestion, maxUdpPayloadBytes: c.quic.maxudppayload, udp: c.quic.udp },

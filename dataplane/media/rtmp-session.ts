@@ -13,6 +13,7 @@ import { DEFAULT_MERGE_WRITE_MS, writeParts } from './merged-writes.js';
 import type { PlayerAdmission, PlayerAdmissionOptions } from './player-admission.js';
 import { sharedRtmpMessage } from './shared-encoding.js';
 import type { Publisher } from './live-stream.js';
+import { redactedQuery, type PublishGate } from './publish-gate.js';
 import { RtmpChunkDecoder } from './rtmp-chunk-decoder.js';
 import { RtmpChunkEncoder } from './rtmp-chunk-encoder.js';
 import { RtmpServerHandshake } from './rtmp-handshake.js';
@@ -48,6 +49,8 @@ export interface RtmpSessionOptions extends PlayerAdmissionOptions {
   subscriber?: SubscriberOptions;
   /** Write merging window of players, ms (see {@link pumpMerged}); 0 = write as tags come. Default 350. */
   mergeWriteMs?: number;
+  /** Asked before every publish; none: every valid publish goes on. */
+  publishGate?: PublishGate;
 }
 
 /** Unsent bytes on a player's socket above which its pump pauses. */
@@ -72,6 +75,8 @@ export class RtmpSession {
   private nextStreamId = 1;
   private publisher: Publisher | null = null;
   private publishStreamId = 0;
+  /** A publish waiting for the gate's answer. */
+  private publishPending = false;
   private subscriber: Subscriber | null = null;
   private playStreamId = 0;
   private closedFlag = false;
@@ -228,7 +233,11 @@ export class RtmpSession {
         return;
       }
       case 'publish':
-        return this.onPublish(streamId, arg(0), arg(1));
+        this.onPublish(streamId, arg(0), arg(1)).catch((err: unknown) => {
+          this.log.error({ err }, 'rtmp publish failed');
+          this.close('publish failed', 'debug');
+        });
+        return;
       case 'play':
         this.onPlay(streamId, arg(0)).catch((err: unknown) => {
           this.log.error({ err }, 'rtmp play failed');
@@ -257,6 +266,9 @@ export class RtmpSession {
     const q = appValue.indexOf('?');
     this.app = (q >= 0 ? appValue.slice(0, q) : appValue).replace(/\/+$/, '');
     this.appQuery = q >= 0 ? appValue.slice(q + 1) : '';
+    // Some encoders put the query (a publish key) only in tcUrl.
+    const tcUrl = props?.tcUrl;
+    if (this.appQuery === '' && typeof tcUrl === 'string' && tcUrl.includes('?')) this.appQuery = tcUrl.slice(tcUrl.indexOf('?') + 1);
     const chunkSize = this.opts.chunkSize ?? 4096;
     this.send(windowAckSizeMessage(WINDOW_ACK_SIZE));
     this.send(setPeerBandwidthMessage(WINDOW_ACK_SIZE, 2));
@@ -288,15 +300,29 @@ export class RtmpSession {
     return { path: `${this.app}/${name}`, query };
   }
 
-  private onPublish(streamId: number, nameValue: Amf0Value, _type: Amf0Value): void {
+  private async onPublish(streamId: number, nameValue: Amf0Value, _type: Amf0Value): Promise<void> {
     const target = this.resolvePath(nameValue);
-    if (target === null || this.publisher !== null || this.subscriber !== null) {
+    if (target === null || this.publisher !== null || this.subscriber !== null || this.publishPending) {
       this.sendStatus(streamId, 'error', 'NetStream.Publish.BadName', 'invalid publish');
       return;
     }
+    if (this.opts.publishGate) {
+      this.publishPending = true;
+      const ip = this.socket.remoteAddress ?? '';
+      const verdict = await this.opts.publishGate({ path: target.path, query: target.query, ip, protocol: 'rtmp' }).finally(() => {
+        this.publishPending = false;
+      });
+      if (this.closedFlag) return;
+      if (!verdict.allow) {
+        this.log.warn({ streamPath: target.path, reason: verdict.reason }, 'publish refused');
+        this.sendStatus(streamId, 'error', verdict.status, verdict.reason);
+        this.socket.end();
+        return;
+      }
+    }
     try {
       const info = target.query.length > 0
-        ? { protocol: 'rtmp', remote: this.remote, query: target.query }
+        ? { protocol: 'rtmp', remote: this.remote, query: redactedQuery(target.query) }
         : { protocol: 'rtmp', remote: this.remote };
       this.publisher = this.opts.hub.publish(target.path, info);
     } catch (err) {
@@ -325,7 +351,7 @@ export class RtmpSession {
       return;
     }
     const info = target.query.length > 0
-      ? { protocol: 'rtmp', remote: this.remote, query: target.query }
+      ? { protocol: 'rtmp', remote: this.remote, query: redactedQuery(target.query) }
       : { protocol: 'rtmp', remote: this.remote };
     const busy = this.admission.admit();
     if (busy !== null) {
