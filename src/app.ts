@@ -35,6 +35,7 @@ import { RelayService } from './services/relay.service.js';
 import { createLogger, type Logger } from './logger.js';
 import { ClientService } from './services/client.service.js';
 import { createPublishGate } from './services/publish-auth.js';
+import { nodeSecurity } from './services/node-security.js';
 import { EventBus } from './services/event-bus.js';
 import type { NodeEvents } from './services/events.js';
 import type { NodeRole, Services } from './services/index.js';
@@ -195,6 +196,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
             startedAt: new Date(),
             roles,
             fingerprint: cascadeServer?.fingerprint ?? null,
+            security: nodeSecurity(config),
           },
           clients,
           streams,

@@ -8,7 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import { startCapturedNode, type CapturedNode } from '../helpers/captured-node.js';
-import { startNode, type TestNode } from '../helpers/node.js';
+import { NodeSecurityDocument } from '../generated/graphql.js';
+import { gql, startNode, type TestNode } from '../helpers/node.js';
 
 /** A non-loopback IPv4 address of this host, to call the node from "another host". */
 function externalAddress(): string | null {
@@ -170,5 +171,47 @@ describe('cross-site requests cannot change anything', () => {
     assert.ok(!(await clientNames(node.url)).includes('csrf-rest'));
     const ok = await call(node.url, 'POST', '/api/cascade/clients', { body: createClient('json-rest'), headers: { 'content-type': 'application/json; charset=utf-8' } });
     assert.equal(ok.status, 200);
+  });
+});
+
+describe('GraphQL node { security } shows the settings in force', () => {
+  test('defaults, and a node with a token, publish keys and a hook', async () => {
+    const plain = await startNode();
+    const strict = await startNode({
+      http: { listenaddr: '127.0.0.1:0', token: 'token-0123456789', protectreads: true },
+      rtmp: { listenaddr: '127.0.0.1:0', publish: { keys: ['publish-key-0123'], hook: 'http://127.0.0.1:9/hook' } },
+      'cascade-server': { quic: { listenaddr: '127.0.0.1:0' }, relayapi: { enable: true, allowsetcookie: true } },
+    });
+    try {
+      const a = await gql(plain, NodeSecurityDocument);
+      assert.deepEqual(a.data?.node.security, {
+        adminToken: false,
+        protectReads: false,
+        localMutationsOnly: true,
+        publishAuth: false,
+        publishHook: false,
+        relayApi: false,
+        relayAllowsSetCookie: false,
+      });
+      const r = await fetch(`${strict.url}/graphql`, {
+        method: 'POST',
+        headers: { ...JSON_HEADERS, authorization: 'Bearer token-0123456789' },
+        body: gqlBody('{ node { security { adminToken protectReads localMutationsOnly publishAuth publishHook relayApi relayAllowsSetCookie } } }'),
+      });
+      const b = (await r.json()) as { data?: { node: { security: Record<string, boolean> } } };
+      assert.deepEqual(b.data?.node.security, {
+        adminToken: true,
+        protectReads: true,
+        localMutationsOnly: false,
+        publishAuth: true,
+        publishHook: true,
+        relayApi: true,
+        relayAllowsSetCookie: true,
+      });
+      assert.doesNotMatch(JSON.stringify(b), /token-0123456789|publish-key-0123/);
+    } finally {
+      await plain.stop();
+      await strict.stop();
+    }
   });
 });
