@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { hasUnsafeText, UNSAFE_TEXT_MESSAGE } from '../dataplane/protocol/safe-text.js';
 import {
   type Cidr,
   type ListenAddress,
@@ -106,7 +107,7 @@ const playerKeys = {
 };
 
 const fileSchema = z.strictObject({
-  name: z.string().min(1).max(64).regex(/^[^\u0000-\u001f]+$/, 'must not contain control characters').optional(),
+  name: z.string().min(1).max(64).refine((n) => !hasUnsafeText(n), UNSAFE_TEXT_MESSAGE).optional(),
   datadir: z.string().min(1).default('./data'),
   http: z
     .strictObject({
@@ -269,7 +270,7 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): { path: string; m
   let message = issue.message;
   if (issue.code === 'invalid_type') {
     const input = valueAt(raw, issue.path);
-    message = input === undefined ? 'is required' : `expected ${article(issue.expected)}, got ${typeName(input)}`;
+    message = input === undefined ? 'is required' : `expected ${article(issue.expected)}, got ${typeName(input, isSecretPath(issue.path))}`;
   } else if (issue.code === 'invalid_value' && 'values' in issue) {
     message = `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   }
@@ -289,11 +290,18 @@ function article(t: string): string {
   return /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`;
 }
 
-function typeName(v: unknown): string {
+/** Keys whose values are credentials: an error names their type, never the value. */
+const SECRET_KEYS = new Set(['token', 'secret', 'keys', 'paths', 'hook', 'url']);
+
+function isSecretPath(p: readonly PropertyKey[]): boolean {
+  return p.some((k) => typeof k === 'string' && SECRET_KEYS.has(k));
+}
+
+function typeName(v: unknown, secret = false): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
-  return `${typeof v} ${JSON.stringify(v)}`;
+  return secret ? `a ${typeof v}` : `${typeof v} ${JSON.stringify(v)}`;
 }
 
 function formatPath(p: readonly PropertyKey[]): string {

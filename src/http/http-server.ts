@@ -86,7 +86,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const reqLog = log.child({ reqId: randomUUID().slice(0, 8), remote: req.socket.remoteAddress });
-    reqLog.debug({ method: req.method, url: req.url }, 'request');
+    // The path only: a query may carry a key or a GraphQL document with a secret.
+    reqLog.debug({ method: req.method, path: (req.url ?? '/').split('?')[0] }, 'request');
     try {
       if (opts.relay?.(req, res, reqLog)) return;
     } catch (err) {
