@@ -58,6 +58,8 @@ const PLAY_HIGH_WATER_BYTES = 1024 * 1024;
 
 const WINDOW_ACK_SIZE = 5_000_000;
 const MAX_STREAMS = 8;
+/** Most media bytes kept while a publish is being authorized (a hook answers within seconds). */
+const MAX_HELD_BYTES = 8 * 1024 * 1024;
 
 /** @internal Created by the RTMP server per accepted socket. */
 export class RtmpSession {
@@ -77,6 +79,8 @@ export class RtmpSession {
   private publishStreamId = 0;
   /** A publish waiting for the gate's answer. */
   private publishPending = false;
+  /** Media that came while the gate decided (encoders send headers right after `publish`), replayed once allowed. */
+  private held: { msgs: RtmpMessage[]; bytes: number } | null = null;
   private subscriber: Subscriber | null = null;
   private playStreamId = 0;
   private closedFlag = false;
@@ -172,9 +176,9 @@ export class RtmpSession {
       case T.Video:
       case T.DataAmf0:
       case T.DataAmf3:
-        return this.onMedia(msg);
       case T.Aggregate:
-        return this.onAggregate(msg);
+        if (this.held !== null) return this.hold(msg);
+        return msg.type === T.Aggregate ? this.onAggregate(msg) : this.onMedia(msg);
       case T.CommandAmf0:
       case T.CommandAmf3: {
         const body = msg.type === T.CommandAmf3 ? msg.payload.subarray(1) : msg.payload;
@@ -183,6 +187,13 @@ export class RtmpSession {
       default:
         return; // chunk size, abort, ack, peer bandwidth: nothing to do here
     }
+  }
+
+  private hold(msg: RtmpMessage): void {
+    const held = this.held!;
+    held.bytes += msg.payload.byteLength;
+    if (held.bytes > MAX_HELD_BYTES) throw new RtmpProtocolError('too much media while the publish was being authorized');
+    held.msgs.push(msg);
   }
 
   private onMedia(msg: RtmpMessage): void {
@@ -234,7 +245,8 @@ export class RtmpSession {
       }
       case 'publish':
         this.onPublish(streamId, arg(0), arg(1)).catch((err: unknown) => {
-          this.log.error({ err }, 'rtmp publish failed');
+          if (err instanceof MediaError) this.log.warn({ code: err.code, err: err.message }, 'rtmp protocol error');
+          else this.log.error({ err }, 'rtmp publish failed');
           this.close('publish failed', 'debug');
         });
         return;
@@ -306,11 +318,15 @@ export class RtmpSession {
       this.sendStatus(streamId, 'error', 'NetStream.Publish.BadName', 'invalid publish');
       return;
     }
+    let held: RtmpMessage[] = [];
     if (this.opts.publishGate) {
       this.publishPending = true;
+      this.held = { msgs: [], bytes: 0 };
       const ip = this.socket.remoteAddress ?? '';
       const verdict = await this.opts.publishGate({ path: target.path, query: target.query, ip, protocol: 'rtmp' }).finally(() => {
         this.publishPending = false;
+        held = this.held?.msgs ?? [];
+        this.held = null;
       });
       if (this.closedFlag) return;
       if (!verdict.allow) {
@@ -342,6 +358,7 @@ export class RtmpSession {
     });
     this.send(userControlMessage(UserControlEvent.StreamBegin, streamId));
     this.sendStatus(streamId, 'status', 'NetStream.Publish.Start', `${target.path} is now published.`);
+    for (const msg of held) this.onMessage(msg);
   }
 
   private async onPlay(streamId: number, nameValue: Amf0Value): Promise<void> {

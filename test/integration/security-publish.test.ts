@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { publishTestStream, type Publisher } from '../helpers/ffmpeg.js';
+import { probe, publishTestStream, type Publisher } from '../helpers/ffmpeg.js';
 import { startCapturedNode, type CapturedNode } from '../helpers/captured-node.js';
 import { startNode, waitFor, type TestNode } from '../helpers/node.js';
 import { requireFfmpeg } from '../helpers/requirements.js';
@@ -34,9 +34,15 @@ async function refused(p: Publisher): Promise<string> {
   return p.stderr();
 }
 
-async function accepted(node: TestNode, p: Publisher, path: string): Promise<void> {
+async function accepted(node: TestNode, p: Publisher, path: string, play = false): Promise<void> {
   try {
-    await waitFor(() => node.app.hub.has(path), 15_000, `${path} published (ffmpeg: ${p.stderr().slice(-300)})`);
+    // With its video header: what the encoder sent while the publish was being authorized is kept.
+    await waitFor(() => node.app.hub.get(path)?.video?.codec, 15_000, `${path} published (ffmpeg: ${p.stderr().slice(-300)})`);
+    if (play) {
+      const r = await probe(`${node.url}/${path}.flv`, 2);
+      assert.equal(r.videoCodec, 'h264');
+      assert.ok(r.videoFrames > 10, `frames decode (${r.videoFrames})`);
+    }
   } finally {
     await p.stop();
   }
@@ -63,7 +69,7 @@ describe('RTMP publish keys', gate, () => {
   });
 
   test('the path\'s key or the global key in the name (ffmpeg), or in the app and tcUrl (OBS): published', async () => {
-    await accepted(node, publish(rtmpUrl(node, `live/cam?key=${CAM_KEY}`)), 'live/cam');
+    await accepted(node, publish(rtmpUrl(node, `live/cam?key=${CAM_KEY}`)), 'live/cam', true);
     await accepted(node, publish(rtmpUrl(node, `live/other?key=${GLOBAL_KEY}`)), 'live/other');
     await accepted(
       node,
@@ -91,7 +97,9 @@ describe('RTMP publish hook', gate, () => {
         const j = JSON.parse(body) as Record<string, unknown>;
         asked.push(j);
         if (j.path === 'live/slow') return; // never answers: the node gives up and refuses
-        res.writeHead(j.name === 'allowed' && String(j.query).includes('token=t1') ? 200 : 403).end();
+        // A slow yes: the encoder's headers sent meanwhile must not be lost.
+        const ok = j.name === 'allowed' && String(j.query).includes('token=t1');
+        setTimeout(() => res.writeHead(ok ? 200 : 403).end(), ok ? 500 : 0);
       });
     });
     hook.listen(0, '127.0.0.1');
@@ -106,7 +114,12 @@ describe('RTMP publish hook', gate, () => {
   });
 
   test('2xx allows; anything else or no answer in time refuses; the hook gets path, ip and query', async () => {
-    await accepted(node, publish(rtmpUrl(node, 'live/allowed?token=t1')), 'live/allowed');
+    const p = publish(rtmpUrl(node, 'live/allowed?token=t1'));
+    try {
+      await waitFor(() => node.app.hub.get('live/allowed')?.video?.codec, 15_000, 'published with its video header');
+    } finally {
+      await p.stop();
+    }
     const ok = asked.find((a) => a.path === 'live/allowed');
     assert.equal(ok?.ip, '127.0.0.1');
     assert.equal(ok?.app, 'live');
