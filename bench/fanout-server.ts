@@ -7,12 +7,12 @@
  *   tsx bench/fanout-server.ts '{"impl":"ours","mediaDir":"../dataplane/media","mergeMs":350}'
  */
 import { once } from 'node:events';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import pino from 'pino';
+import { flvOnlyServer } from '../test/integration/media-helpers.js';
 
 interface ServerArgs {
   impl: 'ours' | 'nms';
@@ -37,15 +37,7 @@ async function startOurs(): Promise<void> {
   const play = { mergeWriteMs: args.mergeMs, maxPlayers: args.maxPlayers };
   const rtmp = await media.startRtmpServer({ hub, logger, host: '127.0.0.1', port: 0, maxConnections: 20_000, ...play });
   const flv = media.createFlvHandler({ hub, logger, ...play });
-  const server = http.createServer((req, res) => {
-    if (!flv.handleRequest(req, res)) {
-      res.writeHead(404);
-      res.end();
-    }
-  });
-  server.on('upgrade', (req, socket, head) => {
-    if (!flv.handleUpgrade(req, socket, head)) socket.destroy();
-  });
+  const server = flvOnlyServer(flv);
   server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 });
   await once(server, 'listening');
   process.stdout.write(`${JSON.stringify({ rtmp: rtmp.address.port, http: (server.address() as AddressInfo).port })}\n`);

@@ -3,12 +3,11 @@
  * (GraphQL + REST), and the data plane. `main.ts` is the only caller that
  * listens on real ports by default; tests build apps on port 0.
  */
-import { createFlvHandler, startRtmpServer, StreamHub, type FlvHandler, type RtmpServer } from '../dataplane/media/index.js';
+import { createFlvHandler, startRtmpServer, StreamHub, type RtmpServer } from '../dataplane/media/index.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { UpperLink, CascadeServer, Forwarding } from '../dataplane/cascade/index.js';
-import { relayResponder } from '../dataplane/cascade/index.js';
+import { UpperLink, CascadeServer, Forwarding, relayResponder } from '../dataplane/cascade/index.js';
 import { CloseCode, StreamKind } from '../dataplane/protocol/index.js';
 import {
   createLeanQuicTransport,
@@ -25,7 +24,7 @@ import { DatabaseCascadeAuthority } from './services/cascade-authority.js';
 import { ForwardingService } from './services/forwarding.service.js';
 import { PullRuleService } from './services/pull-rule.service.js';
 import { CascadeService } from './services/cascade.service.js';
-import { openDatabase, type Database } from './db/database.js';
+import { openDatabase } from './db/database.js';
 import { clientRoutes } from './http/rest-clients.js';
 import { streamRoutes } from './http/rest-streams.js';
 import { startHttpServer, type HttpServer } from './http/http-server.js';
@@ -33,8 +32,9 @@ import { createRelayExecutor } from './http/relay-executor.js';
 import { createRelayRoute } from './http/relay-route.js';
 import { RelayService } from './services/relay.service.js';
 import { createLogger, type Logger } from './logger.js';
+import { Lifecycle } from './lifecycle.js';
 import { ClientService } from './services/client.service.js';
-import { createPublishGate } from './services/publish-auth.js';
+import { createPublishGate, reservedBy } from './services/publish-auth.js';
 import { nodeSecurity } from './services/node-security.js';
 import { EventBus } from './services/event-bus.js';
 import type { NodeEvents } from './services/events.js';
@@ -67,181 +67,47 @@ export interface BuildOptions {
   logger?: Logger;
 }
 
+/** What a started node holds; the App's getters read it. */
+interface Running {
+  services: Services;
+  hub: StreamHub;
+  transport: Transport;
+  http: HttpServer;
+  rtmp: RtmpServer;
+  server: CascadeServer | null;
+}
+
 export function buildApp(config: Config, opts: BuildOptions = {}): App {
   const logger = opts.logger ?? createLogger(config.log.level, config.name);
-  let db: Database | null = null;
-  let http: HttpServer | null = null;
-  let services: Services | null = null;
-  let hub: StreamHub | null = null;
-  let transport: Transport | null = null;
-  let rtmp: RtmpServer | null = null;
-  let flv: FlvHandler | null = null;
-  let cascadeServer: CascadeServer | null = null;
-  let upperLink: UpperLink | null = null;
-  let authority: DatabaseCascadeAuthority | null = null;
-  let forwarding: Forwarding | null = null;
+  const roles = nodeRoles(config);
+  const parts = new Lifecycle(logger);
+  let running: Running | null = null;
   let stopping: Promise<void> | null = null;
-  /** Marks requests this node's relay executor sends to its own HTTP listener (never leaves the process). */
-  const relayInternal = { token: randomBytes(24).toString('base64url') };
 
-  const roles: NodeRole[] = ['MEDIA'];
-  if (config.cascadeServer) roles.push('CASCADE_SERVER');
-  if (config.cascadeClient) roles.push('CASCADE_CLIENT');
-
+  const started = (): Running => {
+    if (!running) throw new Error('app not started');
+    return running;
+  };
   const app: App = {
     config,
     logger,
     get services() {
-      if (!services) throw new Error('app not started');
-      return services;
+      return started().services;
     },
     get addresses() {
-      if (!http || !rtmp) throw new Error('app not started');
-      return { http: http.address, rtmp: rtmp.address, quic: cascadeServer?.address ?? null };
+      const r = started();
+      return { http: r.http.address, rtmp: r.rtmp.address, quic: r.server?.address ?? null };
     },
     get hub() {
-      if (!hub) throw new Error('app not started');
-      return hub;
+      return started().hub;
     },
     get transport() {
-      if (!transport) throw new Error('app not started');
-      return transport;
+      return started().transport;
     },
     async start() {
       logger.info({ version: VERSION, roles, config: config.file ?? '(defaults)', datadir: config.datadir }, 'node starting');
       try {
-        db = await openDatabase(config.database, logger);
-        const events = new EventBus<NodeEvents>((err, topic) => logger.error({ err, topic }, 'event listener failed'));
-        const clients = new ClientService(db, events);
-        const n = await clients.markAllOffline();
-        if (n > 0) logger.info({ count: n }, 'clients marked offline at start');
-        transport = linkTransport(config, logger);
-        hub = new StreamHub({ logger });
-        const streams = new StreamService(hub, events);
-        if (config.cascadeServer) {
-          const sc = config.cascadeServer;
-          authority = new DatabaseCascadeAuthority(clients, sc.autoregister, logger);
-          cascadeServer = new CascadeServer({
-            transport,
-            listen: { host: sc.listen.host ?? '0.0.0.0', port: sc.listen.port },
-            tls: await serverIdentity(config),
-            authority,
-            logger,
-            serverName: config.name,
-            version: VERSION,
-            limits: { admissionRatePerSec: sc.admission.ratePerSec, admissionBurst: sc.admission.burst },
-          });
-          const server = cascadeServer;
-          // Status updates lost during a database outage are re-synced from the live links.
-          authority.setLiveLinks(() => server.sessions());
-          clients.setLinkKicker((id, why) => {
-            void server.kick(id, why === 'deleted' ? CloseCode.ClientDeleted : CloseCode.SecretChanged);
-          });
-          server.on('rejected', (e) =>
-            events.publish('authRejected', { remoteAddress: e.remoteAddress, name: e.name, code: e.code, reason: e.reason, at: new Date() }),
-          );
-        }
-        if (config.cascadeClient) {
-          const cc = config.cascadeClient;
-          upperLink = new UpperLink({
-            transport,
-            server: cc.server,
-            ...(cc.localAddress !== null ? { localAddress: cc.localAddress } : {}),
-            secret: cc.secret,
-            name: config.name,
-            version: VERSION,
-            verify: {
-              ...(cc.fingerprint ? { fingerprint: cc.fingerprint } : {}),
-              ...(cc.caFile ? { caPem: await readConfigFile(cc.caFile, 'cascade-client.cafile') } : {}),
-              knownServersFile: path.join(config.datadir, 'known-servers'),
-            },
-            logger,
-          });
-          upperLink.on('stateChanged', (s) => events.publish('upstreamChanged', s));
-          upperLink.onStream(
-            StreamKind.ApiRelay,
-            relayResponder({
-              execute: createRelayExecutor({
-                policy: cc.relayApi,
-                listener: () => {
-                  if (!http) throw new Error('HTTP not listening yet');
-                  return http.address;
-                },
-                internal: relayInternal,
-                nodeName: config.name,
-                logger,
-              }),
-            }),
-          );
-        }
-        if (cascadeServer || upperLink) {
-          forwarding = new Forwarding({
-            hub,
-            logger,
-            nodeName: config.name,
-            server: cascadeServer,
-            client: upperLink,
-            autopush: config.cascadeClient?.autopush ?? false,
-            onDemandGraceMs: config.forwarding.onDemandGraceMs,
-          });
-          forwarding.start();
-        }
-        const fw = forwarding;
-        const pullRules = new PullRuleService(db, config.cascadeClient?.pull ?? [], upperLink && fw ? (rules) => fw.setPullRules(rules) : null);
-        await pullRules.load();
-        services = {
-          node: {
-            name: config.name,
-            version: VERSION,
-            startedAt: new Date(),
-            roles,
-            fingerprint: cascadeServer?.fingerprint ?? null,
-            security: nodeSecurity(config),
-          },
-          clients,
-          streams,
-          cascade: new CascadeService(cascadeServer, upperLink),
-          forwarding: new ForwardingService(forwarding, hub, clients, cascadeServer, upperLink, pullRules, events, config.name),
-          relay: new RelayService(clients, cascadeServer),
-          events,
-          logger,
-        };
-        rtmp = await startRtmpServer({
-          hub,
-          logger,
-          host: config.rtmp.listen.host ?? '0.0.0.0',
-          port: config.rtmp.listen.port,
-          ...playback(config.rtmp),
-          publishGate: createPublishGate({
-            config: config.rtmp.publish,
-            // A stream a connected lower node announced is its own: nobody without a key may take its path here.
-            reservedBy: (p) => fw?.registry.whoAnnounced(p).find((n) => cascadeServer?.session(n.clientId))?.name ?? null,
-            logger,
-          }),
-        });
-        flv = createFlvHandler({ hub, logger, ...playback(config.http) });
-        http = await startHttpServer({
-          listen: config.http.listen,
-          services,
-          logger,
-          routes: [...clientRoutes, ...streamRoutes],
-          extensions: [flv],
-          admin: { token: config.http.token, protectReads: config.http.protectReads },
-          relay: createRelayRoute({
-            policy: config.cascadeServer?.relayApi ?? null,
-            admin: { token: config.http.token, protectReads: config.http.protectReads },
-            relay: services.relay,
-            internal: relayInternal,
-          }),
-        });
-        if (cascadeServer) {
-          const a = await cascadeServer.start();
-          logger.info(
-            { address: `${a.host}:${a.port}`, fingerprint: cascadeServer.fingerprint, autoregister: config.cascadeServer?.autoregister },
-            'cascade server listening (QUIC)',
-          );
-        }
-        upperLink?.start();
+        running = await startParts(config, logger, roles, parts);
         logger.info('node started');
       } catch (err) {
         await app.stop();
@@ -249,24 +115,187 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
       }
     },
     stop() {
-      stopping ??= (async () => {
-        forwarding?.stop();
-        services?.forwarding.close();
-        await upperLink?.stop().catch((err: unknown) => logger.warn({ err }, 'stopping cascade client'));
-        await cascadeServer?.stop().catch((err: unknown) => logger.warn({ err }, 'stopping cascade server'));
-        authority?.close();
-        flv?.close();
-        await http?.close().catch((err: unknown) => logger.warn({ err }, 'closing HTTP'));
-        await rtmp?.close().catch((err: unknown) => logger.warn({ err }, 'closing RTMP'));
-        services?.streams.close();
-        hub?.close();
-        await db?.close();
-        logger.info('node stopped');
-      })();
+      stopping ??= parts.stop().then(() => logger.info('node stopped'));
       return stopping;
     },
   };
   return app;
+}
+
+function nodeRoles(config: Config): NodeRole[] {
+  const roles: NodeRole[] = ['MEDIA'];
+  if (config.cascadeServer) roles.push('CASCADE_SERVER');
+  if (config.cascadeClient) roles.push('CASCADE_CLIENT');
+  return roles;
+}
+
+/**
+ * Builds and starts the node's parts in order: database, media hub, RTMP, HTTP, the
+ * cascade server, the link to the upper node, forwarding. `parts` stops them in reverse.
+ * A new part is built here once and started with `parts.start(name, start, stop)` after
+ * the parts it uses.
+ */
+async function startParts(config: Config, logger: Logger, roles: NodeRole[], parts: Lifecycle): Promise<Running> {
+  const db = await parts.start('database', () => openDatabase(config.database, logger), (d) => d.close());
+  const events = new EventBus<NodeEvents>((err, topic) => logger.error({ err, topic }, 'event listener failed'));
+  const clients = new ClientService(db, events);
+  const n = await clients.markAllOffline();
+  if (n > 0) logger.info({ count: n }, 'clients marked offline at start');
+  const transport = linkTransport(config, logger);
+  const hub = await parts.start('stream hub', () => new StreamHub({ logger }), (h) => h.close());
+  const streams = await parts.start('stream service', () => new StreamService(hub, events), (s) => s.close());
+
+  // The optional cascade roles: built now, started once HTTP listens.
+  const { cascadeServer: sc, cascadeClient: cc } = config;
+  const lower = sc ? await buildCascadeServer(config, sc, { transport, clients, events, logger }) : null;
+  const upper = cc ? await buildUpperLink(config, cc, { transport, events, logger }) : null;
+  const server = lower?.server ?? null;
+  const forwarding =
+    server || upper
+      ? new Forwarding({
+          hub,
+          logger,
+          nodeName: config.name,
+          server,
+          client: upper,
+          autopush: cc?.autopush ?? false,
+          onDemandGraceMs: config.forwarding.onDemandGraceMs,
+        })
+      : null;
+  const pullRules = new PullRuleService(db, cc?.pull ?? [], upper && forwarding ? (rules) => forwarding.setPullRules(rules) : null);
+  await pullRules.load();
+  const services: Services = {
+    node: { name: config.name, version: VERSION, startedAt: new Date(), roles, fingerprint: server?.fingerprint ?? null, security: nodeSecurity(config) },
+    clients,
+    streams,
+    cascade: new CascadeService(server, upper),
+    forwarding: new ForwardingService(forwarding, hub, clients, server, upper, pullRules, events, config.name),
+    relay: new RelayService(clients, server),
+    events,
+    logger,
+  };
+  /** Marks requests this node's relay executor sends to its own HTTP listener (never leaves the process). */
+  const relayInternal = { token: randomBytes(24).toString('base64url') };
+  const admin = { token: config.http.token, protectReads: config.http.protectReads };
+
+  const rtmp = await parts.start(
+    'RTMP',
+    () =>
+      startRtmpServer({
+        hub,
+        logger,
+        host: config.rtmp.listen.host ?? '0.0.0.0',
+        port: config.rtmp.listen.port,
+        ...playback(config.rtmp),
+        // A stream a connected lower node announced is its own: nobody without a key may take its path here.
+        publishGate: createPublishGate({ config: config.rtmp.publish, reservedBy: (p) => reservedBy(forwarding, server, p), logger }),
+      }),
+    (r) => r.close(),
+  );
+  const flv = createFlvHandler({ hub, logger, ...playback(config.http) });
+  const http = await parts.start(
+    'HTTP',
+    () =>
+      startHttpServer({
+        listen: config.http.listen,
+        services,
+        logger,
+        routes: [...clientRoutes, ...streamRoutes],
+        extensions: [flv],
+        admin,
+        relay: createRelayRoute({ policy: sc?.relayApi ?? null, admin, relay: services.relay, internal: relayInternal }),
+      }),
+    async (h) => {
+      flv.close();
+      await h.close();
+    },
+  );
+  if (lower) {
+    const { authority } = lower;
+    await parts.start('cascade authority', () => authority, (a) => a.close());
+    await parts.start('cascade server', () => startCascadeServer(lower.server, config, logger), (s) => s.stop());
+  }
+  if (upper && cc) {
+    await parts.start(
+      'cascade client',
+      () => {
+        upper.onStream(
+          StreamKind.ApiRelay,
+          relayResponder({
+            execute: createRelayExecutor({ policy: cc.relayApi, listener: () => http.address, internal: relayInternal, nodeName: config.name, logger }),
+          }),
+        );
+        upper.start();
+        return upper;
+      },
+      (u) => u.stop(),
+    );
+  }
+  await parts.start('forwarding service', () => services.forwarding, (f) => f.close());
+  if (forwarding) await parts.start('forwarding', () => forwarding.start(), () => forwarding.stop());
+  return { services, hub, transport, http, rtmp, server };
+}
+
+/** The cascade server role: the authority over the lower nodes' records and the QUIC server (not yet listening). */
+async function buildCascadeServer(
+  config: Config,
+  sc: NonNullable<Config['cascadeServer']>,
+  deps: { transport: Transport; clients: ClientService; events: EventBus<NodeEvents>; logger: Logger },
+): Promise<{ server: CascadeServer; authority: DatabaseCascadeAuthority }> {
+  const { transport, clients, events, logger } = deps;
+  const authority = new DatabaseCascadeAuthority(clients, sc.autoregister, logger);
+  const server = new CascadeServer({
+    transport,
+    listen: { host: sc.listen.host ?? '0.0.0.0', port: sc.listen.port },
+    tls: await serverIdentity(config),
+    authority,
+    logger,
+    serverName: config.name,
+    version: VERSION,
+    limits: { admissionRatePerSec: sc.admission.ratePerSec, admissionBurst: sc.admission.burst },
+  });
+  // Status updates lost during a database outage are re-synced from the live links.
+  authority.setLiveLinks(() => server.sessions());
+  clients.setLinkKicker((id, why) => {
+    void server.kick(id, why === 'deleted' ? CloseCode.ClientDeleted : CloseCode.SecretChanged);
+  });
+  server.on('rejected', (e) =>
+    events.publish('authRejected', { remoteAddress: e.remoteAddress, name: e.name, code: e.code, reason: e.reason, at: new Date() }),
+  );
+  return { server, authority };
+}
+
+async function startCascadeServer(server: CascadeServer, config: Config, logger: Logger): Promise<CascadeServer> {
+  const a = await server.start();
+  logger.info(
+    { address: `${a.host}:${a.port}`, fingerprint: server.fingerprint, autoregister: config.cascadeServer?.autoregister },
+    'cascade server listening (QUIC)',
+  );
+  return server;
+}
+
+/** The cascade client role: the link to the upper node (not yet connecting). */
+async function buildUpperLink(
+  config: Config,
+  cc: NonNullable<Config['cascadeClient']>,
+  deps: { transport: Transport; events: EventBus<NodeEvents>; logger: Logger },
+): Promise<UpperLink> {
+  const upper = new UpperLink({
+    transport: deps.transport,
+    server: cc.server,
+    ...(cc.localAddress !== null ? { localAddress: cc.localAddress } : {}),
+    secret: cc.secret,
+    name: config.name,
+    version: VERSION,
+    verify: {
+      ...(cc.fingerprint ? { fingerprint: cc.fingerprint } : {}),
+      ...(cc.caFile ? { caPem: await readConfigFile(cc.caFile, 'cascade-client.cafile') } : {}),
+      knownServersFile: path.join(config.datadir, 'known-servers'),
+    },
+    logger: deps.logger,
+  });
+  upper.on('stateChanged', (s) => deps.events.publish('upstreamChanged', s));
+  return upper;
 }
 
 async function readConfigFile(file: string, key: string): Promise<string> {

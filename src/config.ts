@@ -9,6 +9,7 @@ import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { hasUnsafeText, UNSAFE_TEXT_MESSAGE } from '../dataplane/protocol/safe-text.js';
+import { isValidPullUrl, isValidStreamPath } from '../dataplane/media/stream-path.js';
 import {
   type Cidr,
   type ListenAddress,
@@ -73,7 +74,6 @@ const relayClient = z
   })
   .prefault({});
 
-const STREAM_PATH = /^[\w.-]+(\/[\w.-]+)+$/;
 const publishKey = z.string().min(8, 'must be at least 8 characters').max(256);
 
 /** `rtmp.publish`: who may publish. */
@@ -82,7 +82,7 @@ const publishAuth = z
     /** Keys that allow publishing any path. */
     keys: z.array(publishKey).default([]),
     /** Keys per stream path ("live/cam": key or [keys]). */
-    paths: z.record(z.string().regex(STREAM_PATH, 'expected stream paths like "live/camera1" as keys'), z.union([publishKey, z.array(publishKey).min(1)])).default({}),
+    paths: z.record(z.string().refine(isValidStreamPath, 'expected stream paths like "live/camera1" as keys'), z.union([publishKey, z.array(publishKey).min(1)])).default({}),
     /** URL asked (POST JSON) before each publish: 2xx allows. */
     hook: z
       .string()
@@ -94,8 +94,8 @@ const publishAuth = z
   .prefault({});
 
 const pullRule = z.strictObject({
-  streampath: z.string().regex(STREAM_PATH, 'expected a stream path like "live/camera1"'),
-  pullurl: z.string().regex(/^cascade:\/\/[\w.-]+(\/[\w.-]+)+$/, 'expected a URL like "cascade://live/camera1"'),
+  streampath: z.string().refine(isValidStreamPath, 'expected a stream path like "live/camera1"'),
+  pullurl: z.string().refine(isValidPullUrl, 'expected a URL like "cascade://live/camera1"'),
 });
 
 /** Player keys of `http` (HTTP-FLV + WS-FLV) and `rtmp`. */

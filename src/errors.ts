@@ -2,7 +2,14 @@
  * One catalogue of expected errors. Each has a stable `code` (GraphQL
  * `extensions.code`), a numeric REST envelope code and an HTTP status.
  * Anything else is unexpected: logged in full, masked for the caller.
+ *
+ * The data plane's errors share the same base (CodedError: code + message); its
+ * codes are wire close codes (ProtocolError, see dataplane/protocol/close-codes.ts)
+ * or names of its own, and {@link expectedError} says which of them a caller sees.
  */
+import { CodedError } from '../dataplane/errors.js';
+import { RelayError } from '../dataplane/cascade/relay/requester.js';
+
 export const ErrorCatalog = {
   VALIDATION: { status: 400, envelope: 400 },
   BAD_JSON: { status: 400, envelope: 400 },
@@ -25,19 +32,32 @@ export const ErrorCatalog = {
 export type ErrorCode = keyof typeof ErrorCatalog;
 
 /** An expected failure with a message safe to show to the caller. */
-export class AppError extends Error {
-  readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string) {
-    super(message);
-    this.name = 'AppError';
-    this.code = code;
-  }
+export class AppError extends CodedError<ErrorCode> {
   get status(): number {
     return ErrorCatalog[this.code].status;
   }
   get envelopeCode(): number {
     return ErrorCatalog[this.code].envelope;
   }
+}
+
+/** The catalogue code of a data-plane relay failure, by the HTTP status it carries. */
+const RELAY_FAILURES: Record<number, ErrorCode> = {
+  403: 'FORBIDDEN',
+  413: 'PAYLOAD_TOO_LARGE',
+  502: 'BAD_GATEWAY',
+  503: 'UNAVAILABLE',
+  504: 'TIMEOUT',
+};
+
+/**
+ * The expected error `err` stands for, or null when it is unexpected (to be logged
+ * and masked): an AppError as it is, a data-plane relay failure by its HTTP status.
+ */
+export function expectedError(err: unknown): AppError | null {
+  if (err instanceof AppError) return err;
+  if (err instanceof RelayError) return new AppError(RELAY_FAILURES[err.status] ?? 'BAD_GATEWAY', err.message);
+  return null;
 }
 
 export const notFound = (what: string): AppError => new AppError('NOT_FOUND', `${what} not found`);

@@ -1,3 +1,5 @@
+import { CodedError } from '../errors.js';
+
 /** Stable codes of {@link CascadeError}. */
 export type CascadeErrorCode =
   /** The client record has no live link. */
@@ -10,11 +12,4 @@ export type CascadeErrorCode =
   | 'CASCADE_STATE';
 
 /** An error of the cascade session layer, with a stable code. */
-export class CascadeError extends Error {
-  readonly code: CascadeErrorCode;
-  constructor(code: CascadeErrorCode, message: string) {
-    super(message);
-    this.name = 'CascadeError';
-    this.code = code;
-  }
-}
+export class CascadeError extends CodedError<CascadeErrorCode> {}

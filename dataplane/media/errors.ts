@@ -3,16 +3,10 @@
  * callers (REST, GraphQL, logs, tests) can match on; the message is for humans.
  */
 
-/** Base class of every media error. */
-export class MediaError extends Error {
-  /** Stable machine-readable code, e.g. `RTMP_CHUNK_MALFORMED`. */
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = new.target.name;
-    this.code = code;
-  }
-}
+import { CodedError } from '../errors.js';
+
+/** Base class of every media error; its code is e.g. `RTMP_CHUNK_MALFORMED`. */
+export class MediaError extends CodedError {}
 
 /** Malformed or unsupported AMF0 data. */
 export class Amf0Error extends MediaError {

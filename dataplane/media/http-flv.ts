@@ -25,7 +25,8 @@ import { httpChunkHeader, CRLF, DEFAULT_MERGE_WRITE_MS, wsBinaryFrameHeader, wri
 import { PlayerAdmission, type PlayerAdmissionOptions } from './player-admission.js';
 import { sharedFlvTag } from './shared-encoding.js';
 import type { StreamInfo } from './live-stream.js';
-import { isValidStreamPath, type StreamHub } from './stream-hub.js';
+import type { StreamHub } from './stream-hub.js';
+import { isValidStreamPath } from './stream-path.js';
 import type { Subscriber, SubscriberOptions } from './stream-subscriber.js';
 import { pumpMerged, waitDrain, type BatchSink } from './subscriber-pump.js';
 

@@ -19,7 +19,8 @@ export {
 export type { AudioCodecInfo, VideoCodecInfo } from './codec-info.js';
 export { createMediaTag, flvTypeId, mediaTagType, timestampDiff, TimestampRebaser } from './media-tag.js';
 export type { MediaTag, MediaTagType } from './media-tag.js';
-export { StreamHub, isValidStreamPath } from './stream-hub.js';
+export { StreamHub } from './stream-hub.js';
+export { isValidStreamPath, isValidPullUrl, CASCADE_URL_SCHEME } from './stream-path.js';
 export type { StreamHubEvents, StreamHubOptions, MissingStreamHandler } from './stream-hub.js';
 export { Publisher } from './live-stream.js';
 export type { PublisherInfo, StreamInfo, VideoStreamInfo, AudioStreamInfo, GopCacheOptions, PublisherEvents, SubscriberSnapshot } from './live-stream.js';

@@ -11,11 +11,17 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 export interface PlayerAdmissionOptions {
   /** Most concurrent players; 0 = no cap. Default 0. */
   maxPlayers?: number;
-  /** Refuse while the event loop's worst delay over the last 500 ms exceeds this, ms; 0 = off. Default 0. */
+  /**
+   * Refuse while the event loop runs this late without let-up: its worst delay exceeded
+   * this in each of the last three 500 ms windows, ms; 0 = off. Default 0. One stall (a
+   * collection, a module loading) does not refuse anyone; a saturated loop does.
+   */
   maxEventLoopLagMs?: number;
 }
 
 const LAG_WINDOW_MS = 500;
+/** Windows in a row the loop must lag in before players are refused. */
+const LAG_WINDOWS = 3;
 
 /** Counts players and decides whether one more may start. */
 export class PlayerAdmission {
@@ -25,6 +31,8 @@ export class PlayerAdmission {
   private histogram: IntervalHistogram | null = null;
   private timer: NodeJS.Timeout | null = null;
   private lagMs = 0;
+  /** Worst delay of each of the last LAG_WINDOWS windows, newest last. */
+  private recent: number[] = [];
 
   constructor({ maxPlayers = 0, maxEventLoopLagMs = 0 }: PlayerAdmissionOptions = {}) {
     this.maxPlayers = maxPlayers;
@@ -36,6 +44,8 @@ export class PlayerAdmission {
       this.timer = setInterval(() => {
         this.lagMs = h.max / 1e6;
         h.reset();
+        this.recent.push(this.lagMs);
+        if (this.recent.length > LAG_WINDOWS) this.recent.shift();
       }, LAG_WINDOW_MS);
       this.timer.unref();
     }
@@ -51,10 +61,16 @@ export class PlayerAdmission {
     return this.lagMs;
   }
 
+  /** The delay the loop has kept up over the last windows: the least of their worst delays, ms. */
+  private sustainedLagMs(): number {
+    return this.recent.length < LAG_WINDOWS ? 0 : Math.min(...this.recent);
+  }
+
   /** Take a player slot: null when admitted (call {@link PlayerAdmission.release} later), else the reason for refusing. */
   admit(): string | null {
     if (this.maxPlayers > 0 && this.count >= this.maxPlayers) return `player limit ${this.maxPlayers} reached`;
-    if (this.maxLagMs > 0 && this.lagMs > this.maxLagMs) return `event loop lag ${Math.round(this.lagMs)} ms`;
+    const lag = this.maxLagMs > 0 ? this.sustainedLagMs() : 0;
+    if (lag > this.maxLagMs) return `event loop lag ${Math.round(lag)} ms or more for ${(LAG_WINDOWS * LAG_WINDOW_MS) / 1000} s`;
     this.count++;
     return null;
   }

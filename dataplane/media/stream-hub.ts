@@ -21,6 +21,7 @@ import {
   type SubscriberSnapshot,
 } from './live-stream.js';
 import { SafeEmitter } from './safe-emitter.js';
+import { isValidStreamPath } from './stream-path.js';
 import type { Subscriber, SubscriberInfo, SubscriberOptions } from './stream-subscriber.js';
 
 /** Events of a {@link StreamHub}. */
@@ -51,15 +52,8 @@ export interface StreamHubOptions {
  */
 export type MissingStreamHandler = (path: string) => Promise<boolean>;
 
-const SEGMENT = /^[A-Za-z0-9_~-][A-Za-z0-9_.~-]*$/;
-
-/** True for `app/name` style paths: 2..8 segments of [A-Za-z0-9_.~-], no `.`/`..`, ≤ 256 chars. */
-export function isValidStreamPath(path: string): boolean {
-  if (path.length === 0 || path.length > 256) return false;
-  const parts = path.split('/');
-  if (parts.length < 2 || parts.length > 8) return false;
-  return parts.every((p) => SEGMENT.test(p));
-}
+// The path rule lives in stream-path.ts; re-exported for the hub's callers.
+export { isValidStreamPath };
 
 /** Registry of live streams. */
 export class StreamHub extends SafeEmitter<StreamHubEvents> {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CloseCode } from './close-codes.js';
-import { CONTROL_MAX_FRAME_BYTES, encodeFrame, type Frame } from './frame-codec.js';
+import { CONTROL_MAX_FRAME_BYTES, encodeFrame, frameTypeGuard, type Frame } from './frame-codec.js';
 import { decodeJsonPayload } from './json-payload.js';
 import { ProtocolError } from './protocol-error.js';
 import { hasUnsafeText, UNSAFE_TEXT_MESSAGE } from './safe-text.js';
@@ -24,9 +24,7 @@ export const ControlFrameType = {
 export type ControlFrameTypeValue = (typeof ControlFrameType)[keyof typeof ControlFrameType];
 
 /** True for frame types valid on a control stream. */
-export function isControlFrameType(type: number): type is ControlFrameTypeValue {
-  return type >= ControlFrameType.Hello && type <= ControlFrameType.Error;
-}
+export const isControlFrameType = frameTypeGuard(ControlFrameType);
 
 const u8 = z.number().int().min(0).max(0xff);
 const u32 = z.number().int().min(0).max(0xffff_ffff);

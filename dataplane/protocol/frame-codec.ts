@@ -28,6 +28,12 @@ export function encodeFrame(type: number, payload: Uint8Array): Uint8Array {
 }
 
 /** Options of a {@link FrameDecoder}. */
+/** The type guard of a table of frame type bytes: true for the bytes it lists. */
+export function frameTypeGuard<T extends Record<string, number>>(table: T): (type: number) => type is T[keyof T] {
+  const types: ReadonlySet<number> = new Set(Object.values(table));
+  return (type: number): type is T[keyof T] => types.has(type);
+}
+
 export interface FrameDecoderOptions {
   /** Largest payload accepted; a header announcing more is rejected at once. */
   maxFrameBytes: number;

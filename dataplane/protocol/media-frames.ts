@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import { CloseCode } from './close-codes.js';
-import { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder, type Frame } from './frame-codec.js';
+import { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder, frameTypeGuard, type Frame } from './frame-codec.js';
 import { decodeJsonPayload, malformedFrame } from './json-payload.js';
 import { ProtocolError } from './protocol-error.js';
 
@@ -27,9 +27,7 @@ export const MediaFrameType = {
 export type MediaFrameTypeValue = (typeof MediaFrameType)[keyof typeof MediaFrameType];
 
 /** True for frame types valid on a media stream. */
-export function isMediaFrameType(type: number): type is MediaFrameTypeValue {
-  return type >= MediaFrameType.Open && type <= MediaFrameType.End;
-}
+export const isMediaFrameType = frameTypeGuard(MediaFrameType);
 
 /** Largest media frame payload: one FLV tag body of up to 8 MiB (+ 5 bytes of tag header). */
 export const MEDIA_MAX_FRAME_BYTES = 8 * 1024 * 1024 + 16;

@@ -1,3 +1,4 @@
+import { CodedError } from '../errors.js';
 import { closeReason, type CloseCodeValue } from './close-codes.js';
 
 /**
@@ -5,11 +6,8 @@ import { closeReason, type CloseCodeValue } from './close-codes.js';
  * code the link must be closed with; `message` is the reason sent to the peer, so it
  * never contains secrets or raw payload bytes.
  */
-export class ProtocolError extends Error {
-  readonly code: CloseCodeValue;
+export class ProtocolError extends CodedError<CloseCodeValue> {
   constructor(code: CloseCodeValue, message: string = closeReason(code)) {
-    super(message);
-    this.name = 'ProtocolError';
-    this.code = code;
+    super(code, message);
   }
 }

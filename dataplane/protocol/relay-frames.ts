@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { CloseCode } from './close-codes.js';
-import { encodeFrame, FrameDecoder, type Frame } from './frame-codec.js';
+import { encodeFrame, FrameDecoder, frameTypeGuard, type Frame } from './frame-codec.js';
 import { decodeJsonPayload } from './json-payload.js';
 import { ProtocolError } from './protocol-error.js';
 
@@ -29,12 +29,8 @@ export const RelayFrameType = {
 /** A relay frame type byte. */
 export type RelayFrameTypeValue = (typeof RelayFrameType)[keyof typeof RelayFrameType];
 
-const RELAY_TYPES: ReadonlySet<number> = new Set(Object.values(RelayFrameType));
-
 /** True for frame types valid on an ApiRelay stream. */
-export function isRelayFrameType(type: number): type is RelayFrameTypeValue {
-  return RELAY_TYPES.has(type);
-}
+export const isRelayFrameType = frameTypeGuard(RelayFrameType);
 
 /** Largest payload of a relay frame (64 KiB); bodies are split into pieces of at most this. */
 export const RELAY_MAX_FRAME_BYTES = 64 * 1024;

@@ -19,6 +19,8 @@
  * - A dead peer is noticed within the idle timeout; `closed` then resolves
  *   with code {@link LinkCloseCode.IdleTimeout}.
  */
+import { CodedError } from '../errors.js';
+
 export interface LinkStream {
   /** Transport stream id (QUIC stream id). */
   readonly id: number;
@@ -58,12 +60,10 @@ export const LinkCloseCode = {
   FingerprintMismatch: 0x103,
 } as const;
 
-export class LinkStreamResetError extends Error {
-  readonly code: number;
+/** The peer reset a stream; `code` is the reset code it sent. */
+export class LinkStreamResetError extends CodedError<number> {
   constructor(code: number, message = `stream reset by peer (code ${code})`) {
-    super(message);
-    this.name = 'LinkStreamResetError';
-    this.code = code;
+    super(code, message);
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { databaseUnavailable, isDatabaseUnavailable } from '../db/unavailable.js';
-import { AppError } from '../errors.js';
+import { AppError, expectedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 export interface Envelope<T> {
@@ -32,8 +32,9 @@ export function sendOk<T>(res: ServerResponse, data: T, status = 200): void {
 
 /** Sends an error envelope; unexpected errors are logged in full and masked. */
 export function sendError(res: ServerResponse, err: unknown, log: Logger): void {
-  if (err instanceof AppError) {
-    sendJson(res, err.status, { code: err.envelopeCode, message: err.message, data: null });
+  const expected = expectedError(err);
+  if (expected) {
+    sendJson(res, expected.status, { code: expected.envelopeCode, message: expected.message, data: null });
     return;
   }
   if (isDatabaseUnavailable(err)) {

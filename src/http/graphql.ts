@@ -10,7 +10,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { schema, type GraphQLContext } from '../../resolvers/index.js';
 import { databaseUnavailable, isDatabaseUnavailable } from '../db/unavailable.js';
-import { AppError } from '../errors.js';
+import { expectedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services/index.js';
 import { useQueryLimits } from './use-query-limits.js';
@@ -40,11 +40,12 @@ function maskError(log: Logger) {
       });
     }
     const original = error instanceof GraphQLError ? error.originalError : error;
-    if (original instanceof AppError && error instanceof GraphQLError) {
-      return new GraphQLError(original.message, {
+    const expected = expectedError(original);
+    if (expected && error instanceof GraphQLError) {
+      return new GraphQLError(expected.message, {
         nodes: error.nodes,
         path: error.path,
-        extensions: { code: original.code },
+        extensions: { code: expected.code },
       });
     }
     if (error instanceof GraphQLError && !error.originalError) {

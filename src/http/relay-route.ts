@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { RelayError, type RelayOutcome } from '../../dataplane/cascade/index.js';
 import type { RelayRequestHead } from '../../dataplane/protocol/relay-frames.js';
 import type { Config } from '../config.js';
-import { AppError } from '../errors.js';
+import { AppError, expectedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { allowedBy } from '../net-address.js';
 import type { RelayService } from '../services/relay.service.js';
@@ -180,15 +180,12 @@ async function handle(opts: RelayRouteOptions, req: IncomingMessage, res: Server
     status = outcome.head.status;
     finish(await sendResponse(res, outcome, abort.signal, policy.allowSetCookie));
   } catch (err) {
-    if (err instanceof RelayError) {
-      refuse(err.status, err.message);
-      return;
-    }
-    if (!(err instanceof AppError)) log.error({ err, ...fields }, 'relay failed');
-    status = err instanceof AppError ? err.status : 500;
+    const expected = expectedError(err);
+    if (!expected) log.error({ err, ...fields }, 'relay failed');
+    status = expected?.status ?? 500;
     req.resume();
     sendError(res, err, log);
-    finish({ error: err instanceof AppError ? err.message : 'internal error' });
+    finish({ error: expected?.message ?? 'internal error' });
   }
 }
 

@@ -8,6 +8,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { PublishGate, PublishRequest, PublishVerdict } from '../../dataplane/media/index.js';
+import type { CascadeServer, Forwarding } from '../../dataplane/cascade/index.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 
@@ -38,6 +39,12 @@ function hookLabel(url: string): string {
   } catch {
     return '(hook)';
   }
+}
+
+/** The name of a connected lower node that announced `path`, or null. */
+export function reservedBy(forwarding: Forwarding | null, server: CascadeServer | null, path: string): string | null {
+  if (!forwarding || !server) return null;
+  return forwarding.registry.whoAnnounced(path).find((n) => server.session(n.clientId) !== null)?.name ?? null;
 }
 
 export interface PublishAuthOptions {

@@ -3,7 +3,7 @@
  * those added at runtime (stored in the database, surviving restarts). Every change
  * is applied to the data plane through `apply`.
  */
-import { isValidStreamPath } from '../../dataplane/media/index.js';
+import { isValidPullUrl, isValidStreamPath } from '../../dataplane/media/stream-path.js';
 import type { Database } from '../db/database.js';
 import { PullRule } from '../db/entities/pull-rule.entity.js';
 import { AppError } from '../errors.js';
@@ -17,9 +17,6 @@ export interface PullRuleRecord {
   source: 'CONFIG' | 'API';
   createdTime: Date | null;
 }
-
-const PATH = /^[\w.~-]+(\/[\w.~-]+){1,7}$/;
-const URL_RE = /^cascade:\/\/[\w.~-]+(\/[\w.~-]+){1,7}$/;
 
 export class PullRuleService {
   private dbRules: PullRuleRecord[] = [];
@@ -45,8 +42,8 @@ export class PullRuleService {
 
   async add(streamPath: string, pullUrl: string): Promise<PullRuleRecord> {
     if (!this.apply) throw new AppError('CONFLICT', 'this node has no cascade-client role: pull rules need an upper node');
-    if (!PATH.test(streamPath) || !isValidStreamPath(streamPath)) throw new AppError('VALIDATION', 'streamPath must look like "live/camera1"');
-    if (!URL_RE.test(pullUrl) || !isValidStreamPath(pullUrl.slice('cascade://'.length))) throw new AppError('VALIDATION', 'pullUrl must look like "cascade://live/camera1"');
+    if (!isValidStreamPath(streamPath)) throw new AppError('VALIDATION', 'streamPath must look like "live/camera1"');
+    if (!isValidPullUrl(pullUrl)) throw new AppError('VALIDATION', 'pullUrl must look like "cascade://live/camera1"');
     if (this.list().some((r) => r.streamPath === streamPath)) throw new AppError('CONFLICT', `a pull rule for ${streamPath} exists already`);
     let row: PullRule;
     try {

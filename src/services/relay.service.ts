@@ -4,28 +4,14 @@
  * (src/http/relay-route.ts) decides who may call it and moves the bytes; it never
  * touches the cascade server itself.
  */
-import { relayRequest, RelayError, StreamKind, type CascadeServer, type RelayOutcome, type RelayRequest } from '../../dataplane/cascade/index.js';
-import { AppError, type ErrorCode } from '../errors.js';
+import { relayRequest, StreamKind, type CascadeServer, type RelayOutcome, type RelayRequest } from '../../dataplane/cascade/index.js';
+import { AppError, expectedError } from '../errors.js';
 import type { ClientService } from './client.service.js';
 
 /** A lower node found online, ready to take a relayed request. */
 export interface RelayTarget {
   id: number;
   name: string;
-}
-
-/** The catalogue code for each status the data plane's relay fails with. */
-const RELAY_FAILURES: Record<number, ErrorCode> = {
-  403: 'FORBIDDEN',
-  413: 'PAYLOAD_TOO_LARGE',
-  502: 'BAD_GATEWAY',
-  503: 'UNAVAILABLE',
-  504: 'TIMEOUT',
-};
-
-/** A data-plane relay failure as an expected error of the catalogue. */
-function relayFailure(err: RelayError): AppError {
-  return new AppError(RELAY_FAILURES[err.status] ?? 'BAD_GATEWAY', err.message);
 }
 
 export class RelayService {
@@ -68,7 +54,7 @@ export class RelayService {
       if (outcome.kind === 'refused') return outcome;
       return { ...outcome, body: mapFailures(outcome.body) };
     } catch (err) {
-      throw err instanceof RelayError ? relayFailure(err) : err;
+      throw expectedError(err) ?? err;
     }
   }
 }
@@ -81,6 +67,6 @@ async function* mapFailures(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uin
   try {
     yield* body;
   } catch (err) {
-    throw err instanceof RelayError ? relayFailure(err) : err;
+    throw expectedError(err) ?? err;
   }
 }

@@ -42,6 +42,7 @@ export interface ProbeResult {
   audioCodec: string | null;
   width: number | null;
   videoFrames: number;
+  audioFrames: number;
   firstVideoKey: boolean;
 }
 
@@ -68,6 +69,7 @@ export function probe(url: string, seconds = 3, timeoutMs = 30_000): Promise<Pro
           streams?: { codec_type: string; codec_name: string; width?: number }[];
           frames?: { media_type: string; key_frame: number; pict_type?: string }[];
         };
+        if (code !== 0 && !j.streams?.length) throw new Error('no streams');
         const v = j.streams?.find((s) => s.codec_type === 'video');
         const a = j.streams?.find((s) => s.codec_type === 'audio');
         const vf = (j.frames ?? []).filter((f) => f.media_type === 'video');
@@ -76,6 +78,7 @@ export function probe(url: string, seconds = 3, timeoutMs = 30_000): Promise<Pro
           audioCodec: a?.codec_name ?? null,
           width: v?.width ?? null,
           videoFrames: vf.length,
+          audioFrames: (j.frames ?? []).filter((f) => f.media_type === 'audio').length,
           firstVideoKey: vf[0]?.key_frame === 1,
         });
       } catch {

@@ -1,5 +1,5 @@
 /**
- * Streams under faults (issue 8), with real node processes where a process dies:
+ * Streams under faults, with real node processes where a process dies:
  * - kill -9 of the HQ while 3 edge processes autopush a stream each: after the HQ
  *   restarts (same ports, same datadir) every edge reconnects and every stream is
  *   listed and plays at HQ again with no manual step; the time is measured.

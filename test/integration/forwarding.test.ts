@@ -69,6 +69,17 @@ describe('forwarding: tag integrity', () => {
   });
 });
 
+/** Whether a GET of `url` answers 200 (the body is not read). */
+async function playable(url: string): Promise<boolean> {
+  const ac = new AbortController();
+  try {
+    const res = await fetch(url, { signal: ac.signal });
+    return res.status === 200;
+  } finally {
+    ac.abort();
+  }
+}
+
 describe('forwarding: autopush with ffmpeg', requireFfmpeg(), () => {
   test('edge → HQ: published at the edge plays at HQ over HTTP-FLV and RTMP', async () => {
     const hq = keep(await startHq('ap-hq'));
@@ -122,9 +133,12 @@ describe('forwarding: autopush with ffmpeg', requireFfmpeg(), () => {
     const ff = publishTestStream(rtmpUrl(a, 'live/ff'), 30);
     try {
       await waitFor(() => a.app.hub.has('live/ff'), 10_000, 'published at edge A');
+      // Edge A announces the stream to the region within a moment; until then edge B's
+      // players get 404, as a player asking for a stream before it exists anywhere would.
+      await waitFor(() => playable(flvUrl(b, 'live/ff')), 10_000, 'edge B finds the stream (announce reached the region)');
       const [httpFlv, rtmp] = await Promise.all([probe(flvUrl(b, 'live/ff'), 2), probe(rtmpUrl(b, 'live/ff'), 2)]);
       for (const r of [httpFlv, rtmp]) {
-        assert.equal(r.videoCodec, 'h264');
+        assert.equal(r.videoCodec, 'h264', `video at edge B (${r === httpFlv ? 'HTTP-FLV' : 'RTMP'}): ${JSON.stringify(r)}`);
         assert.ok(r.videoFrames > 10, `frames decode at edge B (${r.videoFrames})`);
         assert.equal(r.firstVideoKey, true, 'first video frame is a keyframe');
       }

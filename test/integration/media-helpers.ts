@@ -38,6 +38,20 @@ export interface MediaNode {
   close(): Promise<void>;
 }
 
+/** An HTTP server that serves HTTP-FLV and WS-FLV from `flv` and nothing else (404; other upgrades are dropped). */
+export function flvOnlyServer(flv: Pick<FlvHandler, 'handleRequest' | 'handleUpgrade'>): http.Server {
+  const server = http.createServer((req, res) => {
+    if (!flv.handleRequest(req, res)) {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  server.on('upgrade', (req, socket, head) => {
+    if (!flv.handleUpgrade(req, socket, head)) socket.destroy();
+  });
+  return server;
+}
+
 export async function startMediaNode(opts: {
   subscriber?: SubscriberOptions;
   handshakeTimeoutMs?: number;
@@ -56,15 +70,7 @@ export async function startMediaNode(opts: {
     maxPlayers: opts.maxPlayers ?? 0,
   });
   const flv = createFlvHandler({ hub, logger, subscriber: opts.subscriber ?? {}, maxPlayers: opts.maxPlayers ?? 0 });
-  const server = http.createServer((req, res) => {
-    if (!flv.handleRequest(req, res)) {
-      res.writeHead(404);
-      res.end();
-    }
-  });
-  server.on('upgrade', (req, socket, head) => {
-    if (!flv.handleUpgrade(req, socket, head)) socket.destroy();
-  });
+  const server = flvOnlyServer(flv);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;

@@ -152,7 +152,7 @@ export async function servePull(
     await io.send({ type: 'accept', chain: [...streamChain, host.nodeName] });
     log.info('stream forwarding started (pulled out by peer)');
     const removeOut = host.registry.addOutbound({ path, direction: 'PULLED_OUT', peer: ctx.peerName, bytes: () => io.bytesOut });
-    void watchEnd(io).then(() => sub.close('peer stopped pulling'));
+    void io.peerEnded().then(() => sub.close('peer stopped pulling'));
     try {
       const reason = await io.pumpFrom(sub);
       log.info({ reason, bytes: io.bytesOut }, 'stream forwarding stopped (pulled out by peer)');
@@ -169,14 +169,3 @@ const PULL_OUT: OpenSpec = {
   loopReason: (path, node, chain) => `loop: the request for ${path} already passed through ${node} (chain ${chain.join(' → ')})`,
   badStreamMsg: 'bad media pull stream; reset',
 };
-
-async function watchEnd(io: MediaStreamIo): Promise<void> {
-  try {
-    for (;;) {
-      const f = await io.next();
-      if (f === null || f.type === 'end') return;
-    }
-  } catch {
-    // reset or link closed
-  }
-}

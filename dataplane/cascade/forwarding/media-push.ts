@@ -64,7 +64,7 @@ export async function pushOut(
     log.info({ chain }, 'stream forwarding started (push to upper node)');
     const removeOut = host.registry.addOutbound({ path, direction: 'PUSHED_OUT', peer: peerName, bytes: () => io.bytesOut });
     // The upper node may drop the stream (reset, FIN): stop sending then.
-    void watchPeerEnd(io).then(() => sub.close('upper node ended the stream'));
+    void io.peerEnded().then(() => sub.close('upper node ended the stream'));
     try {
       const reason = await io.pumpFrom(sub);
       log.info({ reason, bytes: io.bytesOut }, 'stream forwarding stopped (push to upper node)');
@@ -84,18 +84,6 @@ export async function pushOut(
     return { refused: null, reason };
   } finally {
     signal?.removeEventListener('abort', onAbort);
-  }
-}
-
-/** Resolves when the peer ends or resets its side of a stream we only write to. */
-async function watchPeerEnd(io: MediaStreamIo): Promise<void> {
-  try {
-    for (;;) {
-      const f = await io.next();
-      if (f === null || f.type === 'end') return;
-    }
-  } catch {
-    // reset or link closed
   }
 }
 

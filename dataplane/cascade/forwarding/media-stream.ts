@@ -5,6 +5,7 @@
  * never slowed) and stream → hub publisher.
  */
 import type { LinkStream } from '../../transport/link.js';
+import { FrameReader } from '../frame-reader.js';
 import {
   CloseCode,
   createMediaFrameDecoder,
@@ -15,7 +16,6 @@ import {
   FRAME_HEADER_BYTES,
   MEDIA_MAX_JSON_BYTES,
   TAG_FRAME_OVERHEAD,
-  type FrameDecoder,
   type MediaFrame,
 } from '../../protocol/index.js';
 import { createMediaTag, flvTypeId, mediaTagType, type MediaTag } from '../../media/media-tag.js';
@@ -30,44 +30,40 @@ const WRITE_BATCH_TAGS = 256;
 /** Reads and writes media frames on one LinkStream. */
 export class MediaStreamIo {
   /** LinkStream chunks are the reader's own: TAG bodies are views of them, not copies. */
-  private readonly decoder: FrameDecoder = createMediaFrameDecoder({ shareChunks: true });
+  private readonly reader: FrameReader<MediaFrame>;
   /** Tags of the batch being written (reused). */
   private readonly batch: MediaTag[] = [];
-  private readonly frames: MediaFrame[] = [];
-  private finished = false;
   /** Until the first frame (OPEN, or ACCEPT/REFUSE) arrives, at most one JSON frame is buffered. */
   private firstFrameSeen = false;
   /** Bytes of tag bodies sent / received. */
   bytesOut = 0;
   bytesIn = 0;
 
-  constructor(readonly stream: LinkStream) {}
-
-  /** The next frame, or null after FIN. Throws ProtocolError for a bad frame, link errors as they come. */
-  async next(): Promise<MediaFrame | null> {
-    for (;;) {
-      const f = this.frames.shift();
-      if (f) return f;
-      if (this.finished) return null;
-      await this.fill();
-    }
+  constructor(readonly stream: LinkStream) {
+    const decoder = createMediaFrameDecoder({ shareChunks: true });
+    this.reader = new FrameReader(stream, decoder, decodeMediaFrame, (frames) => {
+      if (frames > 0) this.firstFrameSeen = true;
+      if (!this.firstFrameSeen && decoder.bufferedBytes > FRAME_HEADER_BYTES + MEDIA_MAX_JSON_BYTES) {
+        // The first frame of a media stream is JSON: do not buffer megabytes of a peer's stream before it.
+        throw new ProtocolError(CloseCode.FrameTooLarge, 'protocol error: frame too large (first frame of a media stream)');
+      }
+    });
   }
 
-  /** Read one chunk (or the FIN) and decode the frames it completes. */
-  private async fill(): Promise<void> {
-    const chunk = await this.stream.read();
-    if (chunk === null) {
-      this.decoder.finish();
-      this.finished = true;
-      return;
-    }
-    for (const frame of this.decoder.push(chunk)) {
-      this.firstFrameSeen = true;
-      this.frames.push(decodeMediaFrame(frame));
-    }
-    if (!this.firstFrameSeen && this.decoder.bufferedBytes > FRAME_HEADER_BYTES + MEDIA_MAX_JSON_BYTES) {
-      // The first frame of a media stream is JSON: do not buffer megabytes of a peer's stream before it.
-      throw new ProtocolError(CloseCode.FrameTooLarge, 'protocol error: frame too large (first frame of a media stream)');
+  /** The next frame, or null after FIN. Throws ProtocolError for a bad frame, link errors as they come. */
+  next(): Promise<MediaFrame | null> {
+    return this.reader.next();
+  }
+
+  /** Resolves when the peer ends or resets its side (of a stream we only write to). */
+  async peerEnded(): Promise<void> {
+    try {
+      for (;;) {
+        const f = await this.next();
+        if (f === null || f.type === 'end') return;
+      }
+    } catch {
+      // reset or link closed
     }
   }
 
@@ -150,7 +146,7 @@ export class MediaStreamIo {
   async pumpInto(publisher: Publisher): Promise<string> {
     for (;;) {
       // Every frame decoded from the last chunk, without a wait between them.
-      for (let f = this.frames.shift(); f !== undefined; f = this.frames.shift()) {
+      for (let f = this.reader.take(); f !== undefined; f = this.reader.take()) {
         if (f.type === 'end') return f.reason || 'ended';
         if (f.type !== 'tag') throw new ProtocolError(CloseCode.UnexpectedFrame, `protocol error: unexpected frame ${f.type.toUpperCase()}`);
         const type = mediaTagType(f.tagType);
@@ -158,8 +154,8 @@ export class MediaStreamIo {
         this.bytesIn += f.body.byteLength;
         if (!publisher.write(createMediaTag(type, f.timestamp, f.body))) return 'publisher closed';
       }
-      if (this.finished) return 'stream ended';
-      await this.fill();
+      if (this.reader.ended) return 'stream ended';
+      await this.reader.fill();
     }
   }
 

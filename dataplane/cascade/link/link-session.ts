@@ -17,6 +17,7 @@ import {
   type ControlMessage,
   type StreamKindValue,
 } from '../../protocol/index.js';
+import { FrameReader, rawFrame } from '../frame-reader.js';
 import { PrefixedStream } from './prefixed-stream.js';
 import type { CascadeStreamContext, CascadeStreamHandler } from '../stream-handler.js';
 import { monoNow, settleWithin } from './timing.js';
@@ -152,18 +153,19 @@ export abstract class LinkSession {
   }
 
   private async readControl(stream: LinkStream): Promise<void> {
+    const reader = new FrameReader(stream, this.decoder, rawFrame);
     try {
       for (;;) {
-        const chunk = await stream.read();
+        await reader.fill();
         if (this.isClosing) return;
-        if (chunk === null) {
-          this.decoder.finish();
+        if (reader.ended) {
           // The peer may be closing the whole link: let its code and reason win.
           if (await this.linkEndsWithin(LINK_END_GRACE_MS)) return;
           void this.close(CloseCode.ProtocolError, 'protocol error: control stream ended');
           return;
         }
-        for (const frame of this.decoder.push(chunk)) {
+        // Every frame of the chunk, without a wait between them.
+        for (let frame = reader.take(); frame !== undefined; frame = reader.take()) {
           const msg = decodeControlFrame(frame);
           this.lastSeen = new Date();
           this.lastSeenMono = monoNow();

@@ -3,6 +3,7 @@
  * down an already opened stream and get the lower node's answer back, its body as it
  * is produced.
  */
+import { CodedError } from '../../errors.js';
 import { CloseCode, ProtocolError } from '../../protocol/index.js';
 import {
   decodeRelayError,
@@ -16,15 +17,13 @@ import {
   type RelayResponseHead,
 } from '../../protocol/relay-frames.js';
 import { LinkClosedError, LinkStreamResetError, type LinkStream } from '../../transport/link.js';
-import { RelayFrameReader } from './frame-reader.js';
+import { relayFrameReader, type RelayFrameReader } from './frame-reader.js';
 
-/** A relay that failed on this side or the link; `status` is the HTTP status to answer. */
-export class RelayError extends Error {
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.name = 'RelayError';
-    this.status = status;
+/** A relay that failed on this side or the link; its code is the HTTP status to answer. */
+export class RelayError extends CodedError<number> {
+  /** The HTTP status to answer (the code). */
+  get status(): number {
+    return this.code;
   }
 }
 
@@ -71,7 +70,7 @@ function failure(err: unknown, stream: LinkStream): RelayError {
  * body's own error). The stream is reset on every failure and on `signal`.
  */
 export async function relayRequest(stream: LinkStream, req: RelayRequest): Promise<RelayOutcome> {
-  const reader = new RelayFrameReader(stream);
+  const reader = relayFrameReader(stream);
   let finished = false;
   const onAbort = (): void => {
     if (!finished) stream.reset(CloseCode.Normal);

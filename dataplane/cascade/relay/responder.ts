@@ -16,7 +16,7 @@ import {
   type RelayResponseHead,
 } from '../../protocol/relay-frames.js';
 import type { LinkStream } from '../../transport/link.js';
-import { RelayFrameReader } from './frame-reader.js';
+import { relayFrameReader } from './frame-reader.js';
 import type { CascadeStreamContext, CascadeStreamHandler } from '../stream-handler.js';
 
 /** An executor's answer: a response to stream back, or a refusal (sent as RELAY_ERROR). */
@@ -50,7 +50,7 @@ export function relayResponder(opts: RelayResponderOptions): CascadeStreamHandle
 }
 
 async function serveRelayStream(stream: LinkStream, ctx: CascadeStreamContext, execute: RelayExecutor, headTimeoutMs: number): Promise<void> {
-  const reader = new RelayFrameReader(stream);
+  const reader = relayFrameReader(stream);
   const abort = new AbortController();
   const onLinkEnd = (): void => abort.abort();
   ctx.signal.addEventListener('abort', onLinkEnd, { once: true });
