@@ -7,7 +7,7 @@ import { createFlvHandler, startRtmpServer, StreamHub, type RtmpServer } from '.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { UpperLink, CascadeServer, Forwarding, relayResponder } from '../dataplane/cascade/index.js';
+import { UpperLink, CascadeServer, Forwarding, relayResponder, type RelayExecutor } from '../dataplane/cascade/index.js';
 import { CloseCode, StreamKind } from '../dataplane/protocol/index.js';
 import {
   createLeanQuicTransport,
@@ -216,20 +216,8 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
     await parts.start('cascade server', () => startCascadeServer(lower.server, config, logger), (s) => s.stop());
   }
   if (upper && cc) {
-    await parts.start(
-      'cascade client',
-      () => {
-        upper.onStream(
-          StreamKind.ApiRelay,
-          relayResponder({
-            execute: createRelayExecutor({ policy: cc.relayApi, listener: () => http.address, internal: relayInternal, nodeName: config.name, logger }),
-          }),
-        );
-        upper.start();
-        return upper;
-      },
-      (u) => u.stop(),
-    );
+    const execute = createRelayExecutor({ policy: cc.relayApi, listener: () => http.address, internal: relayInternal, nodeName: config.name, logger });
+    await parts.start('cascade client', () => startUpperLink(upper, execute), (u) => u.stop());
   }
   await parts.start('forwarding service', () => services.forwarding, (f) => f.close());
   if (forwarding) await parts.start('forwarding', () => forwarding.start(), () => forwarding.stop());
@@ -272,6 +260,13 @@ async function startCascadeServer(server: CascadeServer, config: Config, logger:
     'cascade server listening (QUIC)',
   );
   return server;
+}
+
+/** Answers API calls relayed from above with `execute`, then connects to the upper node. */
+function startUpperLink(upper: UpperLink, execute: RelayExecutor): UpperLink {
+  upper.onStream(StreamKind.ApiRelay, relayResponder({ execute }));
+  upper.start();
+  return upper;
 }
 
 /** The cascade client role: the link to the upper node (not yet connecting). */
