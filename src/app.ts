@@ -35,6 +35,8 @@ import { createLogger, type Logger } from './logger.js';
 import { Lifecycle } from './lifecycle.js';
 import type { ClientService } from './services/client.service.js';
 import { lowerNodeSecret, openClientService } from './security/identity-setup.js';
+import { createPublishGate, reservedBy } from './services/publish-auth.js';
+import { nodeSecurity } from './services/node-security.js';
 import { EventBus } from './services/event-bus.js';
 import type { NodeEvents } from './services/events.js';
 import type { NodeRole, Services } from './services/index.js';
@@ -164,7 +166,7 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
   const pullRules = new PullRuleService(db, cc?.pull ?? [], upper && forwarding ? (rules) => forwarding.setPullRules(rules) : null);
   await pullRules.load();
   const services: Services = {
-    node: { name: config.name, version: VERSION, startedAt: new Date(), roles, fingerprint: server?.fingerprint ?? null },
+    node: { name: config.name, version: VERSION, startedAt: new Date(), roles, fingerprint: server?.fingerprint ?? null, security: nodeSecurity(config) },
     clients,
     streams,
     cascade: new CascadeService(server, upper, sc?.autoregister ?? false),
@@ -183,7 +185,17 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
 
   const rtmp = await parts.start(
     'RTMP',
-    () => startRtmpServer({ hub, logger, host: config.rtmp.listen.host ?? '0.0.0.0', port: config.rtmp.listen.port, ...playback(config.rtmp), ...config.rtmp.limits }),
+    () =>
+      startRtmpServer({
+        hub,
+        logger,
+        host: config.rtmp.listen.host ?? '0.0.0.0',
+        port: config.rtmp.listen.port,
+        ...playback(config.rtmp),
+        ...config.rtmp.limits,
+        // A stream a connected lower node announced is its own: nobody without a key may take its path here.
+        publishGate: createPublishGate({ config: config.rtmp.publish, reservedBy: (p) => reservedBy(forwarding, server, p), logger }),
+      }),
     (r) => r.close(),
   );
   const flv = createFlvHandler({ hub, logger, ...playback(config.http) });

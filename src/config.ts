@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { hasUnsafeText, UNSAFE_TEXT_MESSAGE } from '../dataplane/protocol/safe-text.js';
 import { isValidPullUrl, isValidStreamPath } from '../dataplane/media/stream-path.js';
 import {
   type Cidr,
@@ -61,6 +62,8 @@ const relayServer = z
     timeout: duration(15_000),
     /** Largest relayed request body, bytes. */
     maxbody: z.number().int().min(0).max(1 << 30).default(16 * 1024 * 1024),
+    /** Pass a lower node's Set-Cookie on to the caller (off: cookies would land on this node's origin). */
+    allowsetcookie: z.boolean().default(false),
   })
   .prefault({});
 
@@ -68,6 +71,25 @@ const relayClient = z
   .strictObject({
     enable: z.boolean().default(false),
     whitelist: z.array(cidr).default([]),
+  })
+  .prefault({});
+
+const publishKey = z.string().min(8, 'must be at least 8 characters').max(256);
+
+/** `rtmp.publish`: who may publish. */
+const publishAuth = z
+  .strictObject({
+    /** Keys that allow publishing any path. */
+    keys: z.array(publishKey).default([]),
+    /** Keys per stream path ("live/cam": key or [keys]). */
+    paths: z.record(z.string().refine(isValidStreamPath, 'expected stream paths like "live/camera1" as keys'), z.union([publishKey, z.array(publishKey).min(1)])).default({}),
+    /** URL asked (POST JSON) before each publish: 2xx allows. */
+    hook: z
+      .string()
+      .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'expected an http:// or https:// URL')
+      .optional(),
+    /** How long the hook may take, ms; no answer in time refuses. */
+    hooktimeout: z.number().int().min(1).max(60_000).default(3_000),
   })
   .prefault({});
 
@@ -85,7 +107,7 @@ const playerKeys = {
 };
 
 const fileSchema = z.strictObject({
-  name: z.string().min(1).max(64).regex(/^[^\u0000-\u001f]+$/, 'must not contain control characters').optional(),
+  name: z.string().min(1).max(64).refine((n) => !hasUnsafeText(n), UNSAFE_TEXT_MESSAGE).optional(),
   datadir: z.string().min(1).default('./data'),
   http: z
     .strictObject({
@@ -110,6 +132,7 @@ const fileSchema = z.strictObject({
   rtmp: z
     .strictObject({
       listenaddr: listenAddr.default({ host: null, port: 1935 }),
+      publish: publishAuth,
       ...playerKeys,
       /** Bytes one connection may hold in unfinished messages (also the largest message). */
       maxpending: z.number().int().min(65_536).max(256 * 1024 * 1024).default(8 * 1024 * 1024),
@@ -233,6 +256,8 @@ export interface CascadeServerConfig {
     trustedProxies: readonly Cidr[];
     timeoutMs: number;
     maxBodyBytes: number;
+    /** Pass a lower node's Set-Cookie on to the caller. */
+    allowSetCookie: boolean;
   };
 }
 
@@ -280,7 +305,12 @@ export interface Config {
   /** Absolute path of the data directory. */
   datadir: string;
   http: { listen: ListenAddress; token: string | null; protectReads: boolean; graphql: GraphQLLimitsConfig } & PlayerConfig;
-  rtmp: { listen: ListenAddress; limits: RtmpLimitsConfig } & PlayerConfig;
+  rtmp: {
+    listen: ListenAddress;
+    limits: RtmpLimitsConfig;
+    /** Who may publish; all empty/null: anyone (except on paths of lower nodes). */
+    publish: { keys: readonly string[]; paths: Readonly<Record<string, readonly string[]>>; hook: string | null; hookTimeoutMs: number };
+  } & PlayerConfig;
   database: DatabaseConfig;
   log: { level: LogLevel };
   /** QUIC tuning of the cascade links. */
@@ -298,7 +328,7 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): { path: string; m
   let message = issue.message;
   if (issue.code === 'invalid_type') {
     const input = valueAt(raw, issue.path);
-    message = input === undefined ? 'is required' : `expected ${article(issue.expected)}, got ${typeName(input)}`;
+    message = input === undefined ? 'is required' : `expected ${article(issue.expected)}, got ${typeName(input, isSecretPath(issue.path))}`;
   } else if (issue.code === 'invalid_value' && 'values' in issue) {
     message = `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   }
@@ -318,11 +348,18 @@ function article(t: string): string {
   return /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`;
 }
 
-function typeName(v: unknown): string {
+/** Keys whose values are credentials: an error names their type, never the value. */
+const SECRET_KEYS = new Set(['token', 'secret', 'keys', 'paths', 'hook', 'url']);
+
+function isSecretPath(p: readonly PropertyKey[]): boolean {
+  return p.some((k) => typeof k === 'string' && SECRET_KEYS.has(k));
+}
+
+function typeName(v: unknown, secret = false): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
-  return `${typeof v} ${JSON.stringify(v)}`;
+  return secret ? `a ${typeof v}` : `${typeof v} ${JSON.stringify(v)}`;
 }
 
 function formatPath(p: readonly PropertyKey[]): string {
@@ -380,6 +417,12 @@ function normalise(file: string | null, c: FileConfig, baseDir: string): Config 
         maxPendingTotalBytes: c.rtmp.maxpendingtotal,
         maxConnectionsPerAddress: c.rtmp.maxperaddress,
       },
+      publish: {
+        keys: c.rtmp.publish.keys,
+        paths: Object.fromEntries(Object.entries(c.rtmp.publish.paths).map(([p, k]) => [p, typeof k === 'string' ? [k] : k])),
+        hook: c.rtmp.publish.hook ?? null,
+        hookTimeoutMs: c.rtmp.publish.hooktimeout,
+      },
       ...players(c.rtmp),
     },
     database: resolveDatabase(c.database.url, datadir),
@@ -405,6 +448,7 @@ function normalise(file: string | null, c: FileConfig, baseDir: string): Config 
             trustedProxies: server.relayapi.trustedproxies,
             timeoutMs: server.relayapi.timeout,
             maxBodyBytes: server.relayapi.maxbody,
+            allowSetCookie: server.relayapi.allowsetcookie,
           },
         }
       : null,

@@ -13,6 +13,7 @@ import { DEFAULT_MERGE_WRITE_MS, writeParts } from './merged-writes.js';
 import type { PlayerAdmission, PlayerAdmissionOptions } from './player-admission.js';
 import { sharedRtmpMessage } from './shared-encoding.js';
 import type { Publisher } from './live-stream.js';
+import { redactedQuery, type PublishGate } from './publish-gate.js';
 import { RtmpChunkDecoder } from './rtmp-chunk-decoder.js';
 import type { PendingAccount } from './rtmp-pending-budget.js';
 import { RtmpChunkEncoder } from './rtmp-chunk-encoder.js';
@@ -54,6 +55,8 @@ export interface RtmpSessionOptions extends PlayerAdmissionOptions {
    * message it may send). Default 8 MiB.
    */
   maxPendingBytes?: number;
+  /** Asked before every publish; none: every valid publish goes on. */
+  publishGate?: PublishGate;
 }
 
 /** Default of {@link RtmpSessionOptions.maxPendingBytes}: 8 MiB, several times the largest keyframe of a 4K stream. */
@@ -64,6 +67,8 @@ const PLAY_HIGH_WATER_BYTES = 1024 * 1024;
 
 const WINDOW_ACK_SIZE = 5_000_000;
 const MAX_STREAMS = 8;
+/** Most media bytes kept while a publish is being authorized (a hook answers within seconds). */
+const MAX_HELD_BYTES = 8 * 1024 * 1024;
 
 /** @internal Created by the RTMP server per accepted socket. */
 export class RtmpSession {
@@ -81,6 +86,10 @@ export class RtmpSession {
   private nextStreamId = 1;
   private publisher: Publisher | null = null;
   private publishStreamId = 0;
+  /** A publish waiting for the gate's answer. */
+  private publishPending = false;
+  /** Media that came while the gate decided (encoders send headers right after `publish`), replayed once allowed. */
+  private held: { msgs: RtmpMessage[]; bytes: number } | null = null;
   private subscriber: Subscriber | null = null;
   private playStreamId = 0;
   private closedFlag = false;
@@ -181,9 +190,9 @@ export class RtmpSession {
       case T.Video:
       case T.DataAmf0:
       case T.DataAmf3:
-        return this.onMedia(msg);
       case T.Aggregate:
-        return this.onAggregate(msg);
+        if (this.held !== null) return this.hold(msg);
+        return msg.type === T.Aggregate ? this.onAggregate(msg) : this.onMedia(msg);
       case T.CommandAmf0:
       case T.CommandAmf3: {
         const body = msg.type === T.CommandAmf3 ? msg.payload.subarray(1) : msg.payload;
@@ -192,6 +201,13 @@ export class RtmpSession {
       default:
         return; // chunk size, abort, ack, peer bandwidth: nothing to do here
     }
+  }
+
+  private hold(msg: RtmpMessage): void {
+    const held = this.held!;
+    held.bytes += msg.payload.byteLength;
+    if (held.bytes > MAX_HELD_BYTES) throw new RtmpProtocolError('too much media while the publish was being authorized');
+    held.msgs.push(msg);
   }
 
   private onMedia(msg: RtmpMessage): void {
@@ -242,7 +258,12 @@ export class RtmpSession {
         return;
       }
       case 'publish':
-        return this.onPublish(streamId, arg(0), arg(1));
+        this.onPublish(streamId, arg(0), arg(1)).catch((err: unknown) => {
+          if (err instanceof MediaError) this.log.warn({ code: err.code, err: err.message }, 'rtmp protocol error');
+          else this.log.error({ err }, 'rtmp publish failed');
+          this.close('publish failed', 'debug');
+        });
+        return;
       case 'play':
         this.onPlay(streamId, arg(0)).catch((err: unknown) => {
           this.log.error({ err }, 'rtmp play failed');
@@ -271,6 +292,9 @@ export class RtmpSession {
     const q = appValue.indexOf('?');
     this.app = (q >= 0 ? appValue.slice(0, q) : appValue).replace(/\/+$/, '');
     this.appQuery = q >= 0 ? appValue.slice(q + 1) : '';
+    // Some encoders put the query (a publish key) only in tcUrl.
+    const tcUrl = props?.tcUrl;
+    if (this.appQuery === '' && typeof tcUrl === 'string' && tcUrl.includes('?')) this.appQuery = tcUrl.slice(tcUrl.indexOf('?') + 1);
     const chunkSize = this.opts.chunkSize ?? 4096;
     this.send(windowAckSizeMessage(WINDOW_ACK_SIZE));
     this.send(setPeerBandwidthMessage(WINDOW_ACK_SIZE, 2));
@@ -302,15 +326,33 @@ export class RtmpSession {
     return { path: `${this.app}/${name}`, query };
   }
 
-  private onPublish(streamId: number, nameValue: Amf0Value, _type: Amf0Value): void {
+  private async onPublish(streamId: number, nameValue: Amf0Value, _type: Amf0Value): Promise<void> {
     const target = this.resolvePath(nameValue);
-    if (target === null || this.publisher !== null || this.subscriber !== null) {
+    if (target === null || this.publisher !== null || this.subscriber !== null || this.publishPending) {
       this.sendStatus(streamId, 'error', 'NetStream.Publish.BadName', 'invalid publish');
       return;
     }
+    let held: RtmpMessage[] = [];
+    if (this.opts.publishGate) {
+      this.publishPending = true;
+      this.held = { msgs: [], bytes: 0 };
+      const ip = this.socket.remoteAddress ?? '';
+      const verdict = await this.opts.publishGate({ path: target.path, query: target.query, ip, protocol: 'rtmp' }).finally(() => {
+        this.publishPending = false;
+        held = this.held?.msgs ?? [];
+        this.held = null;
+      });
+      if (this.closedFlag) return;
+      if (!verdict.allow) {
+        this.log.warn({ streamPath: target.path, reason: verdict.reason }, 'publish refused');
+        this.sendStatus(streamId, 'error', verdict.status, verdict.reason);
+        this.socket.end();
+        return;
+      }
+    }
     try {
       const info = target.query.length > 0
-        ? { protocol: 'rtmp', remote: this.remote, query: target.query }
+        ? { protocol: 'rtmp', remote: this.remote, query: redactedQuery(target.query) }
         : { protocol: 'rtmp', remote: this.remote };
       this.publisher = this.opts.hub.publish(target.path, info);
     } catch (err) {
@@ -330,6 +372,7 @@ export class RtmpSession {
     });
     this.send(userControlMessage(UserControlEvent.StreamBegin, streamId));
     this.sendStatus(streamId, 'status', 'NetStream.Publish.Start', `${target.path} is now published.`);
+    for (const msg of held) this.onMessage(msg);
   }
 
   private async onPlay(streamId: number, nameValue: Amf0Value): Promise<void> {
@@ -339,7 +382,7 @@ export class RtmpSession {
       return;
     }
     const info = target.query.length > 0
-      ? { protocol: 'rtmp', remote: this.remote, query: target.query }
+      ? { protocol: 'rtmp', remote: this.remote, query: redactedQuery(target.query) }
       : { protocol: 'rtmp', remote: this.remote };
     const busy = this.admission.admit();
     if (busy !== null) {

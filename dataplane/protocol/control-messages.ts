@@ -3,6 +3,7 @@ import { CloseCode } from './close-codes.js';
 import { CONTROL_MAX_FRAME_BYTES, encodeFrame, frameTypeGuard, type Frame } from './frame-codec.js';
 import { decodeJsonPayload } from './json-payload.js';
 import { ProtocolError } from './protocol-error.js';
+import { hasUnsafeText, UNSAFE_TEXT_MESSAGE } from './safe-text.js';
 
 /** Protocol revision carried in HELLO/WELCOME; must be 1 within ALPN stream-cascade/1. */
 export const PROTOCOL_REVISION = 1;
@@ -29,12 +30,14 @@ const u8 = z.number().int().min(0).max(0xff);
 const u32 = z.number().int().min(0).max(0xffff_ffff);
 const reason = z.string().max(512);
 const features = z.array(z.string().max(64)).max(32);
+/** A node name or stream path: shown to operators, so no control or bidi characters. */
+const safeName = (max: number) => z.string().min(1).max(max).refine((t) => !hasUnsafeText(t), UNSAFE_TEXT_MESSAGE);
 
 /** Schemas of every control message body (unknown fields are stripped). */
 export const controlMessageSchemas = {
   hello: z.object({
     protocol: z.number().int(),
-    name: z.string().min(1).max(128),
+    name: safeName(128),
     version: z.string().max(64),
     secret: z.string().min(1).max(1024).nullable(),
     instanceId: z.string().max(64).optional(),
@@ -58,9 +61,9 @@ export const controlMessageSchemas = {
     added: z
       .array(
         z.object({
-          path: z.string().min(1).max(512),
+          path: safeName(512),
           /** Issue 6: the nodes the stream is announced through, from the node that has it up to the sender. */
-          chain: z.array(z.string().min(1).max(128)).max(32).optional(),
+          chain: z.array(safeName(128)).max(32).optional(),
         }),
       )
       .max(1000),

@@ -15,8 +15,9 @@ import type { Logger } from '../logger.js';
 import type { Services } from '../services/index.js';
 import { useQueryLimits } from './use-query-limits.js';
 import { DEFAULT_DOCUMENT_LIMITS, useDocumentLimits, type DocumentLimits } from './use-document-limits.js';
-import { bearerMatches, useAdminToken, type AdminPolicy } from './admin-token.js';
+import { bearerMatches, isLocalCaller, mayMutate, useAdminToken, type AdminPolicy } from './admin-token.js';
 import { GraphQLWsGuard, DEFAULT_WS_LIMITS, type WsLimits } from './graphql-ws-guard.js';
+import { useCsrfPrevention } from './use-csrf-prevention.js';
 
 import { GRAPHQL_PATH } from './graphql-path.js';
 
@@ -100,14 +101,20 @@ export function createGraphQLEndpoint(
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
-    context: (init: InitialContext): GraphQLContext => ({ services, authorized: bearerMatches(policy, authorization(init)) }),
+    context: (init: InitialContext): GraphQLContext => ({
+      services,
+      authorized: mayMutate(policy, authorization(init), init.req !== undefined && isLocalCaller(init.req)),
+    }),
     maskedErrors: { maskError: maskError(log) },
     graphiql: { title: `stream-cascade · ${services.node.name}`, subscriptionsProtocol: 'WS' },
     // GraphiQL's bundled assets are ~18 MB of script (~40 MB of memory once loaded):
     // loaded on the first page view, not at start.
     renderGraphiQL: async (o) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(o),
     landingPage: false,
+    // No CORS headers: the API is for same-origin pages (GraphiQL, the console) and non-browser clients.
+    cors: false,
     plugins: [
+      useCsrfPrevention(),
       // With protectreads every operation needs the token: checked before the document is parsed.
       useDocumentLimits(
         limits.document,

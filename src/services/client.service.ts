@@ -13,6 +13,7 @@ import { ConfigError } from '../config.js';
 import type { EventBus } from './event-bus.js';
 import type { ClientEventKind, NodeEvents } from './events.js';
 import { uniqueViolation } from '../db/unique-violation.js';
+import { hasUnsafeText, UNSAFE_TEXT_MESSAGE } from '../../dataplane/protocol/safe-text.js';
 import type { ClientRecord } from './models.js';
 
 export type { ClientRecord } from './models.js';
@@ -22,7 +23,7 @@ const nameSchema = z
   .trim()
   .min(1, 'name must not be empty')
   .max(64, 'name must be at most 64 characters')
-  .regex(/^[^\u0000-\u001f\u007f]+$/, 'name must not contain control characters');
+  .refine((n) => !hasUnsafeText(n), `name ${UNSAFE_TEXT_MESSAGE}`);
 /** Shortest secret accepted for a new record or a secret change (REST, GraphQL, config, auto-registration). */
 export const MIN_SECRET_LENGTH = 12;
 const secretSchema = z
