@@ -1,5 +1,5 @@
 /**
- * Start-up steps of the lower nodes' identity (docs/security-identity.md): the upper
+ * Start-up steps of the lower nodes' identity (docs/SECURITY.md): the upper
  * node's key for stored secrets, and the credential a lower node presents.
  */
 import path from 'node:path';

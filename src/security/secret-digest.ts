@@ -1,5 +1,5 @@
 /**
- * How lower nodes' secrets are stored (docs/security-identity.md, "Stored secrets"):
+ * How lower nodes' secrets are stored (docs/SECURITY.md, "Stored secrets"):
  * HMAC-SHA-256, keyed with this installation's key (datadir/secret-hmac.key), of the
  * domain-separated SHA-256 of the secret. A leaked database alone does not allow
  * guessing secrets offline; lookups stay deterministic (one HMAC per connect).

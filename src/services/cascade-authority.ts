@@ -81,7 +81,7 @@ export class DatabaseCascadeAuthority implements CascadeAuthority {
   }
 
   /**
-   * Every link is bound to a secret (docs/security-identity.md): a HELLO without one is
+   * Every link is bound to a secret (docs/SECURITY.md): a HELLO without one is
    * refused whatever its name, and a record is only ever found by its secret. With
    * autoregister an unknown secret creates a record bound to it, within the server's
    * registration limits.

@@ -144,7 +144,7 @@ export class ClientService {
 
   /**
    * Names are unique; secrets are not checked at all: refusing a secret that another
-   * record uses would tell the caller that someone uses it (docs/security-identity.md).
+   * record uses would tell the caller that someone uses it (docs/SECURITY.md).
    */
   private async assertNameFree(m: EntityManager, name: string | undefined, exceptId?: number): Promise<void> {
     if (name === undefined) return;

@@ -1,7 +1,7 @@
 /**
  * Issue 14, "Identity of lower nodes": each test attacks real nodes over loopback
  * (QUIC, HTTP) the way someone who knows only names, or holds another certificate of
- * the same CA, would; docs/security-identity.md lists what the node does.
+ * the same CA, would; docs/SECURITY.md lists what the node does.
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
