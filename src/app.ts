@@ -64,7 +64,7 @@ export interface App {
   stop(): Promise<void>;
 }
 
-export interface BuildOptions {
+interface BuildOptions {
   logger?: Logger;
 }
 

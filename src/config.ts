@@ -26,7 +26,7 @@ export class ConfigError extends Error {
   }
 }
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** A string field parsed by `parse`, which returns the value or an error message. */
@@ -242,7 +242,7 @@ export type DatabaseConfig =
   | { kind: 'pglite'; url: string; dir: string | null }
   | { kind: 'postgres'; url: string };
 
-export interface CascadeServerConfig {
+interface CascadeServerConfig {
   listen: ListenAddress;
   certFile: string | null;
   keyFile: string | null;
@@ -261,7 +261,7 @@ export interface CascadeServerConfig {
   };
 }
 
-export interface CascadeClientConfig {
+interface CascadeClientConfig {
   server: { host: string; port: number };
   secret: string | null;
   autopush: boolean;
@@ -286,13 +286,13 @@ export interface PlayerConfig {
 }
 
 /** Bounds of GraphQL documents and graphql-ws connections (`http.maxquery*`, `http.ws*`). */
-export interface GraphQLLimitsConfig {
+interface GraphQLLimitsConfig {
   document: { maxBytes: number; maxTokens: number };
   ws: { perAddress: number; initTimeoutMs: number; idleMs: number };
 }
 
 /** Bounds of RTMP connections (`rtmp.maxpending`, `maxpendingtotal`, `maxperaddress`). */
-export interface RtmpLimitsConfig {
+interface RtmpLimitsConfig {
   maxPendingBytes: number;
   maxPendingTotalBytes: number;
   maxConnectionsPerAddress: number;

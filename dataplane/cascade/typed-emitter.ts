@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 
 /** A listener of one event. */
-export type Listener<T> = (payload: T) => void | Promise<void>;
+type Listener<T> = (payload: T) => void | Promise<void>;
 
 /**
  * Minimal typed event emitter. A listener that throws (or rejects) is logged and the

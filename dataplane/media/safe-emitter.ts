@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 
 /** Event name → listener argument tuple. */
-export type EventMap = { [event: string]: unknown[] };
+type EventMap = { [event: string]: unknown[] };
 
 /** Typed emitter; subclasses call {@link SafeEmitter.emit}. */
 export class SafeEmitter<E extends EventMap> {

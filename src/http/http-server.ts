@@ -20,7 +20,7 @@ import type { RelayRequestHandler } from './relay-route.js';
 import { isLoopback } from './relay-target.js';
 
 /** A handler the data plane adds (e.g. HTTP-FLV). Each returns false when the request is not its own. */
-export interface HttpExtension {
+interface HttpExtension {
   handleRequest?(req: IncomingMessage, res: ServerResponse): boolean;
   handleUpgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
 }
@@ -30,7 +30,7 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-export interface HttpServerOptions {
+interface HttpServerOptions {
   listen: ListenAddress;
   services: Services;
   logger: Logger;
@@ -44,7 +44,7 @@ export interface HttpServerOptions {
 }
 
 /** Largest request body any endpoint accepts (REST JSON, GraphQL POST). */
-export const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_BODY_BYTES = 1024 * 1024;
 
 /**
  * A body the server will not read: declared over {@link MAX_BODY_BYTES}, or a

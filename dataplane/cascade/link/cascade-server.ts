@@ -58,7 +58,7 @@ export const DEFAULT_SERVER_LIMITS: Readonly<CascadeServerLimits> = Object.freez
 });
 
 /** Options of {@link CascadeServer}. */
-export interface CascadeServerOptions {
+interface CascadeServerOptions {
   transport: Transport;
   listen: { host: string; port: number };
   tls: TlsIdentity;

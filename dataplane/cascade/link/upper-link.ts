@@ -109,7 +109,7 @@ export interface UpperLinkStatus {
 }
 
 /** Events of a {@link UpperLink}. */
-export interface UpperLinkEvents extends Record<string, unknown> {
+interface UpperLinkEvents extends Record<string, unknown> {
   stateChanged: UpperLinkStatus;
   /** The server announced streams. */
   announce: AnnounceMessage;
