@@ -296,7 +296,7 @@ async function main(): Promise<void> {
     procs.push(
       await startProcessNode(node('edge', edgeHttp, { 'cascade-client': { server: `127.0.0.1:${regionQuic}`, autopush: true } }), STARTUP_MS, flags('edge')),
     );
-    const [hq, region, edge] = procs as [ProcessNode, ProcessNode, ProcessNode];
+    const [, region, edge] = procs as [ProcessNode, ProcessNode, ProcessNode];
     await edge.waitLog((l) => l.msg === 'cascade link online', STARTUP_MS);
     await region.waitLog((l) => l.msg === 'cascade link online', STARTUP_MS);
 

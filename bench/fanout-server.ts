@@ -35,7 +35,8 @@ async function startOurs(): Promise<void> {
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' });
   const hub = new media.StreamHub({ logger });
   const play = { mergeWriteMs: args.mergeMs, maxPlayers: args.maxPlayers };
-  const rtmp = await media.startRtmpServer({ hub, logger, host: '127.0.0.1', port: 0, maxConnections: 20_000, ...play });
+  // Every player of the bench comes from loopback: no per-address bound.
+  const rtmp = await media.startRtmpServer({ hub, logger, host: '127.0.0.1', port: 0, maxConnections: 20_000, maxConnectionsPerAddress: 0, ...play });
   const flv = media.createFlvHandler({ hub, logger, ...play });
   const server = flvOnlyServer(flv);
   server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 });

@@ -1,7 +1,8 @@
-import type { UpstreamStatus } from '../src/services/cascade.service.js';
+import type { AutoregisterStatus, UpstreamStatus } from '../src/services/cascade.service.js';
 import type { AuthRejectedEvent } from '../src/services/events.js';
 import { builder } from './builder.js';
 import { ClientRef } from './client.js';
+import { NodeRef } from './node.js';
 
 // Live link facts of a lower node (server role).
 builder.objectFields(ClientRef, (t) => ({
@@ -27,6 +28,15 @@ const UpstreamStateEnum = builder.enumType('UpstreamState', {
   values: ['STOPPED', 'CONNECTING', 'ONLINE', 'BACKOFF', 'REJECTED'] as const,
 });
 
+const UpstreamTrustEnum = builder.enumType('UpstreamTrust', {
+  description: 'How the upper node is verified (cascade-client.trust).',
+  values: {
+    PIN: { description: 'Its certificate must have the pinned fingerprint (cascade-client.fingerprint).' },
+    CA: { description: 'Its certificate must chain to cascade-client.cafile and be valid for the host dialled.' },
+    TOFU: { description: 'Trust on first use: the first fingerprint seen (serverFingerprint) is kept in the datadir; a change is refused.' },
+  } as const,
+});
+
 const UpstreamRef = builder.objectRef<UpstreamStatus>('Upstream').implement({
   description: "This node's link to its upper node (client role).",
   fields: (t) => ({
@@ -44,9 +54,33 @@ const UpstreamRef = builder.objectRef<UpstreamStatus>('Upstream').implement({
     serverName: t.exposeString('serverName', { nullable: true }),
     serverVersion: t.exposeString('serverVersion', { nullable: true }),
     serverFingerprint: t.exposeString('serverFingerprint', { nullable: true }),
+    trust: t.field({ type: UpstreamTrustEnum, resolve: (s) => (s.trust === 'pin' ? 'PIN' : s.trust === 'ca' ? 'CA' : 'TOFU') }),
     nextAttemptAt: t.expose('nextAttemptAt', { type: 'DateTime', nullable: true }),
   }),
 });
+
+const AutoregisterRef = builder.objectRef<AutoregisterStatus>('Autoregister').implement({
+  description: 'Auto-registration of lower nodes: the effective bounds (0: no bound) and the counts (server role).',
+  fields: (t) => ({
+    enabled: t.exposeBoolean('enabled', { description: 'cascade-server.autoregister.' }),
+    perAddressPerHour: t.exposeInt('perAddressPerHour', { description: 'Records one source address may create per hour.' }),
+    perHour: t.exposeInt('perHour', { description: 'Records created per hour in all.' }),
+    ratePerSec: t.exposeFloat('ratePerSec', { description: 'Records created per second in the long run.' }),
+    burst: t.exposeInt('burst', { description: 'Records created at once after a quiet period.' }),
+    created: t.exposeInt('created', { description: 'Records created by auto-registration since start.' }),
+    createdThisHour: t.exposeInt('createdThisHour', { description: 'Records created in the current hour window.' }),
+    refused: t.exposeInt('refused', { description: 'Registrations refused by the bounds since start (each also an authRejected event).' }),
+  }),
+});
+
+builder.objectField(NodeRef, 'autoregister', (t) =>
+  t.field({
+    type: AutoregisterRef,
+    nullable: true,
+    description: 'Auto-registration bounds and counts; null without the cascade server role.',
+    resolve: (_n, _a, ctx) => ctx.services.cascade.autoregister(),
+  }),
+);
 
 const AuthRejectedRef = builder.objectRef<AuthRejectedEvent>('AuthRejected').implement({
   description: 'A lower node that tried to connect and was refused.',

@@ -10,7 +10,9 @@ export const ClientRef = builder.objectRef<ClientRecord>('CascadeClient').implem
     ip: t.exposeString('ip', { nullable: true, description: 'Last remote address; null until its first connect.' }),
     online: t.exposeBoolean('online'),
     autoregistered: t.exposeBoolean('autoregistered'),
-    hasSecret: t.exposeBoolean('hasSecret'),
+    hasSecret: t.exposeBoolean('hasSecret', {
+      description: 'False for a record auto-registered by an earlier version without a secret: no link is bound to it until a secret is set.',
+    }),
     version: t.exposeString('version', { nullable: true, description: 'Program version from its last hello.' }),
     connectedSince: t.expose('connectedSince', { type: 'DateTime', nullable: true }),
     lastSeen: t.expose('lastSeen', { type: 'DateTime', nullable: true }),
@@ -48,6 +50,7 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   createClient: t.field({
     type: ClientRef,
+    description: 'A lower node record. The secret is 12-256 characters and may equal another record\'s (the answer never tells).',
     args: { name: t.arg.string({ required: true }), secret: t.arg.string({ required: true }) },
     resolve: (_r, args, ctx) => ctx.services.clients.create({ name: args.name, secret: args.secret }),
   }),

@@ -7,7 +7,7 @@ import { createFlvHandler, startRtmpServer, StreamHub, type RtmpServer } from '.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { UpperLink, CascadeServer, Forwarding, relayResponder } from '../dataplane/cascade/index.js';
+import { UpperLink, CascadeServer, Forwarding, relayResponder, type RelayExecutor } from '../dataplane/cascade/index.js';
 import { CloseCode, StreamKind } from '../dataplane/protocol/index.js';
 import {
   createLeanQuicTransport,
@@ -33,7 +33,10 @@ import { createRelayRoute } from './http/relay-route.js';
 import { RelayService } from './services/relay.service.js';
 import { createLogger, type Logger } from './logger.js';
 import { Lifecycle } from './lifecycle.js';
-import { ClientService } from './services/client.service.js';
+import type { ClientService } from './services/client.service.js';
+import { lowerNodeSecret, openClientService } from './security/identity-setup.js';
+import { createPublishGate, reservedBy } from './services/publish-auth.js';
+import { nodeSecurity } from './services/node-security.js';
 import { EventBus } from './services/event-bus.js';
 import type { NodeEvents } from './services/events.js';
 import type { NodeRole, Services } from './services/index.js';
@@ -61,7 +64,7 @@ export interface App {
   stop(): Promise<void>;
 }
 
-export interface BuildOptions {
+interface BuildOptions {
   logger?: Logger;
 }
 
@@ -136,7 +139,7 @@ function nodeRoles(config: Config): NodeRole[] {
 async function startParts(config: Config, logger: Logger, roles: NodeRole[], parts: Lifecycle): Promise<Running> {
   const db = await parts.start('database', () => openDatabase(config.database, logger), (d) => d.close());
   const events = new EventBus<NodeEvents>((err, topic) => logger.error({ err, topic }, 'event listener failed'));
-  const clients = new ClientService(db, events);
+  const clients = await openClientService(db, events, config.datadir, logger);
   const n = await clients.markAllOffline();
   if (n > 0) logger.info({ count: n }, 'clients marked offline at start');
   const transport = linkTransport(config, logger);
@@ -164,10 +167,10 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
   const pullRules = new PullRuleService(db, cc?.pull ?? [], upper && forwarding ? (rules) => forwarding.setPullRules(rules) : null);
   await pullRules.load();
   const services: Services = {
-    node: { name: config.name, version: VERSION, startedAt: new Date(), roles, fingerprint: server?.fingerprint ?? null },
+    node: { name: config.name, version: VERSION, startedAt: new Date(), roles, fingerprint: server?.fingerprint ?? null, security: nodeSecurity(config) },
     clients,
     streams,
-    cascade: new CascadeService(server, upper),
+    cascade: new CascadeService(server, upper, sc?.autoregister ?? false),
     forwarding: new ForwardingService(forwarding, hub, clients, server, upper, pullRules, events, config.name),
     relay: new RelayService(clients, server),
     events,
@@ -177,9 +180,23 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
   const relayInternal = { token: randomBytes(24).toString('base64url') };
   const admin = { token: config.http.token, protectReads: config.http.protectReads };
 
+  // Forwarding registers its stream handlers and hub hooks before the listeners and the
+  // links start, so nothing arrives unhandled; it is stopped again first of all (below).
+  if (forwarding) await parts.start('forwarding', () => forwarding.start(), () => forwarding.stop());
+
   const rtmp = await parts.start(
     'RTMP',
-    () => startRtmpServer({ hub, logger, host: config.rtmp.listen.host ?? '0.0.0.0', port: config.rtmp.listen.port, ...playback(config.rtmp) }),
+    () =>
+      startRtmpServer({
+        hub,
+        logger,
+        host: config.rtmp.listen.host ?? '0.0.0.0',
+        port: config.rtmp.listen.port,
+        ...playback(config.rtmp),
+        ...config.rtmp.limits,
+        // A stream a connected lower node announced is its own: nobody without a key may take its path here.
+        publishGate: createPublishGate({ config: config.rtmp.publish, reservedBy: (p) => reservedBy(forwarding, server, p), logger }),
+      }),
     (r) => r.close(),
   );
   const flv = createFlvHandler({ hub, logger, ...playback(config.http) });
@@ -193,6 +210,7 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
         routes: [...clientRoutes, ...streamRoutes],
         extensions: [flv],
         admin,
+        graphql: config.http.graphql,
         relay: createRelayRoute({ policy: sc?.relayApi ?? null, admin, relay: services.relay, internal: relayInternal }),
       }),
     async (h) => {
@@ -206,23 +224,12 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
     await parts.start('cascade server', () => startCascadeServer(lower.server, config, logger), (s) => s.stop());
   }
   if (upper && cc) {
-    await parts.start(
-      'cascade client',
-      () => {
-        upper.onStream(
-          StreamKind.ApiRelay,
-          relayResponder({
-            execute: createRelayExecutor({ policy: cc.relayApi, listener: () => http.address, internal: relayInternal, nodeName: config.name, logger }),
-          }),
-        );
-        upper.start();
-        return upper;
-      },
-      (u) => u.stop(),
-    );
+    const execute = createRelayExecutor({ policy: cc.relayApi, listener: () => http.address, internal: relayInternal, nodeName: config.name, logger });
+    await parts.start('cascade client', () => startUpperLink(upper, execute), (u) => u.stop());
   }
   await parts.start('forwarding service', () => services.forwarding, (f) => f.close());
-  if (forwarding) await parts.start('forwarding', () => forwarding.start(), () => forwarding.stop());
+  // The first thing stopped: no pull or push is retried while the links close (stop is idempotent).
+  if (forwarding) parts.stopFirst('forwarding', () => forwarding.stop());
   return { services, hub, transport, http, rtmp, server };
 }
 
@@ -242,7 +249,11 @@ async function buildCascadeServer(
     logger,
     serverName: config.name,
     version: VERSION,
-    limits: { admissionRatePerSec: sc.admission.ratePerSec, admissionBurst: sc.admission.burst },
+    limits: {
+      admissionRatePerSec: sc.admission.ratePerSec,
+      admissionBurst: sc.admission.burst,
+      registration: { perAddress: sc.autoregisterLimit.perAddress, perWindow: sc.autoregisterLimit.perHour, ratePerSec: sc.autoregisterLimit.ratePerSec, burst: sc.autoregisterLimit.burst },
+    },
   });
   // Status updates lost during a database outage are re-synced from the live links.
   authority.setLiveLinks(() => server.sessions());
@@ -264,6 +275,13 @@ async function startCascadeServer(server: CascadeServer, config: Config, logger:
   return server;
 }
 
+/** Answers API calls relayed from above with `execute`, then connects to the upper node. */
+function startUpperLink(upper: UpperLink, execute: RelayExecutor): UpperLink {
+  upper.onStream(StreamKind.ApiRelay, relayResponder({ execute }));
+  upper.start();
+  return upper;
+}
+
 /** The cascade client role: the link to the upper node (not yet connecting). */
 async function buildUpperLink(
   config: Config,
@@ -274,7 +292,7 @@ async function buildUpperLink(
     transport: deps.transport,
     server: cc.server,
     ...(cc.localAddress !== null ? { localAddress: cc.localAddress } : {}),
-    secret: cc.secret,
+    secret: await lowerNodeSecret(config, deps.logger),
     name: config.name,
     version: VERSION,
     verify: {
@@ -316,15 +334,17 @@ function linkTransport(config: Config, logger: Logger): Transport {
   if (
     q.congestion === LEAN_QUIC_DEFAULTS.congestionControl &&
     q.maxUdpPayloadBytes === LEAN_QUIC_DEFAULTS.maxUdpPayloadBytes &&
-    q.udp === LEAN_QUIC_DEFAULTS.udp
+    q.udp === LEAN_QUIC_DEFAULTS.udp &&
+    q.retry === 'auto'
   ) {
     return defaultTransport;
   }
-  logger.info({ congestion: q.congestion, maxUdpPayloadBytes: q.maxUdpPayloadBytes, udp: q.udp }, 'QUIC tuned by config');
+  logger.info({ congestion: q.congestion, maxUdpPayloadBytes: q.maxUdpPayloadBytes, udp: q.udp, retry: q.retry }, 'QUIC tuned by config');
   return createLeanQuicTransport({
     congestionControl: q.congestion,
     maxUdpPayloadBytes: q.maxUdpPayloadBytes,
     udp: q.udp,
+    statelessRetry: q.retry === 'auto' ? 'auto' : q.retry === 'on',
   });
 }
 

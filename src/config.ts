@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { hasUnsafeText, UNSAFE_TEXT_MESSAGE } from '../dataplane/protocol/safe-text.js';
 import { isValidPullUrl, isValidStreamPath } from '../dataplane/media/stream-path.js';
 import {
   type Cidr,
@@ -25,7 +26,7 @@ export class ConfigError extends Error {
   }
 }
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** A string field parsed by `parse`, which returns the value or an error message. */
@@ -61,6 +62,8 @@ const relayServer = z
     timeout: duration(15_000),
     /** Largest relayed request body, bytes. */
     maxbody: z.number().int().min(0).max(1 << 30).default(16 * 1024 * 1024),
+    /** Pass a lower node's Set-Cookie on to the caller (off: cookies would land on this node's origin). */
+    allowsetcookie: z.boolean().default(false),
   })
   .prefault({});
 
@@ -68,6 +71,25 @@ const relayClient = z
   .strictObject({
     enable: z.boolean().default(false),
     whitelist: z.array(cidr).default([]),
+  })
+  .prefault({});
+
+const publishKey = z.string().min(8, 'must be at least 8 characters').max(256);
+
+/** `rtmp.publish`: who may publish. */
+const publishAuth = z
+  .strictObject({
+    /** Keys that allow publishing any path. */
+    keys: z.array(publishKey).default([]),
+    /** Keys per stream path ("live/cam": key or [keys]). */
+    paths: z.record(z.string().refine(isValidStreamPath, 'expected stream paths like "live/camera1" as keys'), z.union([publishKey, z.array(publishKey).min(1)])).default({}),
+    /** URL asked (POST JSON) before each publish: 2xx allows. */
+    hook: z
+      .string()
+      .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'expected an http:// or https:// URL')
+      .optional(),
+    /** How long the hook may take, ms; no answer in time refuses. */
+    hooktimeout: z.number().int().min(1).max(60_000).default(3_000),
   })
   .prefault({});
 
@@ -85,7 +107,7 @@ const playerKeys = {
 };
 
 const fileSchema = z.strictObject({
-  name: z.string().min(1).max(64).regex(/^[^\u0000-\u001f]+$/, 'must not contain control characters').optional(),
+  name: z.string().min(1).max(64).refine((n) => !hasUnsafeText(n), UNSAFE_TEXT_MESSAGE).optional(),
   datadir: z.string().min(1).default('./data'),
   http: z
     .strictObject({
@@ -94,10 +116,32 @@ const fileSchema = z.strictObject({
       token: z.string().min(8, 'must be at least 8 characters').optional(),
       /** With a token: reads need it too. */
       protectreads: z.boolean().default(false),
+      /** Largest GraphQL document, bytes (checked before parsing). */
+      maxquerybytes: z.number().int().min(1024).max(1024 * 1024).default(64 * 1024),
+      /** Most tokens in a GraphQL document (the parser stops past it). */
+      maxquerytokens: z.number().int().min(100).max(1_000_000).default(5_000),
+      /** graphql-ws connections from one source address (IPv6: one /64); 0 = no bound. */
+      wsperaddress: z.number().int().min(0).default(32),
+      /** graphql-ws: close a connection without connection_init after, ms. */
+      wsinit: z.number().int().min(100).max(60_000).default(3_000),
+      /** graphql-ws: close a connection without any subscription after, ms; 0 = never. */
+      wsidle: duration(60_000),
       ...playerKeys,
     })
     .prefault({}),
-  rtmp: z.strictObject({ listenaddr: listenAddr.default({ host: null, port: 1935 }), ...playerKeys }).prefault({}),
+  rtmp: z
+    .strictObject({
+      listenaddr: listenAddr.default({ host: null, port: 1935 }),
+      publish: publishAuth,
+      ...playerKeys,
+      /** Bytes one connection may hold in unfinished messages (also the largest message). */
+      maxpending: z.number().int().min(65_536).max(256 * 1024 * 1024).default(8 * 1024 * 1024),
+      /** Bytes all connections together may hold in unfinished messages; 0 = no bound. */
+      maxpendingtotal: z.number().int().min(0).default(64 * 1024 * 1024),
+      /** Connections from one source address (IPv6: one /64); 0 = no bound. */
+      maxperaddress: z.number().int().min(0).default(32),
+    })
+    .prefault({}),
   database: z
     .strictObject({
       url: z
@@ -114,6 +158,8 @@ const fileSchema = z.strictObject({
       maxudppayload: z.number().int().min(1200).max(65527).default(1350),
       /** UDP socket: native batch addon (recvmmsg/sendmmsg/GSO), node:dgram, or auto (native when it loads). */
       udp: z.enum(['auto', 'native', 'dgram']).default('auto'),
+      /** Server: address validation (QUIC Retry) off, always on, or on by itself under a handshake flood. */
+      retry: z.enum(['off', 'on', 'auto']).default('auto'),
     })
     .prefault({}),
   /** Stream forwarding across the cascade. */
@@ -139,6 +185,19 @@ const fileSchema = z.strictObject({
         })
         .prefault({}),
       autoregister: z.boolean().default(true),
+      /** Bounds on records created by auto-registration (0: that bound off). */
+      autoregisterlimit: z
+        .strictObject({
+          /** Records per source address per hour. */
+          peraddress: z.number().int().min(0).default(10),
+          /** Records per hour in all. */
+          perhour: z.number().int().min(0).default(100),
+          /** Records per second in the long run. */
+          rate: z.number().min(0).default(1),
+          /** Records at once after a quiet period. */
+          burst: z.number().int().min(1).default(20),
+        })
+        .prefault({}),
       /** Admission of new cascade links (token bucket; PROTOCOL.md §6 Admission). */
       admission: z
         .strictObject({
@@ -155,7 +214,9 @@ const fileSchema = z.strictObject({
   'cascade-client': z
     .strictObject({
       server: dialAddr,
-      secret: z.string().min(1).max(256).optional(),
+      secret: z.string().min(12, 'must be at least 12 characters').max(256, 'must be at most 256 characters').optional(),
+      /** How the upper node is verified: pinned fingerprint, CA, or trust on first use. */
+      trust: z.enum(['pin', 'ca', 'tofu']).optional(),
       autopush: z.boolean().default(false),
       fingerprint: fingerprint.optional(),
       /** PEM CA bundle to verify the upper node with (instead of a fingerprint). */
@@ -187,11 +248,13 @@ export type DatabaseConfig =
   | { kind: 'pglite'; url: string; dir: string | null }
   | { kind: 'postgres'; url: string };
 
-export interface CascadeServerConfig {
+interface CascadeServerConfig {
   listen: ListenAddress;
   certFile: string | null;
   keyFile: string | null;
   autoregister: boolean;
+  /** Bounds on auto-registration: per source address per hour, per hour in all, rate and burst (0: off). */
+  autoregisterLimit: { perAddress: number; perHour: number; ratePerSec: number; burst: number };
   admission: { ratePerSec: number; burst: number };
   relayApi: {
     enable: boolean;
@@ -199,15 +262,20 @@ export interface CascadeServerConfig {
     trustedProxies: readonly Cidr[];
     timeoutMs: number;
     maxBodyBytes: number;
+    /** Pass a lower node's Set-Cookie on to the caller. */
+    allowSetCookie: boolean;
   };
 }
 
-export interface CascadeClientConfig {
+interface CascadeClientConfig {
   server: { host: string; port: number };
   secret: string | null;
   autopush: boolean;
   fingerprint: string | null;
   caFile: string | null;
+  /** How the upper node is verified; `trustExplicit` false when derived (tofu by default). */
+  trust: 'pin' | 'ca' | 'tofu';
+  trustExplicit: boolean;
   relayApi: { enable: boolean; whitelist: readonly Cidr[] };
   pull: readonly { streamPath: string; pullUrl: string }[];
   /** Local IP address to send the link from; null: any. */
@@ -223,18 +291,36 @@ export interface PlayerConfig {
   maxPlayers: number;
 }
 
+/** Bounds of GraphQL documents and graphql-ws connections (`http.maxquery*`, `http.ws*`). */
+interface GraphQLLimitsConfig {
+  document: { maxBytes: number; maxTokens: number };
+  ws: { perAddress: number; initTimeoutMs: number; idleMs: number };
+}
+
+/** Bounds of RTMP connections (`rtmp.maxpending`, `maxpendingtotal`, `maxperaddress`). */
+interface RtmpLimitsConfig {
+  maxPendingBytes: number;
+  maxPendingTotalBytes: number;
+  maxConnectionsPerAddress: number;
+}
+
 export interface Config {
   /** The file it came from, or null for built-in defaults. */
   file: string | null;
   name: string;
   /** Absolute path of the data directory. */
   datadir: string;
-  http: { listen: ListenAddress; token: string | null; protectReads: boolean } & PlayerConfig;
-  rtmp: { listen: ListenAddress } & PlayerConfig;
+  http: { listen: ListenAddress; token: string | null; protectReads: boolean; graphql: GraphQLLimitsConfig } & PlayerConfig;
+  rtmp: {
+    listen: ListenAddress;
+    limits: RtmpLimitsConfig;
+    /** Who may publish; all empty/null: anyone (except on paths of lower nodes). */
+    publish: { keys: readonly string[]; paths: Readonly<Record<string, readonly string[]>>; hook: string | null; hookTimeoutMs: number };
+  } & PlayerConfig;
   database: DatabaseConfig;
   log: { level: LogLevel };
   /** QUIC tuning of the cascade links. */
-  quic: { congestion: 'cubic' | 'reno' | 'bbr'; maxUdpPayloadBytes: number; udp: 'auto' | 'native' | 'dgram' };
+  quic: { congestion: 'cubic' | 'reno' | 'bbr'; maxUdpPayloadBytes: number; udp: 'auto' | 'native' | 'dgram'; retry: 'off' | 'on' | 'auto' };
   forwarding: { onDemandGraceMs: number; onDemand: { maxPending: number; maxPendingPerClient: number; missTtlMs: number } };
   cascadeServer: CascadeServerConfig | null;
   cascadeClient: CascadeClientConfig | null;
@@ -248,7 +334,7 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): { path: string; m
   let message = issue.message;
   if (issue.code === 'invalid_type') {
     const input = valueAt(raw, issue.path);
-    message = input === undefined ? 'is required' : `expected ${article(issue.expected)}, got ${typeName(input)}`;
+    message = input === undefined ? 'is required' : `expected ${article(issue.expected)}, got ${typeName(input, isSecretPath(issue.path))}`;
   } else if (issue.code === 'invalid_value' && 'values' in issue) {
     message = `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   }
@@ -268,11 +354,18 @@ function article(t: string): string {
   return /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`;
 }
 
-function typeName(v: unknown): string {
+/** Keys whose values are credentials: an error names their type, never the value. */
+const SECRET_KEYS = new Set(['token', 'secret', 'keys', 'paths', 'hook', 'url']);
+
+function isSecretPath(p: readonly PropertyKey[]): boolean {
+  return p.some((k) => typeof k === 'string' && SECRET_KEYS.has(k));
+}
+
+function typeName(v: unknown, secret = false): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
-  return `${typeof v} ${JSON.stringify(v)}`;
+  return secret ? `a ${typeof v}` : `${typeof v} ${JSON.stringify(v)}`;
 }
 
 function formatPath(p: readonly PropertyKey[]): string {
@@ -313,11 +406,34 @@ function normalise(file: string | null, c: FileConfig, baseDir: string): Config 
     file,
     name: c.name ?? os.hostname(),
     datadir,
-    http: { listen: c.http.listenaddr, token: c.http.token ?? null, protectReads: c.http.protectreads, ...players(c.http) },
-    rtmp: { listen: c.rtmp.listenaddr, ...players(c.rtmp) },
+    http: {
+      listen: c.http.listenaddr,
+      token: c.http.token ?? null,
+      protectReads: c.http.protectreads,
+      graphql: {
+        document: { maxBytes: c.http.maxquerybytes, maxTokens: c.http.maxquerytokens },
+        ws: { perAddress: c.http.wsperaddress, initTimeoutMs: c.http.wsinit, idleMs: c.http.wsidle },
+      },
+      ...players(c.http),
+    },
+    rtmp: {
+      listen: c.rtmp.listenaddr,
+      limits: {
+        maxPendingBytes: c.rtmp.maxpending,
+        maxPendingTotalBytes: c.rtmp.maxpendingtotal,
+        maxConnectionsPerAddress: c.rtmp.maxperaddress,
+      },
+      publish: {
+        keys: c.rtmp.publish.keys,
+        paths: Object.fromEntries(Object.entries(c.rtmp.publish.paths).map(([p, k]) => [p, typeof k === 'string' ? [k] : k])),
+        hook: c.rtmp.publish.hook ?? null,
+        hookTimeoutMs: c.rtmp.publish.hooktimeout,
+      },
+      ...players(c.rtmp),
+    },
     database: resolveDatabase(c.database.url, datadir),
     log: { level: c.log.level },
-    quic: { congestion: c.quic.congestion, maxUdpPayloadBytes: c.quic.maxudppayload, udp: c.quic.udp },
+    quic: { congestion: c.quic.congestion, maxUdpPayloadBytes: c.quic.maxudppayload, udp: c.quic.udp, retry: c.quic.retry },
     forwarding: {
       onDemandGraceMs: c.forwarding.ondemandgrace,
       onDemand: { maxPending: c.forwarding.ondemandpending, maxPendingPerClient: c.forwarding.ondemandperclient, missTtlMs: c.forwarding.ondemandmissttl },
@@ -328,6 +444,12 @@ function normalise(file: string | null, c: FileConfig, baseDir: string): Config 
           certFile: rel(server.quic.certfile),
           keyFile: rel(server.quic.keyfile),
           autoregister: server.autoregister,
+          autoregisterLimit: {
+            perAddress: server.autoregisterlimit.peraddress,
+            perHour: server.autoregisterlimit.perhour,
+            ratePerSec: server.autoregisterlimit.rate,
+            burst: server.autoregisterlimit.burst,
+          },
           admission: { ratePerSec: server.admission.rate, burst: server.admission.burst },
           relayApi: {
             enable: server.relayapi.enable,
@@ -335,6 +457,7 @@ function normalise(file: string | null, c: FileConfig, baseDir: string): Config 
             trustedProxies: server.relayapi.trustedproxies,
             timeoutMs: server.relayapi.timeout,
             maxBodyBytes: server.relayapi.maxbody,
+            allowSetCookie: server.relayapi.allowsetcookie,
           },
         }
       : null,
@@ -345,6 +468,8 @@ function normalise(file: string | null, c: FileConfig, baseDir: string): Config 
           autopush: client.autopush,
           fingerprint: client.fingerprint ?? null,
           caFile: rel(client.cafile),
+          trust: client.trust ?? (client.fingerprint ? 'pin' : client.cafile ? 'ca' : 'tofu'),
+          trustExplicit: client.trust !== undefined,
           relayApi: { enable: client.relayapi.enable, whitelist: client.relayapi.whitelist },
           pull: client.pull.map((p) => ({ streamPath: p.streampath, pullUrl: p.pullurl })),
           localAddress: client.localaddr ?? null,
@@ -369,8 +494,14 @@ export function configFromObject(raw: unknown, label = 'config', baseDir = proce
   if (server && (server.quic.certfile === undefined) !== (server.quic.keyfile === undefined)) {
     throw new ConfigError(`${label}: cascade-server.quic: certfile and keyfile go together (set both or neither)`);
   }
-  if (c['cascade-client']?.fingerprint && c['cascade-client'].cafile) {
+  const cc = c['cascade-client'];
+  if (cc?.fingerprint && cc.cafile) {
     throw new ConfigError(`${label}: cascade-client: set fingerprint or cafile, not both`);
+  }
+  if (cc?.trust === 'pin' && !cc.fingerprint) throw new ConfigError(`${label}: cascade-client.trust: "pin" needs cascade-client.fingerprint`);
+  if (cc?.trust === 'ca' && !cc.cafile) throw new ConfigError(`${label}: cascade-client.trust: "ca" needs cascade-client.cafile`);
+  if (cc?.trust === 'tofu' && (cc.fingerprint || cc.cafile)) {
+    throw new ConfigError(`${label}: cascade-client.trust: "tofu" cannot go with ${cc.fingerprint ? 'fingerprint' : 'cafile'} (that is "${cc.fingerprint ? 'pin' : 'ca'}")`);
   }
   return normalise(label === 'config' ? null : label, c, baseDir);
 }

@@ -18,7 +18,6 @@ export const ErrorCatalog = {
   NOT_FOUND: { status: 404, envelope: 404 },
   METHOD_NOT_ALLOWED: { status: 405, envelope: 405 },
   NAME_TAKEN: { status: 409, envelope: 409 },
-  SECRET_TAKEN: { status: 409, envelope: 409 },
   CONFLICT: { status: 409, envelope: 409 },
   LENGTH_REQUIRED: { status: 411, envelope: 411 },
   PAYLOAD_TOO_LARGE: { status: 413, envelope: 413 },
@@ -29,7 +28,7 @@ export const ErrorCatalog = {
   TIMEOUT: { status: 504, envelope: 504 },
 } as const;
 
-export type ErrorCode = keyof typeof ErrorCatalog;
+type ErrorCode = keyof typeof ErrorCatalog;
 
 /** An expected failure with a message safe to show to the caller. */
 export class AppError extends CodedError<ErrorCode> {

@@ -17,6 +17,11 @@ export class Lifecycle {
     return part;
   }
 
+  /** Registers `stop` to run before every part started so far (for a part started early that must stop early too). */
+  stopFirst(name: string, stop: () => Promise<void> | void): void {
+    this.started.push({ name, stop });
+  }
+
   /** Stops every started part, last started first; a failing stop is logged and the others still stop. */
   async stop(): Promise<void> {
     for (let p = this.started.pop(); p; p = this.started.pop()) {

@@ -31,6 +31,8 @@ export type { TagSink } from './subscriber-pump.js';
 export { startRtmpServer } from './rtmp-server.js';
 export type { RtmpServer, RtmpServerOptions } from './rtmp-server.js';
 export type { RtmpSessionOptions } from './rtmp-session.js';
+export { redactedQuery } from './publish-gate.js';
+export type { PublishGate, PublishRequest, PublishVerdict } from './publish-gate.js';
 export { createFlvHandler, flvPathOf, buildOnMetaData } from './http-flv.js';
 export type { FlvHandler, FlvHandlerOptions } from './http-flv.js';
 export { RtmpChunkDecoder } from './rtmp-chunk-decoder.js';

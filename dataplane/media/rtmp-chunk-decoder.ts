@@ -7,12 +7,23 @@
  * and others omit: a continuation's 4 bytes are consumed only when they repeat
  * the extended timestamp), Set Chunk Size and Abort (applied here, and still
  * passed on). Bounded: message size, number of chunk streams, and the bytes of
- * partial messages held at once. Any violation throws {@link RtmpChunkError};
+ * partial messages held at once (per decoder, and through an optional shared
+ * allowance across decoders). Any violation throws {@link RtmpChunkError};
  * after an error the decoder refuses further input.
+ *
+ * Memory follows the bytes received, never the length a header declares: a
+ * message's body grows by doubling (from {@link MIN_BODY_ALLOC} up to its
+ * length) as its chunks arrive, and what is held is counted as allocated.
+ * Bodies are copied out of the input, so a held message never pins a larger
+ * socket read buffer.
  */
 import { RtmpChunkError } from './errors.js';
 import { RtmpMessageType, type RtmpMessage } from './rtmp-message.js';
 import { copyBytes } from './bytes.js';
+import type { PendingAllowance } from './rtmp-pending-budget.js';
+
+/** First allocation of a message body that does not fit in one piece, bytes. */
+const MIN_BODY_ALLOC = 16 * 1024;
 
 /** Limits of a {@link RtmpChunkDecoder}. */
 export interface RtmpChunkDecoderOptions {
@@ -24,6 +35,8 @@ export interface RtmpChunkDecoderOptions {
   maxChunkSize?: number;
   /** Most bytes of incomplete messages held across all chunk streams. Default 32 MiB. */
   maxPendingBytes?: number;
+  /** A share of a budget across decoders (the node-wide bound); every held byte is drawn from it too. */
+  allowance?: PendingAllowance;
 }
 
 interface ChunkStream {
@@ -34,7 +47,8 @@ interface ChunkStream {
   length: number;
   type: number;
   streamId: number;
-  pieces: Uint8Array[];
+  /** Body received so far (its first `received` bytes), or null before the first byte. */
+  body: Uint8Array | null;
   received: number;
   inMessage: boolean;
 }
@@ -49,6 +63,7 @@ export class RtmpChunkDecoder {
   private readonly maxChunkStreams: number;
   private readonly maxChunkSize: number;
   private readonly maxPendingBytes: number;
+  private readonly allowance: PendingAllowance | null;
   private readonly streams = new Map<number, ChunkStream>();
   private leftover: Uint8Array | null = null;
   private cur: ChunkStream | null = null;
@@ -62,7 +77,9 @@ export class RtmpChunkDecoder {
     maxChunkStreams = 64,
     maxChunkSize = 16 * 1024 * 1024, // 16 MiB
     maxPendingBytes = 32 * 1024 * 1024, // 32 MiB
+    allowance,
   }: RtmpChunkDecoderOptions = {}) {
+    this.allowance = allowance ?? null;
     this.maxMessageSize = maxMessageSize;
     this.maxChunkStreams = maxChunkStreams;
     this.maxChunkSize = maxChunkSize;
@@ -86,9 +103,7 @@ export class RtmpChunkDecoder {
           const n = Math.min(this.bodyLeft, buf.length - p);
           if (n === 0) break;
           const cs = this.cur as ChunkStream;
-          cs.pieces.push(buf.subarray(p, p + n));
-          cs.received += n;
-          this.pendingBytes += n;
+          this.append(cs, buf, p, n);
           p += n;
           this.bodyLeft -= n;
           if (this.bodyLeft === 0 && cs.received === cs.length) this.complete(this.curCsid, cs, onMessage);
@@ -185,7 +200,7 @@ export class RtmpChunkDecoder {
         length: 0,
         type: 0,
         streamId: 0,
-        pieces: [],
+        body: null,
         received: 0,
         inMessage: false,
       };
@@ -213,15 +228,12 @@ export class RtmpChunkDecoder {
       cs.type = type;
       cs.streamId = streamId;
       cs.received = 0;
-      cs.pieces = [];
+      cs.body = null;
       cs.inMessage = true;
       if (length === 0) {
         this.complete(csid, cs, onMessage);
         return q;
       }
-    }
-    if (this.pendingBytes + Math.min(this.chunkSize, cs.length - cs.received) > this.maxPendingBytes) {
-      throw new RtmpChunkError('too many bytes of incomplete messages', 'RTMP_PENDING_TOO_LARGE');
     }
     this.cur = cs;
     this.curCsid = csid;
@@ -229,22 +241,57 @@ export class RtmpChunkDecoder {
     return q;
   }
 
-  private complete(csid: number, cs: ChunkStream, onMessage: (msg: RtmpMessage) => void): void {
-    let payload: Uint8Array;
-    if (cs.pieces.length === 1) {
-      payload = copyBytes(cs.pieces[0] as Uint8Array);
-    } else {
-      payload = new Uint8Array(cs.length);
-      let o = 0;
-      for (const piece of cs.pieces) {
-        payload.set(piece, o);
-        o += piece.length;
-      }
+  /** Bytes of incomplete messages held now (as allocated). */
+  get pending(): number {
+    return this.pendingBytes;
+  }
+
+  /** Drops every incomplete message and gives its bytes back (the connection is closing). */
+  release(): void {
+    for (const cs of this.streams.values()) this.drop(cs);
+  }
+
+  /** Copies `n` bytes of `buf` at `p` into the message body, growing it by doubling. */
+  private append(cs: ChunkStream, buf: Uint8Array, p: number, n: number): void {
+    const need = cs.received + n;
+    const have = cs.body?.length ?? 0;
+    if (need > have) {
+      // A message arriving in one piece is allocated at its size; a longer one grows by doubling.
+      const size = Math.min(cs.length, Math.max(need, have * 2, need < cs.length ? MIN_BODY_ALLOC : 0));
+      this.charge(size - have);
+      const body = new Uint8Array(size);
+      if (cs.body !== null) body.set(cs.body.subarray(0, cs.received));
+      cs.body = body;
     }
-    this.pendingBytes -= cs.received;
-    cs.pieces = [];
+    (cs.body as Uint8Array).set(buf.subarray(p, p + n), cs.received);
+    cs.received = need;
+  }
+
+  private charge(n: number): void {
+    if (this.pendingBytes + n > this.maxPendingBytes) {
+      throw new RtmpChunkError(
+        `over ${this.maxPendingBytes} bytes in unfinished messages on this connection`,
+        'RTMP_PENDING_TOO_LARGE',
+      );
+    }
+    if (this.allowance !== null && !this.allowance.grow(n)) {
+      throw new RtmpChunkError('the node-wide limit of bytes in unfinished RTMP messages is reached', 'RTMP_PENDING_TOTAL');
+    }
+    this.pendingBytes += n;
+  }
+
+  private drop(cs: ChunkStream): void {
+    const held = cs.body?.length ?? 0;
+    this.pendingBytes -= held;
+    this.allowance?.shrink(held);
+    cs.body = null;
     cs.received = 0;
     cs.inMessage = false;
+  }
+
+  private complete(csid: number, cs: ChunkStream, onMessage: (msg: RtmpMessage) => void): void {
+    const payload = cs.body ?? new Uint8Array(0); // exactly cs.length bytes: the last growth stops at the length
+    this.drop(cs);
     if (cs.type === RtmpMessageType.SetChunkSize) {
       if (payload.length < 4) throw new RtmpChunkError('short Set Chunk Size message');
       const size = readU32(payload, 0) & 0x7fffffff;
@@ -255,12 +302,7 @@ export class RtmpChunkDecoder {
     } else if (cs.type === RtmpMessageType.Abort) {
       if (payload.length < 4) throw new RtmpChunkError('short Abort message');
       const target = this.streams.get(readU32(payload, 0));
-      if (target !== undefined && target.inMessage) {
-        this.pendingBytes -= target.received;
-        target.pieces = [];
-        target.received = 0;
-        target.inMessage = false;
-      }
+      if (target !== undefined && target.inMessage) this.drop(target);
     }
     onMessage({ csid, type: cs.type, streamId: cs.streamId, timestamp: cs.timestamp, payload });
   }

@@ -13,7 +13,9 @@ import { DEFAULT_MERGE_WRITE_MS, writeParts } from './merged-writes.js';
 import type { PlayerAdmission, PlayerAdmissionOptions } from './player-admission.js';
 import { sharedRtmpMessage } from './shared-encoding.js';
 import type { Publisher } from './live-stream.js';
+import { redactedQuery, type PublishGate } from './publish-gate.js';
 import { RtmpChunkDecoder } from './rtmp-chunk-decoder.js';
+import type { PendingAccount } from './rtmp-pending-budget.js';
 import { RtmpChunkEncoder } from './rtmp-chunk-encoder.js';
 import { RtmpServerHandshake } from './rtmp-handshake.js';
 import {
@@ -48,20 +50,32 @@ export interface RtmpSessionOptions extends PlayerAdmissionOptions {
   subscriber?: SubscriberOptions;
   /** Write merging window of players, ms (see {@link pumpMerged}); 0 = write as tags come. Default 350. */
   mergeWriteMs?: number;
+  /**
+   * Most bytes one connection may hold in unfinished messages (and so the largest
+   * message it may send). Default 8 MiB.
+   */
+  maxPendingBytes?: number;
+  /** Asked before every publish; none: every valid publish goes on. */
+  publishGate?: PublishGate;
 }
+
+/** Default of {@link RtmpSessionOptions.maxPendingBytes}: 8 MiB, several times the largest keyframe of a 4K stream. */
+const DEFAULT_RTMP_MAX_PENDING_BYTES = 8 * 1024 * 1024;
 
 /** Unsent bytes on a player's socket above which its pump pauses. */
 const PLAY_HIGH_WATER_BYTES = 1024 * 1024;
 
 const WINDOW_ACK_SIZE = 5_000_000;
 const MAX_STREAMS = 8;
+/** Most media bytes kept while a publish is being authorized (a hook answers within seconds). */
+const MAX_HELD_BYTES = 8 * 1024 * 1024;
 
 /** @internal Created by the RTMP server per accepted socket. */
 export class RtmpSession {
   private log: Logger;
   private readonly handshake = new RtmpServerHandshake();
   private handshakeDone = false;
-  private readonly decoder = new RtmpChunkDecoder();
+  private readonly decoder: RtmpChunkDecoder;
   private readonly encoder = new RtmpChunkEncoder();
   private handshakeTimer: NodeJS.Timeout | null;
   private bytesIn = 0;
@@ -72,6 +86,10 @@ export class RtmpSession {
   private nextStreamId = 1;
   private publisher: Publisher | null = null;
   private publishStreamId = 0;
+  /** A publish waiting for the gate's answer. */
+  private publishPending = false;
+  /** Media that came while the gate decided (encoders send headers right after `publish`), replayed once allowed. */
+  private held: { msgs: RtmpMessage[]; bytes: number } | null = null;
   private subscriber: Subscriber | null = null;
   private playStreamId = 0;
   private closedFlag = false;
@@ -82,9 +100,12 @@ export class RtmpSession {
     private readonly opts: RtmpSessionOptions,
     private readonly onClosed: (s: RtmpSession) => void,
     private readonly admission: PlayerAdmission,
+    private readonly account: PendingAccount,
   ) {
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
     this.log = opts.logger.child({ remote: this.remote });
+    const maxPendingBytes = opts.maxPendingBytes ?? DEFAULT_RTMP_MAX_PENDING_BYTES;
+    this.decoder = new RtmpChunkDecoder({ maxMessageSize: maxPendingBytes, maxPendingBytes, allowance: account });
     socket.setNoDelay(true);
     this.handshakeTimer = setTimeout(() => this.close('handshake timeout', 'warn'), opts.handshakeTimeoutMs ?? 5_000);
     socket.setTimeout(opts.idleTimeoutMs ?? 10_000);
@@ -103,6 +124,8 @@ export class RtmpSession {
     this.closedFlag = true;
     if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer);
     this.log[level]({ reason, bytesIn: this.bytesIn }, 'rtmp connection closed');
+    this.decoder.release();
+    this.account.close();
     this.publisher?.close('publisher disconnected');
     this.subscriber?.close('player disconnected');
     this.socket.destroy();
@@ -167,9 +190,9 @@ export class RtmpSession {
       case T.Video:
       case T.DataAmf0:
       case T.DataAmf3:
-        return this.onMedia(msg);
       case T.Aggregate:
-        return this.onAggregate(msg);
+        if (this.held !== null) return this.hold(msg);
+        return msg.type === T.Aggregate ? this.onAggregate(msg) : this.onMedia(msg);
       case T.CommandAmf0:
       case T.CommandAmf3: {
         const body = msg.type === T.CommandAmf3 ? msg.payload.subarray(1) : msg.payload;
@@ -178,6 +201,13 @@ export class RtmpSession {
       default:
         return; // chunk size, abort, ack, peer bandwidth: nothing to do here
     }
+  }
+
+  private hold(msg: RtmpMessage): void {
+    const held = this.held!;
+    held.bytes += msg.payload.byteLength;
+    if (held.bytes > MAX_HELD_BYTES) throw new RtmpProtocolError('too much media while the publish was being authorized');
+    held.msgs.push(msg);
   }
 
   private onMedia(msg: RtmpMessage): void {
@@ -228,7 +258,12 @@ export class RtmpSession {
         return;
       }
       case 'publish':
-        return this.onPublish(streamId, arg(0), arg(1));
+        this.onPublish(streamId, arg(0), arg(1)).catch((err: unknown) => {
+          if (err instanceof MediaError) this.log.warn({ code: err.code, err: err.message }, 'rtmp protocol error');
+          else this.log.error({ err }, 'rtmp publish failed');
+          this.close('publish failed', 'debug');
+        });
+        return;
       case 'play':
         this.onPlay(streamId, arg(0)).catch((err: unknown) => {
           this.log.error({ err }, 'rtmp play failed');
@@ -257,6 +292,9 @@ export class RtmpSession {
     const q = appValue.indexOf('?');
     this.app = (q >= 0 ? appValue.slice(0, q) : appValue).replace(/\/+$/, '');
     this.appQuery = q >= 0 ? appValue.slice(q + 1) : '';
+    // Some encoders put the query (a publish key) only in tcUrl.
+    const tcUrl = props?.tcUrl;
+    if (this.appQuery === '' && typeof tcUrl === 'string' && tcUrl.includes('?')) this.appQuery = tcUrl.slice(tcUrl.indexOf('?') + 1);
     const chunkSize = this.opts.chunkSize ?? 4096;
     this.send(windowAckSizeMessage(WINDOW_ACK_SIZE));
     this.send(setPeerBandwidthMessage(WINDOW_ACK_SIZE, 2));
@@ -288,15 +326,33 @@ export class RtmpSession {
     return { path: `${this.app}/${name}`, query };
   }
 
-  private onPublish(streamId: number, nameValue: Amf0Value, _type: Amf0Value): void {
+  private async onPublish(streamId: number, nameValue: Amf0Value, _type: Amf0Value): Promise<void> {
     const target = this.resolvePath(nameValue);
-    if (target === null || this.publisher !== null || this.subscriber !== null) {
+    if (target === null || this.publisher !== null || this.subscriber !== null || this.publishPending) {
       this.sendStatus(streamId, 'error', 'NetStream.Publish.BadName', 'invalid publish');
       return;
     }
+    let held: RtmpMessage[] = [];
+    if (this.opts.publishGate) {
+      this.publishPending = true;
+      this.held = { msgs: [], bytes: 0 };
+      const ip = this.socket.remoteAddress ?? '';
+      const verdict = await this.opts.publishGate({ path: target.path, query: target.query, ip, protocol: 'rtmp' }).finally(() => {
+        this.publishPending = false;
+        held = this.held?.msgs ?? [];
+        this.held = null;
+      });
+      if (this.closedFlag) return;
+      if (!verdict.allow) {
+        this.log.warn({ streamPath: target.path, reason: verdict.reason }, 'publish refused');
+        this.sendStatus(streamId, 'error', verdict.status, verdict.reason);
+        this.socket.end();
+        return;
+      }
+    }
     try {
       const info = target.query.length > 0
-        ? { protocol: 'rtmp', remote: this.remote, query: target.query }
+        ? { protocol: 'rtmp', remote: this.remote, query: redactedQuery(target.query) }
         : { protocol: 'rtmp', remote: this.remote };
       this.publisher = this.opts.hub.publish(target.path, info);
     } catch (err) {
@@ -316,6 +372,7 @@ export class RtmpSession {
     });
     this.send(userControlMessage(UserControlEvent.StreamBegin, streamId));
     this.sendStatus(streamId, 'status', 'NetStream.Publish.Start', `${target.path} is now published.`);
+    for (const msg of held) this.onMessage(msg);
   }
 
   private async onPlay(streamId: number, nameValue: Amf0Value): Promise<void> {
@@ -325,7 +382,7 @@ export class RtmpSession {
       return;
     }
     const info = target.query.length > 0
-      ? { protocol: 'rtmp', remote: this.remote, query: target.query }
+      ? { protocol: 'rtmp', remote: this.remote, query: redactedQuery(target.query) }
       : { protocol: 'rtmp', remote: this.remote };
     const busy = this.admission.admit();
     if (busy !== null) {

@@ -6,7 +6,7 @@
  */
 
 /** How a cascade client reacts when its link ends with a code. */
-export type CloseRetryPolicy =
+type CloseRetryPolicy =
   /** Reconnect with exponential backoff (0.5 s doubling to 30 s, jitter). */
   | 'backoff'
   /** Go to state `rejected` and retry slowly (default every 30 s). */
@@ -36,6 +36,7 @@ export const CloseCode = {
   IncompatibleProtocol: 0x15,
   ServerVerificationFailed: 0x16,
   Busy: 0x17,
+  RegistrationLimited: 0x18,
   Replaced: 0x20,
   ClientDeleted: 0x21,
   SecretChanged: 0x22,
@@ -65,13 +66,14 @@ const entries: ReadonlyArray<[CloseCodeName, string, CloseRetryPolicy]> = [
   ['ServerShutdown', 'server shutting down', 'backoff'],
   ['ClientShutdown', 'client shutting down', 'none'],
   ['AuthUnknownSecret', 'authentication failed: unknown secret and autoregister is off', 'slow'],
-  ['AuthSecretRequired', 'authentication failed: no secret given and autoregister is off', 'slow'],
+  ['AuthSecretRequired', 'authentication failed: no secret given (a name is no credential)', 'slow'],
   ['AuthWrongSecret', 'authentication failed: wrong secret', 'slow'],
   ['AuthFailed', 'authentication failed', 'slow'],
   ['Throttled', 'too many failed authentication attempts from this address; try again later', 'slow'],
   ['IncompatibleProtocol', 'incompatible protocol revision', 'slow'],
   ['ServerVerificationFailed', 'server certificate verification failed', 'slow'],
   ['Busy', 'server busy admitting other links; retry later', 'backoff'],
+  ['RegistrationLimited', 'auto-registration limit reached; try again later', 'slow'],
   ['Replaced', 'replaced by a newer connection for the same client', 'slow'],
   ['ClientDeleted', 'client record deleted', 'slow'],
   ['SecretChanged', 'client secret changed', 'slow'],

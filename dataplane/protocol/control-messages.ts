@@ -3,6 +3,7 @@ import { CloseCode } from './close-codes.js';
 import { CONTROL_MAX_FRAME_BYTES, encodeFrame, frameTypeGuard, type Frame } from './frame-codec.js';
 import { decodeJsonPayload } from './json-payload.js';
 import { ProtocolError } from './protocol-error.js';
+import { hasUnsafeText, UNSAFE_TEXT_MESSAGE } from './safe-text.js';
 
 /** Protocol revision carried in HELLO/WELCOME; must be 1 within ALPN stream-cascade/1. */
 export const PROTOCOL_REVISION = 1;
@@ -20,7 +21,7 @@ export const ControlFrameType = {
 } as const;
 
 /** A control frame type byte. */
-export type ControlFrameTypeValue = (typeof ControlFrameType)[keyof typeof ControlFrameType];
+type ControlFrameTypeValue = (typeof ControlFrameType)[keyof typeof ControlFrameType];
 
 /** True for frame types valid on a control stream. */
 export const isControlFrameType = frameTypeGuard(ControlFrameType);
@@ -29,12 +30,14 @@ const u8 = z.number().int().min(0).max(0xff);
 const u32 = z.number().int().min(0).max(0xffff_ffff);
 const reason = z.string().max(512);
 const features = z.array(z.string().max(64)).max(32);
+/** A node name or stream path: shown to operators, so no control or bidi characters. */
+const safeName = (max: number) => z.string().min(1).max(max).refine((t) => !hasUnsafeText(t), UNSAFE_TEXT_MESSAGE);
 
 /** Schemas of every control message body (unknown fields are stripped). */
-export const controlMessageSchemas = {
+const controlMessageSchemas = {
   hello: z.object({
     protocol: z.number().int(),
-    name: z.string().min(1).max(128),
+    name: safeName(128),
     version: z.string().max(64),
     secret: z.string().min(1).max(1024).nullable(),
     instanceId: z.string().max(64).optional(),
@@ -58,9 +61,9 @@ export const controlMessageSchemas = {
     added: z
       .array(
         z.object({
-          path: z.string().min(1).max(512),
+          path: safeName(512),
           /** Issue 6: the nodes the stream is announced through, from the node that has it up to the sender. */
-          chain: z.array(z.string().min(1).max(128)).max(32).optional(),
+          chain: z.array(safeName(128)).max(32).optional(),
         }),
       )
       .max(1000),
@@ -72,24 +75,24 @@ export const controlMessageSchemas = {
 
 type Schemas = typeof controlMessageSchemas;
 /** Name of a control message. */
-export type ControlMessageName = keyof Schemas;
+type ControlMessageName = keyof Schemas;
 
 /** HELLO: client → server, first frame. `secret` is null when the client has none. */
 export type HelloMessage = { type: 'hello' } & z.infer<Schemas['hello']>;
 /** WELCOME: server → client, the link is up. */
 export type WelcomeMessage = { type: 'welcome' } & z.infer<Schemas['welcome']>;
 /** REJECT: server → client, authentication refused; the link is closed with `code`. */
-export type RejectMessage = { type: 'reject' } & z.infer<Schemas['reject']>;
+type RejectMessage = { type: 'reject' } & z.infer<Schemas['reject']>;
 /** PING: heartbeat; `ts` is the sender's monotonic clock in ms. */
-export type PingMessage = { type: 'ping' } & z.infer<Schemas['ping']>;
+type PingMessage = { type: 'ping' } & z.infer<Schemas['ping']>;
 /** PONG: answer to a PING, echoing its `seq` and `ts`. */
-export type PongMessage = { type: 'pong' } & z.infer<Schemas['pong']>;
+type PongMessage = { type: 'pong' } & z.infer<Schemas['pong']>;
 /** ANNOUNCE: delta of the streams available on the sender's side. */
 export type AnnounceMessage = { type: 'announce' } & z.infer<Schemas['announce']>;
 /** GOAWAY: the sender is closing the link with this code and reason. */
-export type GoawayMessage = { type: 'goaway' } & z.infer<Schemas['goaway']>;
+type GoawayMessage = { type: 'goaway' } & z.infer<Schemas['goaway']>;
 /** ERROR: a non-fatal error report; the link goes on. */
-export type ErrorMessage = { type: 'error' } & z.infer<Schemas['error']>;
+type ErrorMessage = { type: 'error' } & z.infer<Schemas['error']>;
 
 /** Any control message. */
 export type ControlMessage =

@@ -9,3 +9,4 @@ export * from './frame-codec.js';
 export * from './control-messages.js';
 export * from './fingerprint.js';
 export * from './media-frames.js';
+export * from './safe-text.js';

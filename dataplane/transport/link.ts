@@ -19,6 +19,7 @@
  * - A dead peer is noticed within the idle timeout; `closed` then resolves
  *   with code {@link LinkCloseCode.IdleTimeout}.
  */
+import type { Logger } from 'pino';
 import { CodedError } from '../errors.js';
 
 export interface LinkStream {
@@ -110,6 +111,8 @@ export interface ListenOptions {
   keepAliveIntervalMs?: number;
   /** Called for every established connection (TLS done, ALPN agreed). */
   onConnection: (link: Link) => void;
+  /** Logger of the listener's own events (a handshake flood turning address validation on or off). */
+  logger?: Logger;
 }
 
 export interface ConnectOptions {
@@ -119,6 +122,11 @@ export interface ConnectOptions {
   serverName?: string;
   /** PEM CA bundle: verify the server against it. Without it, verification is by fingerprint (checked by the caller via `peerFingerprint`, or by `fingerprint` here). */
   caPem?: string;
+  /**
+   * With `caPem`: the DNS name or IP address the server's certificate must be valid for
+   * (the host the caller dials). Without it the certificate must name `serverName`.
+   */
+  verifyHost?: string;
   /** "sha256:HEX": refuse the connection (FingerprintMismatch) unless the leaf matches. */
   fingerprint?: string;
   maxIdleTimeoutMs?: number;

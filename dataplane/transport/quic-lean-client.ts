@@ -3,7 +3,7 @@
  * server verification by CA or by pinned fingerprint before the link is
  * handed out (so nothing is sent on it before the check).
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { CASCADE_ALPN, LinkCloseCode, type ConnectOptions, type Link, type LinkCloseInfo } from './link.js';
 import { fingerprintOfDer, requireFingerprint } from './certs.js';
@@ -32,6 +32,8 @@ export class LinkConnectError extends Error {
 /** Connect to a cascade server; resolves once TLS is done and the server is verified. */
 export async function connectLeanQuic(options: ConnectOptions, opts: ResolvedLeanQuicOptions): Promise<Link> {
   const pin = options.fingerprint === undefined ? null : requireFingerprint(options.fingerprint);
+  // Checked here after the CA chain (BoringSSL would check a DNS name only, never an IP).
+  const verifyHost = options.caPem !== undefined && options.verifyHost !== undefined ? options.verifyHost : null;
   const idleTimeoutMs = options.maxIdleTimeoutMs ?? opts.maxIdleTimeoutMs;
   const keepAliveMs = options.keepAliveIntervalMs ?? opts.keepAliveIntervalMs;
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
@@ -92,6 +94,12 @@ export async function connectLeanQuic(options: ConnectOptions, opts: ResolvedLea
         let failure: LinkCloseInfo | null = null;
         if (alpn !== CASCADE_ALPN) {
           failure = { code: LinkCloseCode.TlsFailure, reason: `unexpected ALPN "${alpn}"`, remote: false };
+        } else if (verifyHost !== null && leaf !== undefined && !certificateNames(leaf, verifyHost)) {
+          failure = {
+            code: LinkCloseCode.TlsFailure,
+            reason: `server certificate is not valid for ${verifyHost} (${describeNames(leaf)})`,
+            remote: false,
+          };
         } else if (pin !== null && c.peerFingerprint !== pin) {
           failure = {
             code: LinkCloseCode.FingerprintMismatch,
@@ -130,7 +138,7 @@ export async function connectLeanQuic(options: ConnectOptions, opts: ResolvedLea
     }, connectTimeoutMs);
     try {
       const nativeConn = native.Connection.connect(
-        options.serverName ?? DEFAULT_SERVER_NAME,
+        verifyHost !== null ? null : (options.serverName ?? DEFAULT_SERVER_NAME),
         randomBytes(CLIENT_CID_LEN),
         local,
         remote,
@@ -156,4 +164,23 @@ export async function connectLeanQuic(options: ConnectOptions, opts: ResolvedLea
     socket.onMessage = (msg) => conn?.receive(msg, remote);
     conn.scheduleFlush();
   });
+}
+
+/** Whether the DER certificate `leaf` is valid for `host` (a DNS name, or an IP address matched against IP SANs). */
+function certificateNames(leaf: Uint8Array, host: string): boolean {
+  try {
+    const cert = new X509Certificate(leaf);
+    return isIP(host) !== 0 ? cert.checkIP(host) !== undefined : cert.checkHost(host) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+function describeNames(leaf: Uint8Array): string {
+  try {
+    const cert = new X509Certificate(leaf);
+    return cert.subjectAltName ? `it names ${cert.subjectAltName}` : `its subject is ${cert.subject.replace(/\n/g, ', ')}`;
+  } catch {
+    return 'unreadable certificate';
+  }
 }

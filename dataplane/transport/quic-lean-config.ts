@@ -39,8 +39,13 @@ export interface LeanQuicOptions {
   maxPendingHandshakes?: number;
   /** Server: established connections allowed in total. */
   maxConnections?: number;
-  /** Server: answer a first Initial with a stateless Retry (address validation by HMAC token; costs one round trip). */
-  statelessRetry?: boolean;
+  /**
+   * Server: answer a first Initial with a stateless Retry (address validation by HMAC token;
+   * costs one round trip). `'auto'` (default): only while a handshake flood lasts, i.e. from
+   * the moment a quarter of `maxPendingHandshakes` are in progress until
+   * {@link RETRY_AUTO_HOLD_MS} pass with fewer tokenless Initials than that.
+   */
+  statelessRetry?: boolean | 'auto';
   /** Bound on close(): after this many ms the connection is dropped even if draining is not done. */
   closeTimeoutMs?: number;
   /**
@@ -53,6 +58,9 @@ export interface LeanQuicOptions {
   /** Debug logger (pino). */
   logger?: Logger;
 }
+
+/** How long `statelessRetry: 'auto'` stays on after the flood that turned it on was last seen, ms. */
+export const RETRY_AUTO_HOLD_MS = 10_000; // 10 seconds
 
 /** The options with every default filled in. */
 export type ResolvedLeanQuicOptions = Required<Omit<LeanQuicOptions, 'logger'>> & { logger: Logger | null };
@@ -72,7 +80,7 @@ export const LEAN_QUIC_DEFAULTS: Readonly<ResolvedLeanQuicOptions> = Object.free
   maxPendingHandshakesPerAddress: 16,
   maxPendingHandshakes: 256,
   maxConnections: 4096,
-  statelessRetry: false,
+  statelessRetry: 'auto',
   closeTimeoutMs: 1_000, // 1 second
   udp: 'auto',
   udpAddonPath: DEFAULT_UDP_ADDON_PATH,
@@ -94,7 +102,7 @@ export function resolveLeanQuicOptions(options: LeanQuicOptions = {}): ResolvedL
 }
 
 /** TLS material for one side of a quiche Config. */
-export type TlsSetup =
+type TlsSetup =
   | { role: 'server'; certPem: string; keyPem: string }
   | { role: 'client'; caPem: string | null };
 

@@ -12,7 +12,7 @@ import {
   type LinkListener,
   type ListenOptions,
 } from './link.js';
-import { buildNativeConfig, type ResolvedLeanQuicOptions } from './quic-lean-config.js';
+import { buildNativeConfig, RETRY_AUTO_HOLD_MS, type ResolvedLeanQuicOptions } from './quic-lean-config.js';
 import { LeanConnection, type LeanConnectionHost } from './quic-lean-connection.js';
 import { RetryTokens } from './quic-lean-retry.js';
 import { sendOne, type DatagramSocket } from './datagram-socket.js';
@@ -21,7 +21,7 @@ import { resolveHost } from './quic-lean-socket.js';
 import { native, PacketType, type NativeConfig, type NativeHostPort } from './quic-native.js';
 
 /** Length of the connection IDs this server issues (short headers carry no length). */
-export const SERVER_CID_LEN = 16;
+const SERVER_CID_LEN = 16;
 const MIN_INITIAL_BYTES = 1200;
 
 /** Counters of a lean listener (for tests and metrics). */
@@ -34,6 +34,10 @@ export interface LeanListenerStats {
   droppedDatagrams: number;
   /** Initials refused because of the handshake caps. */
   refusedInitials: number;
+  /** Retry packets sent (address validation). */
+  retries: number;
+  /** Whether a first Initial is answered with a Retry now (`statelessRetry` on, or auto during a flood). */
+  retryActive: boolean;
 }
 
 /** A {@link LinkListener} with counters. */
@@ -42,6 +46,8 @@ export interface LeanLinkListener extends LinkListener {
   readonly udp: 'native' | 'dgram';
   stats(): LeanListenerStats;
 }
+
+type LeanLinkLogger = NonNullable<ResolvedLeanQuicOptions['logger']>;
 
 interface Entry {
   conn: LeanConnection;
@@ -70,6 +76,12 @@ class LeanServer implements LeanLinkListener, LeanConnectionHost {
   private refused = 0;
   private closing: Promise<void> | null = null;
   private readonly retry: RetryTokens | null;
+  private readonly log: LeanLinkLogger | null;
+  private retries = 0;
+  /** Auto mode: Retry is on until this time (ms since epoch); 0 when off. */
+  private retryUntil = 0;
+  /** Auto mode: tokenless Initials answered with a Retry since the hold was last extended. */
+  private retriedSinceHold = 0;
 
   constructor(socket: DatagramSocket, listen: ListenOptions, opts: ResolvedLeanQuicOptions) {
     this.socket = socket;
@@ -86,7 +98,8 @@ class LeanServer implements LeanLinkListener, LeanConnectionHost {
       opts,
       this.idleTimeoutMs,
     );
-    this.retry = opts.statelessRetry ? new RetryTokens() : null;
+    this.retry = opts.statelessRetry !== false ? new RetryTokens() : null;
+    this.log = listen.logger ?? opts.logger;
     socket.onMessage = this.onMessage;
   }
 
@@ -96,6 +109,8 @@ class LeanServer implements LeanLinkListener, LeanConnectionHost {
       pendingHandshakes: this.pending,
       droppedDatagrams: this.dropped,
       refusedInitials: this.refused,
+      retries: this.retries,
+      retryActive: this.retryActive(Date.now()),
     };
   }
 
@@ -225,7 +240,11 @@ class LeanServer implements LeanLinkListener, LeanConnectionHost {
     if (this.retry !== null) {
       const token = header.token;
       if (token === undefined || token.byteLength === 0) {
-        this.sendRetry(header.scid, header.dcid, header.version, { host, port });
+        if (this.retryActive(Date.now())) {
+          this.sendRetry(header.scid, header.dcid, header.version, { host, port });
+          return;
+        }
+        this.accept(msg, dcidKey, { host, port }, randomBytes(SERVER_CID_LEN), null);
         return;
       }
       const odcid = this.retry.check(token, host, port);
@@ -240,8 +259,39 @@ class LeanServer implements LeanLinkListener, LeanConnectionHost {
     this.accept(msg, dcidKey, { host, port }, randomBytes(SERVER_CID_LEN), null);
   };
 
+  /** Flood level of auto mode: a quarter of the handshakes allowed at once. */
+  private get floodLevel(): number {
+    return Math.max(1, Math.floor(this.opts.maxPendingHandshakes / 4));
+  }
+
+  /** Whether a tokenless Initial gets a Retry now; in auto mode also turns it off once the hold passed. */
+  private retryActive(now: number): boolean {
+    if (this.retry === null) return false;
+    if (this.opts.statelessRetry === true) return true;
+    if (this.retryUntil === 0) return false;
+    if (now < this.retryUntil) return true;
+    this.retryUntil = 0;
+    this.log?.info({ retries: this.retries }, 'QUIC handshake flood over: address validation (Retry) off');
+    return false;
+  }
+
+  /** Auto mode: a flood seen now (pending handshakes, or tokenless Initials while on) holds Retry on. */
+  private floodSeen(now: number): void {
+    if (this.opts.statelessRetry !== 'auto') return;
+    if (this.retryUntil === 0) {
+      this.log?.warn(
+        { pendingHandshakes: this.pending, level: this.floodLevel, holdMs: RETRY_AUTO_HOLD_MS },
+        'QUIC handshake flood: address validation (Retry) on',
+      );
+    }
+    this.retryUntil = now + RETRY_AUTO_HOLD_MS;
+    this.retriedSinceHold = 0;
+  }
+
   private sendRetry(scid: Uint8Array, dcid: Uint8Array, version: number, from: NativeHostPort): void {
     if (this.retry === null) return;
+    this.retries++;
+    if (++this.retriedSinceHold >= this.floodLevel) this.floodSeen(Date.now());
     const newScid = randomBytes(SERVER_CID_LEN);
     const token = this.retry.mint(from.host, from.port, dcid);
     const out = Buffer.allocUnsafe(this.opts.maxUdpPayloadBytes);
@@ -286,6 +336,7 @@ class LeanServer implements LeanLinkListener, LeanConnectionHost {
     for (const k of entry.keys) this.byCid.set(k, entry);
     this.pending++;
     this.pendingByIp.set(remote.host, perIp + 1);
+    if (this.retry !== null && this.pending >= this.floodLevel) this.floodSeen(Date.now());
     conn.receive(msg, remote);
   }
 

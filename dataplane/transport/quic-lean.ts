@@ -15,8 +15,9 @@
  *   peer finishes streams and grants credit.
  * - rttMs() has whole-millisecond resolution (quiche's path stats).
  * - No stateless reset: after a server restart, a client's old link ends by
- *   idle timeout. Stateless retry (address validation) is an option
- *   (`statelessRetry: true`, one extra round trip per handshake).
+ *   idle timeout. Stateless retry (address validation) is `statelessRetry`:
+ *   `true` (one extra round trip per handshake), `false`, or `'auto'` (default:
+ *   only during a handshake flood).
  * - quiche 0.18 may forget (collect) a stream whose data is all acknowledged
  *   once its FIN is written, before that FIN has been sent or acknowledged, so
  *   the peer never sees the end. LeanStream.processWrites works around it: a FIN

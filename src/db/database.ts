@@ -8,12 +8,13 @@ import type { Logger } from '../logger.js';
 import { LowerNodeSchema } from './entities/lower-node.entity.js';
 import { MIGRATIONS } from './migrations/index.js';
 import { PullRuleSchema } from './entities/pull-rule.entity.js';
+import { InstallationFactSchema } from './entities/installation.entity.js';
 import { pgliteDriverModule } from './pglite-pool.js';
 import { DatabaseError, openPglite, takePrestartedPglite } from './pglite-open.js';
 import type { PgliteThread } from './pglite-thread.js';
 
 /** Every entity, listed explicitly (globs break under tsx). */
-export const ENTITIES = [LowerNodeSchema, PullRuleSchema];
+const ENTITIES = [LowerNodeSchema, PullRuleSchema, InstallationFactSchema];
 export { MIGRATIONS, MIGRATION_NAMES } from './migrations/index.js';
 export { DatabaseError } from './pglite-open.js';
 
@@ -103,7 +104,7 @@ export async function openDatabase(cfg: DatabaseConfig, logger: Logger, opts: Op
 }
 
 /** Hides a password in a postgres URL for logs and errors. */
-export function redactUrl(url: string): string {
+function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';

@@ -14,11 +14,22 @@ import { expectedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services/index.js';
 import { useQueryLimits } from './use-query-limits.js';
-import { bearerMatches, useAdminToken, type AdminPolicy } from './admin-token.js';
+import { DEFAULT_DOCUMENT_LIMITS, useDocumentLimits, type DocumentLimits } from './use-document-limits.js';
+import { bearerMatches, isLocalCaller, mayMutate, useAdminToken, type AdminPolicy } from './admin-token.js';
+import { GraphQLWsGuard, DEFAULT_WS_LIMITS, type WsLimits } from './graphql-ws-guard.js';
+import { useCsrfPrevention } from './use-csrf-prevention.js';
 
 import { GRAPHQL_PATH } from './graphql-path.js';
 
 export { GRAPHQL_PATH };
+
+/** Bounds of the GraphQL endpoint against anonymous load (`http.maxquery*`, `http.ws*`). */
+export interface GraphQLLimits {
+  document: DocumentLimits;
+  ws: WsLimits;
+}
+
+const DEFAULT_GRAPHQL_LIMITS: GraphQLLimits = { document: DEFAULT_DOCUMENT_LIMITS, ws: DEFAULT_WS_LIMITS };
 
 export interface GraphQLEndpoint {
   yoga: YogaServerInstance<Record<string, unknown>, GraphQLContext>;
@@ -76,7 +87,12 @@ interface InitialContext {
   connectionParams?: Record<string, unknown>;
 }
 
-export function createGraphQLEndpoint(services: Services, log: Logger, policy: AdminPolicy): GraphQLEndpoint {
+export function createGraphQLEndpoint(
+  services: Services,
+  log: Logger,
+  policy: AdminPolicy,
+  limits: GraphQLLimits = DEFAULT_GRAPHQL_LIMITS,
+): GraphQLEndpoint {
   const authorization = (init: InitialContext): string | null => {
     const fromParams = init.connectionParams?.authorization ?? init.connectionParams?.Authorization;
     if (typeof fromParams === 'string') return fromParams;
@@ -85,14 +101,28 @@ export function createGraphQLEndpoint(services: Services, log: Logger, policy: A
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
-    context: (init: InitialContext): GraphQLContext => ({ services, authorized: bearerMatches(policy, authorization(init)) }),
+    context: (init: InitialContext): GraphQLContext => ({
+      services,
+      authorized: mayMutate(policy, authorization(init), init.req !== undefined && isLocalCaller(init.req)),
+    }),
     maskedErrors: { maskError: maskError(log) },
     graphiql: { title: `stream-cascade · ${services.node.name}`, subscriptionsProtocol: 'WS' },
     // GraphiQL's bundled assets are ~18 MB of script (~40 MB of memory once loaded):
     // loaded on the first page view, not at start.
     renderGraphiQL: async (o) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(o),
     landingPage: false,
-    plugins: [useQueryLimits(), useAdminToken(policy)],
+    // No CORS headers: the API is for same-origin pages (GraphiQL, the console) and non-browser clients.
+    cors: false,
+    plugins: [
+      useCsrfPrevention(),
+      // With protectreads every operation needs the token: checked before the document is parsed.
+      useDocumentLimits(
+        limits.document,
+        policy.token !== null && policy.protectReads ? (ctx) => bearerMatches(policy, authorization(ctx as InitialContext)) : null,
+      ),
+      useQueryLimits(),
+      useAdminToken(policy),
+    ],
     logging: {
       debug: (...a: unknown[]) => log.debug({ yoga: a }, 'yoga'),
       info: (...a: unknown[]) => log.debug({ yoga: a }, 'yoga'),
@@ -107,8 +137,12 @@ export function createGraphQLEndpoint(services: Services, log: Logger, policy: A
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  const guard = new GraphQLWsGuard(limits.ws, log);
   const disposable = useServer(
     {
+      connectionInitWaitTimeout: limits.ws.initTimeoutMs,
+      onConnect: (ctx) => guard.onConnect(ctx),
+      onClose: (ctx) => guard.onClose(ctx),
       execute: (args) => (args.rootValue as { execute: typeof import('graphql').execute }).execute(args),
       subscribe: (args) => (args.rootValue as { subscribe: typeof import('graphql').subscribe }).subscribe(args),
       onSubscribe: async (ctx, _id, params) => {
@@ -143,9 +177,11 @@ export function createGraphQLEndpoint(services: Services, log: Logger, policy: A
   return {
     yoga,
     handleUpgrade(req, socket, head) {
+      if (!guard.admit(req, socket)) return;
       wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
     },
     async close() {
+      guard.close();
       for (const c of wss.clients) c.terminate();
       await disposable.dispose();
       await new Promise<void>((r) => wss.close(() => r()));

@@ -11,15 +11,16 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ListenAddress } from '../net-address.js';
 import type { Services } from '../services/index.js';
-import { bearerMatches, restNeedsToken, type AdminPolicy } from './admin-token.js';
+import { bearerMatches, isLocalCaller, isMutatingMethod, REMOTE_MUTATION_MESSAGE, restNeedsToken, type AdminPolicy } from './admin-token.js';
 import { sendError } from './envelope.js';
-import type { GraphQLEndpoint } from './graphql.js';
+import type { GraphQLEndpoint, GraphQLLimits } from './graphql.js';
 import { GRAPHQL_PATH } from './graphql-path.js';
 import { Router, type Route } from './router.js';
 import type { RelayRequestHandler } from './relay-route.js';
+import { isLoopback } from './relay-target.js';
 
 /** A handler the data plane adds (e.g. HTTP-FLV). Each returns false when the request is not its own. */
-export interface HttpExtension {
+interface HttpExtension {
   handleRequest?(req: IncomingMessage, res: ServerResponse): boolean;
   handleUpgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
 }
@@ -29,7 +30,7 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-export interface HttpServerOptions {
+interface HttpServerOptions {
   listen: ListenAddress;
   services: Services;
   logger: Logger;
@@ -38,10 +39,12 @@ export interface HttpServerOptions {
   /** The API relay route (`/api/relay/…`), matched on the raw URL before anything else. */
   relay?: RelayRequestHandler;
   admin?: AdminPolicy;
+  /** Bounds of GraphQL documents and graphql-ws connections (defaults when absent). */
+  graphql?: GraphQLLimits;
 }
 
 /** Largest request body any endpoint accepts (REST JSON, GraphQL POST). */
-export const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_BODY_BYTES = 1024 * 1024;
 
 /**
  * A body the server will not read: declared over {@link MAX_BODY_BYTES}, or a
@@ -59,6 +62,11 @@ function refusedBody(req: IncomingMessage, graphql: boolean): AppError | null {
   return null;
 }
 
+/** True when `host` only takes connections from this host (127.0.0.0/8, ::1, localhost). */
+function listensOnLoopbackOnly(host: string | null): boolean {
+  return host !== null && (host === 'localhost' || isLoopback(host));
+}
+
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   const log = opts.logger.child({ component: 'http' });
   const admin = opts.admin ?? { token: null, protectReads: false };
@@ -66,7 +74,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   // first GraphQL request or shortly after the node listens, not before REST and media answer.
   let gqlLoading: Promise<GraphQLEndpoint> | null = null;
   const gql = (): Promise<GraphQLEndpoint> =>
-    (gqlLoading ??= import('./graphql.js').then((m) => m.createGraphQLEndpoint(opts.services, log, admin)));
+    (gqlLoading ??= import('./graphql.js').then((m) => m.createGraphQLEndpoint(opts.services, log, admin, opts.graphql)));
   const router = new Router(opts.routes);
   const extensions = opts.extensions ?? [];
 
@@ -80,7 +88,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const reqLog = log.child({ reqId: randomUUID().slice(0, 8), remote: req.socket.remoteAddress });
-    reqLog.debug({ method: req.method, url: req.url }, 'request');
+    // The path only: a query may carry a key or a GraphQL document with a secret.
+    reqLog.debug({ method: req.method, path: (req.url ?? '/').split('?')[0] }, 'request');
     try {
       if (opts.relay?.(req, res, reqLog)) return;
     } catch (err) {
@@ -110,6 +119,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       if (url.pathname.startsWith('/api/') && restNeedsToken(admin, req.method) && !bearerMatches(admin, req.headers.authorization)) {
         res.setHeader('www-authenticate', 'Bearer');
         sendError(res, new AppError('UNAUTHORIZED', 'this endpoint needs the admin token (Authorization: Bearer …)'), reqLog);
+        return;
+      }
+      if (url.pathname.startsWith('/api/') && admin.token === null && isMutatingMethod(req.method) && !isLocalCaller(req)) {
+        reqLog.info({ method: req.method, path: url.pathname }, 'mutation from another host refused: no http.token');
+        sendError(res, new AppError('FORBIDDEN', REMOTE_MUTATION_MESSAGE), reqLog);
         return;
       }
       if (router.handle({ req, res, url, services: opts.services, log: reqLog })) return;
@@ -158,6 +172,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   const a = server.address() as AddressInfo;
   const address = { host: a.address, port: a.port };
   log.info({ address: `${a.address}:${a.port}` }, 'HTTP listening (GraphQL and GraphiQL at /graphql)');
+  if (admin.token === null && !listensOnLoopbackOnly(opts.listen.host)) {
+    log.warn(
+      { address: `${a.address}:${a.port}`, fix: 'set http.token (and send Authorization: Bearer …) to manage this node from other hosts' },
+      'HTTP listens beyond this host without http.token: reads and media are open to all; changes (REST, GraphQL mutations) are accepted from this host only',
+    );
+  }
   const warm = setTimeout(() => void gql().catch((err: unknown) => log.error({ err }, 'GraphQL failed to load')), 2_000);
   warm.unref();
 

@@ -26,6 +26,7 @@ import {
   RELAY_AUTHORIZATION_HEADER,
   RELAY_INTERNAL_HEADER,
   RELAY_PREFIX,
+  relayResponseHeaders,
   relayTargetProblem,
 } from './relay-target.js';
 
@@ -35,7 +36,7 @@ export type RelayRequestHandler = (req: IncomingMessage, res: ServerResponse, lo
 type RelayPolicy = NonNullable<Config['cascadeServer']>['relayApi'];
 
 /** Options of {@link createRelayRoute}. */
-export interface RelayRouteOptions {
+interface RelayRouteOptions {
   /** `cascade-server.relayapi`, or null when this node is no cascade server. */
   policy: RelayPolicy | null;
   admin: AdminPolicy;
@@ -123,8 +124,15 @@ async function requestBody(req: IncomingMessage, head: RelayRequestHead, maxBody
 }
 
 /** Streams the lower node's response to the caller; returns how it ended. */
-async function sendResponse(res: ServerResponse, outcome: Extract<RelayOutcome, { kind: 'response' }>, abort: AbortSignal): Promise<Record<string, unknown>> {
-  for (const [k, v] of outcome.head.headers) res.appendHeader(k, v);
+async function sendResponse(
+  res: ServerResponse,
+  outcome: Extract<RelayOutcome, { kind: 'response' }>,
+  abort: AbortSignal,
+  allowSetCookie: boolean,
+): Promise<Record<string, unknown>> {
+  for (const [k, v] of relayResponseHeaders(outcome.head.headers, allowSetCookie)) res.appendHeader(k, v);
+  // A body longer or shorter than its Content-Length fails the response instead of spilling into the next one.
+  res.strictContentLength = true;
   res.writeHead(outcome.head.status);
   res.flushHeaders();
   try {
@@ -170,7 +178,7 @@ async function handle(opts: RelayRouteOptions, req: IncomingMessage, res: Server
       return;
     }
     status = outcome.head.status;
-    finish(await sendResponse(res, outcome, abort.signal));
+    finish(await sendResponse(res, outcome, abort.signal, policy.allowSetCookie));
   } catch (err) {
     const expected = expectedError(err);
     if (!expected) log.error({ err, ...fields }, 'relay failed');

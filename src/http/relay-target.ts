@@ -9,7 +9,7 @@ import { cidrContains, type Cidr } from '../net-address.js';
 export const RELAY_PREFIX = '/api/relay';
 
 /** A parsed `/api/relay/{instanceId}{target}` request. */
-export interface RelayPath {
+interface RelayPath {
   /** The raw instance id segment. */
   instance: string;
   /** Origin-form target on the lower node ("/api/stream/list?x=1"). */
@@ -89,8 +89,8 @@ export const RELAY_INTERNAL_HEADER = {
 export const RELAY_AUTHORIZATION_HEADER = 'x-relay-authorization';
 
 /**
- * Headers of a message (`rawHeaders` pairs) minus hop-by-hop ones, those named in
- * `Connection`, the relay's internal ones, and `drop`.
+ * Headers of a message (`rawHeaders` pairs) minus hop-by-hop ones (and every `Proxy-*`),
+ * those named in `Connection`, the relay's internal ones, and `drop`.
  */
 export function endToEndHeaders(raw: readonly string[], drop: readonly string[] = []): Array<[string, string]> {
   const named = new Set<string>([...HOP_BY_HOP, RELAY_INTERNAL_HEADER.token, RELAY_INTERNAL_HEADER.caller, ...drop]);
@@ -102,9 +102,24 @@ export function endToEndHeaders(raw: readonly string[], drop: readonly string[] 
   const out: Array<[string, string]> = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i] ?? '';
-    if (!named.has(name.toLowerCase())) out.push([name, raw[i + 1] ?? '']);
+    const lower = name.toLowerCase();
+    if (!named.has(lower) && !lower.startsWith('proxy-')) out.push([name, raw[i + 1] ?? '']);
   }
   return out;
+}
+
+/**
+ * The headers the upper node sends its caller for a relayed answer: end-to-end ones
+ * only (no Connection, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade),
+ * one plain Content-Length or none (then the body goes chunked: never both), and no
+ * Set-Cookie unless `allowSetCookie` (a lower node must not set cookies on the upper
+ * node's origin).
+ */
+export function relayResponseHeaders(headers: readonly (readonly [string, string])[], allowSetCookie: boolean): Array<[string, string]> {
+  const kept = endToEndHeaders(headers.flat(), allowSetCookie ? [] : ['set-cookie']);
+  const lengths = kept.filter(([k]) => k.toLowerCase() === 'content-length');
+  const lengthOk = lengths.length === 1 && /^\d{1,15}$/.test(lengths[0]?.[1].trim() ?? '');
+  return lengthOk ? kept : kept.filter(([k]) => k.toLowerCase() !== 'content-length');
 }
 
 /** "::ffff:1.2.3.4" → "1.2.3.4"; other addresses unchanged. */

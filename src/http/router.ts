@@ -8,7 +8,7 @@ import type { Logger } from '../logger.js';
 import type { Services } from '../services/index.js';
 import { sendError } from './envelope.js';
 
-export interface RouteContext {
+interface RouteContext {
   req: IncomingMessage;
   res: ServerResponse;
   url: URL;
@@ -37,10 +37,28 @@ export class Router {
       sendError(ctx.res, new AppError('METHOD_NOT_ALLOWED', `${ctx.req.method ?? '?'} is not allowed on ${path}`), ctx.log);
       return true;
     }
+    if (!jsonOrNoBody(ctx.req)) {
+      sendError(ctx.res, new AppError('UNSUPPORTED_MEDIA_TYPE', `${route.method} ${path} needs Content-Type: application/json`), ctx.log);
+      return true;
+    }
     const params = (route.pattern.exec(path) ?? []).slice(1).map(safeDecode);
     route.handler({ ...ctx, params }).catch((err: unknown) => sendError(ctx.res, err, ctx.log));
     return true;
   }
+}
+
+/**
+ * A mutating request must say its body is JSON: a cross-site form or "simple" fetch
+ * (text/plain, form encodings) cannot, so it cannot change anything. A DELETE without a
+ * body needs no type (browsers preflight DELETE anyway).
+ */
+function jsonOrNoBody(req: IncomingMessage): boolean {
+  const m = req.method;
+  if (m === 'GET' || m === 'HEAD' || m === 'OPTIONS') return true;
+  const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+  if (m === 'DELETE' && !hasBody) return true;
+  const essence = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  return essence === 'application/json';
 }
 
 function safeDecode(p: string): string {

@@ -12,10 +12,10 @@ import {
   type LinkUpInfo,
 } from '../../dataplane/cascade/index.js';
 import type { Logger } from '../logger.js';
-import type { ClientService } from './client.service.js';
+import { MIN_SECRET_LENGTH, type ClientService } from './client.service.js';
 
 /** The cascade server's live links (CascadeServer#sessions), for re-syncing online states. */
-export type LiveLinks = () => ReadonlyArray<{ clientId: number; remoteAddress: string; version: string; connectedSince: Date }>;
+type LiveLinks = () => ReadonlyArray<{ clientId: number; remoteAddress: string; version: string; connectedSince: Date }>;
 
 /** First retry of a re-sync after a failed status update; doubles up to the max. */
 const RESYNC_FIRST_MS = 1_000;
@@ -80,15 +80,31 @@ export class DatabaseCascadeAuthority implements CascadeAuthority {
     }
   }
 
+  /**
+   * Every link is bound to a secret (docs/SECURITY.md): a HELLO without one is
+   * refused whatever its name, and a record is only ever found by its secret. With
+   * autoregister an unknown secret creates a record bound to it, within the server's
+   * registration limits.
+   */
   async authenticate(req: AuthenticateRequest): Promise<AuthenticateResult> {
-    if (req.secret !== null) {
-      const known = await this.clients.findBySecret(req.secret);
-      if (known) return { ok: true, clientId: known.id, name: known.name };
-      if (!this.autoregister) {
-        return { ok: false, code: CloseCode.AuthUnknownSecret, reason: closeReason(CloseCode.AuthUnknownSecret) };
-      }
-    } else if (!this.autoregister) {
+    if (req.secret === null) {
       return { ok: false, code: CloseCode.AuthSecretRequired, reason: closeReason(CloseCode.AuthSecretRequired) };
+    }
+    const found = await this.clients.findBySecret(req.secret, req.name);
+    if (found.kind === 'found') return { ok: true, clientId: found.client.id, name: found.client.name };
+    if (found.kind === 'ambiguous') {
+      this.log.warn({ name: req.name, remote: req.remoteAddress }, 'secret shared by several client records, none named like this client: refused');
+      return { ok: false, code: CloseCode.AuthFailed, reason: 'authentication failed: this secret is shared by several client records and none has this name' };
+    }
+    if (!this.autoregister) {
+      return { ok: false, code: CloseCode.AuthUnknownSecret, reason: closeReason(CloseCode.AuthUnknownSecret) };
+    }
+    if (req.secret.length < MIN_SECRET_LENGTH) {
+      return { ok: false, code: CloseCode.AuthFailed, reason: `authentication failed: a new secret must be at least ${MIN_SECRET_LENGTH} characters` };
+    }
+    const admitted = req.admitRegistration();
+    if (!admitted.ok) {
+      return { ok: false, code: CloseCode.RegistrationLimited, reason: closeReason(CloseCode.RegistrationLimited), retryAfterMs: admitted.retryAfterMs };
     }
     const rec = await this.clients.autoregister({ name: req.name, secret: req.secret, ip: req.remoteAddress });
     this.log.info({ clientId: rec.id, name: rec.name, remote: req.remoteAddress }, 'client auto-registered');

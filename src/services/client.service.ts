@@ -2,15 +2,18 @@
  * Cascade client records: the lower nodes known to this node. REST and GraphQL
  * both call this service, so every change emits the same `clientChanged` event.
  */
-import { createHash } from 'node:crypto';
-import { IsNull, type EntityManager } from 'typeorm';
+import { type EntityManager } from 'typeorm';
 import { z } from 'zod';
 import type { Database } from '../db/database.js';
 import { LowerNode } from '../db/entities/lower-node.entity.js';
+import { InstallationFact } from '../db/entities/installation.entity.js';
+import { LEGACY_SECRET_SCHEME, SECRET_SCHEME, type SecretDigest } from '../security/secret-digest.js';
 import { AppError, notFound } from '../errors.js';
+import { ConfigError } from '../config.js';
 import type { EventBus } from './event-bus.js';
 import type { ClientEventKind, NodeEvents } from './events.js';
 import { uniqueViolation } from '../db/unique-violation.js';
+import { hasUnsafeText, UNSAFE_TEXT_MESSAGE } from '../../dataplane/protocol/safe-text.js';
 import type { ClientRecord } from './models.js';
 
 export type { ClientRecord } from './models.js';
@@ -20,26 +23,28 @@ const nameSchema = z
   .trim()
   .min(1, 'name must not be empty')
   .max(64, 'name must be at most 64 characters')
-  .regex(/^[^\u0000-\u001f\u007f]+$/, 'name must not contain control characters');
+  .refine((n) => !hasUnsafeText(n), `name ${UNSAFE_TEXT_MESSAGE}`);
+/** Shortest secret accepted for a new record or a secret change (REST, GraphQL, config, auto-registration). */
+export const MIN_SECRET_LENGTH = 12;
 const secretSchema = z
   .string({ error: 'secret must be a string' })
-  .min(1, 'secret must not be empty')
+  .min(MIN_SECRET_LENGTH, `secret must be at least ${MIN_SECRET_LENGTH} characters`)
   .max(256, 'secret must be at most 256 characters');
 
-export const createClientInput = z.strictObject({ name: nameSchema, secret: secretSchema });
-export const updateClientInput = z.strictObject({ name: nameSchema.optional(), secret: secretSchema.optional() });
-export type CreateClientInput = z.input<typeof createClientInput>;
-export type UpdateClientInput = z.input<typeof updateClientInput>;
+const createClientInput = z.strictObject({ name: nameSchema, secret: secretSchema });
+const updateClientInput = z.strictObject({ name: nameSchema.optional(), secret: secretSchema.optional() });
 
-/**
- * Secrets are looked up on every connect, so the hash must be deterministic:
- * SHA-256 with a domain prefix. Operators should use high-entropy secrets.
- */
-export function hashSecret(secret: string): string {
-  return createHash('sha256').update('stream-cascade/secret/v1\0').update(secret).digest('hex');
-}
+/** What the link's lookup of a secret found. */
+type SecretLookup =
+  | { kind: 'found'; client: ClientRecord }
+  | { kind: 'none' }
+  /** Several records share the secret and none is named like the caller. */
+  | { kind: 'ambiguous' };
 
-export function toRecord(c: LowerNode): ClientRecord {
+/** Key of the secret key's check value in the `installation` table. */
+const KEY_CHECK = 'secret-key-check';
+
+function toRecord(c: LowerNode): ClientRecord {
   return {
     id: c.id,
     name: c.name,
@@ -67,7 +72,7 @@ function parseInput<T>(schema: z.ZodType<T>, input: unknown): T {
 }
 
 /** Which listener gets told a record's link must close (deleted, or secret changed). */
-export type LinkKicker = (clientId: number, reason: 'deleted' | 'secret-changed') => void;
+type LinkKicker = (clientId: number, reason: 'deleted' | 'secret-changed') => void;
 
 export class ClientService {
   private kicker: LinkKicker = () => {};
@@ -75,7 +80,39 @@ export class ClientService {
   constructor(
     private readonly db: Database,
     private readonly events: EventBus<NodeEvents>,
+    private readonly secrets: SecretDigest,
   ) {}
+
+  /**
+   * At start: checks that this installation's key is the one the stored digests were
+   * made with (a different key would orphan every secret: the node refuses to start),
+   * records it on a database that holds no keyed secret yet, and converts rows still holding the legacy SHA-256.
+   * Returns how many rows were converted.
+   */
+  async prepareSecrets(keyFile: string): Promise<number> {
+    return this.db.transaction(async (m) => {
+      const facts = m.getRepository(InstallationFact);
+      const check = this.secrets.keyCheck();
+      const stored = await facts.findOneBy({ key: KEY_CHECK });
+      const repo = m.getRepository(LowerNode);
+      if (stored && stored.value !== check && (await repo.countBy({ secretScheme: SECRET_SCHEME })) > 0) {
+        throw new ConfigError(
+          `${keyFile} is not the key this database's secrets were stored with; restore the original key file ` +
+            '(replicas sharing one database need the same file), or the lower nodes cannot authenticate',
+        );
+      }
+      // A database with no keyed secret yet (new, or only pull rules) simply takes this key.
+      if (stored?.value !== check) await facts.save({ key: KEY_CHECK, value: check });
+      const legacy = await repo.findBy({ secretScheme: LEGACY_SECRET_SCHEME });
+      for (const row of legacy) {
+        if (row.secretHash === null) continue;
+        row.secretHash = this.secrets.fromLegacy(row.secretHash);
+        row.secretScheme = SECRET_SCHEME;
+        await repo.save(row);
+      }
+      return legacy.length;
+    });
+  }
 
   /** Set by the cascade server so record changes close live links. */
   setLinkKicker(k: LinkKicker): void {
@@ -103,35 +140,29 @@ export class ClientService {
     return row ? toRecord(row) : null;
   }
 
-  private async assertFree(m: EntityManager, name: string | undefined, secretHash: string | undefined, exceptId?: number): Promise<void> {
-    const repo = m.getRepository(LowerNode);
-    if (name !== undefined) {
-      const other = await repo.findOneBy({ name });
-      if (other && other.id !== exceptId) throw new AppError('NAME_TAKEN', `a client named "${name}" already exists`);
-    }
-    if (secretHash !== undefined) {
-      const other = await repo.findOneBy({ secretHash });
-      if (other && other.id !== exceptId) throw new AppError('SECRET_TAKEN', 'another client already uses this secret');
-    }
+  /**
+   * Names are unique; secrets are not checked at all: refusing a secret that another
+   * record uses would tell the caller that someone uses it (docs/SECURITY.md).
+   */
+  private async assertNameFree(m: EntityManager, name: string | undefined, exceptId?: number): Promise<void> {
+    if (name === undefined) return;
+    const other = await m.getRepository(LowerNode).findOneBy({ name });
+    if (other && other.id !== exceptId) throw new AppError('NAME_TAKEN', `a client named "${name}" already exists`);
   }
 
   private mapUnique(err: unknown): never {
-    const u = uniqueViolation(err);
-    if (u !== null) {
-      if (u.includes('secret')) throw new AppError('SECRET_TAKEN', 'another client already uses this secret');
-      throw new AppError('NAME_TAKEN', 'a client with this name already exists');
-    }
+    if (uniqueViolation(err) !== null) throw new AppError('NAME_TAKEN', 'a client with this name already exists');
     throw err;
   }
 
   async create(input: unknown): Promise<ClientRecord> {
     const { name, secret } = parseInput(createClientInput, input);
-    const secretHash = hashSecret(secret);
+    const secretHash = this.secrets.of(secret);
     const row = await this.db
       .transaction(async (m) => {
-        await this.assertFree(m, name, secretHash);
+        await this.assertNameFree(m, name);
         const repo = m.getRepository(LowerNode);
-        return repo.save(repo.create({ name, secretHash, online: false, autoregistered: false }));
+        return repo.save(repo.create({ name, secretHash, secretScheme: SECRET_SCHEME, online: false, autoregistered: false }));
       })
       .catch((err: unknown) => this.mapUnique(err));
     this.emit('CREATED', row);
@@ -140,16 +171,19 @@ export class ClientService {
 
   async update(id: number, input: unknown): Promise<ClientRecord> {
     const patch = parseInput(updateClientInput, input);
-    const secretHash = patch.secret === undefined ? undefined : hashSecret(patch.secret);
+    const secretHash = patch.secret === undefined ? undefined : this.secrets.of(patch.secret);
     const { row, secretChanged } = await this.db
       .transaction(async (m) => {
         const repo = m.getRepository(LowerNode);
         const existing = await repo.findOneBy({ id });
         if (!existing) throw notFound(`client ${id}`);
-        await this.assertFree(m, patch.name, secretHash, id);
+        await this.assertNameFree(m, patch.name, id);
         const changed = secretHash !== undefined && secretHash !== existing.secretHash;
         if (patch.name !== undefined) existing.name = patch.name;
-        if (secretHash !== undefined) existing.secretHash = secretHash;
+        if (secretHash !== undefined) {
+          existing.secretHash = secretHash;
+          existing.secretScheme = SECRET_SCHEME;
+        }
         existing.updatedTime = new Date();
         return { row: await repo.save(existing), secretChanged: changed };
       })
@@ -184,25 +218,30 @@ export class ClientService {
     return r.affected ?? 0;
   }
 
-  /** Looks a client up by its secret (hash), for authentication. */
-  async findBySecret(secret: string): Promise<ClientRecord | null> {
-    const row = await this.db.dataSource.getRepository(LowerNode).findOneBy({ secretHash: hashSecret(secret) });
-    return row ? toRecord(row) : null;
+  /**
+   * Looks a client up by its secret, for authentication. Secrets are not unique: when
+   * several records share one, the one named `name` (the caller's HELLO name) is it,
+   * else the lookup is ambiguous and the caller is refused. A record without a secret
+   * is never found: a name alone is no credential.
+   */
+  async findBySecret(secret: string, name: string): Promise<SecretLookup> {
+    const rows = await this.db.dataSource
+      .getRepository(LowerNode)
+      .find({ where: { secretHash: this.secrets.of(secret), secretScheme: SECRET_SCHEME }, order: { id: 'ASC' }, take: 1_000 });
+    const only = rows.length === 1 ? rows[0] : rows.find((r) => r.name === name.trim());
+    if (only) return { kind: 'found', client: toRecord(only) };
+    return rows.length === 0 ? { kind: 'none' } : { kind: 'ambiguous' };
   }
 
   /**
    * Creates a record for an auto-registering client: the name made unique
-   * ("edge", "edge-2", ...), the secret's hash kept so it is recognised next time.
-   * A client with no secret is matched by name among secretless auto-registered records.
+   * ("edge", "edge-2", ...), the secret's digest kept so it is recognised next time
+   * (and only by it: never by its name).
    */
-  async autoregister(req: { name: string; secret: string | null; ip: string }): Promise<ClientRecord> {
+  async autoregister(req: { name: string; secret: string; ip: string }): Promise<ClientRecord> {
     const base = nameSchema.safeParse(req.name).success ? req.name.trim() : `client-${req.ip}`;
     const row = await this.db.transaction(async (m) => {
       const repo = m.getRepository(LowerNode);
-      if (req.secret === null) {
-        const same = await repo.findOneBy({ name: base, secretHash: IsNull(), autoregistered: true });
-        if (same) return same;
-      }
       let name = base.slice(0, 56);
       for (let i = 2; await repo.findOneBy({ name }); i++) {
         if (i > 10_000) throw new AppError('CONFLICT', 'cannot find a free name');
@@ -211,7 +250,8 @@ export class ClientService {
       return repo.save(
         repo.create({
           name,
-          secretHash: req.secret === null ? null : hashSecret(req.secret),
+          secretHash: this.secrets.of(req.secret),
+          secretScheme: SECRET_SCHEME,
           ip: req.ip,
           online: false,
           autoregistered: true,

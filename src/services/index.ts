@@ -9,6 +9,7 @@ import type { EventBus } from './event-bus.js';
 import type { ForwardingService } from './forwarding.service.js';
 import type { NodeEvents } from './events.js';
 import type { RelayService } from './relay.service.js';
+import type { NodeSecurity } from './node-security.js';
 import type { StreamService } from './stream.service.js';
 
 export type NodeRole = 'CASCADE_SERVER' | 'CASCADE_CLIENT' | 'MEDIA';
@@ -21,6 +22,8 @@ export interface NodeInfo {
   roles: NodeRole[];
   /** "sha256:HEX" of the cascade server's certificate, when the server role is on. */
   fingerprint: string | null;
+  /** The security settings in force. */
+  security: NodeSecurity;
 }
 
 export interface Services {

@@ -14,14 +14,14 @@ export interface Publisher {
 }
 
 /** Publishes testsrc + sine as H.264/AAC FLV to `url` (real time) for `seconds`. */
-export function publishTestStream(url: string, seconds = 30, opts: { size?: string; gop?: number } = {}): Publisher {
+export function publishTestStream(url: string, seconds = 30, opts: { size?: string; gop?: number; extraOutputArgs?: string[] } = {}): Publisher {
   const args = [
     '-hide_banner', '-loglevel', 'error', '-re',
     '-f', 'lavfi', '-i', `testsrc=size=${opts.size ?? '320x240'}:rate=25`,
     '-f', 'lavfi', '-i', 'sine=frequency=1000:sample_rate=44100',
     '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(opts.gop ?? 50), '-pix_fmt', 'yuv420p',
     '-c:a', 'aac', '-b:a', '64k',
-    '-t', String(seconds), '-f', 'flv', url,
+    '-t', String(seconds), ...(opts.extraOutputArgs ?? []), '-f', 'flv', url,
   ];
   const child = spawnTracked('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';

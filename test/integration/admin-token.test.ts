@@ -56,13 +56,13 @@ describe('admin token', () => {
   });
 
   test('REST: writes need the token, reads do not; a refused write changes nothing', async () => {
-    const denied = await call(node, 'POST', '/api/cascade/clients', { name: 'x', secret: 'y' });
+    const denied = await call(node, 'POST', '/api/cascade/clients', { name: 'x', secret: 'y-padded-key' });
     assert.equal(denied.status, 401);
     assert.equal(denied.json.code, 401);
-    const wrong = await call(node, 'POST', '/api/cascade/clients', { name: 'x', secret: 'y' }, 'not-the-token');
+    const wrong = await call(node, 'POST', '/api/cascade/clients', { name: 'x', secret: 'y-padded-key' }, 'not-the-token');
     assert.equal(wrong.status, 401);
     assert.deepEqual((await call(node, 'GET', '/api/cascade/clients')).json.data, []);
-    const ok = await call(node, 'POST', '/api/cascade/clients', { name: 'x', secret: 'y' }, TOKEN);
+    const ok = await call(node, 'POST', '/api/cascade/clients', { name: 'x', secret: 'y-padded-key' }, TOKEN);
     assert.equal(ok.status, 200);
     assert.equal((await call(node, 'DELETE', '/api/cascade/clients/1')).status, 401);
     assert.equal((await call(node, 'GET', '/api/cascade/clients')).status, 200);
@@ -70,7 +70,7 @@ describe('admin token', () => {
   });
 
   test('GraphQL: mutations need the token, queries do not', async () => {
-    const m = 'mutation { createClient(name: "g", secret: "gs") { id } }';
+    const m = 'mutation { createClient(name: "g", secret: "gs-padded-key") { id } }';
     const denied = await call(node, 'POST', '/graphql', { query: m });
     assert.equal(denied.json.errors?.[0]?.extensions?.code, 'UNAUTHORIZED');
     const q = await call(node, 'POST', '/graphql', { query: '{ clients { name } }' });

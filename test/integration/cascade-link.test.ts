@@ -230,7 +230,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
 
     const nosecret = startClient(t, port).client;
     await waitUntil('rejected without secret', () => nosecret.status().state === 'rejected');
-    assert.equal(nosecret.status().lastError, 'authentication failed: no secret given and autoregister is off');
+    assert.equal(nosecret.status().lastError, 'authentication failed: no secret given (a name is no credential)');
   });
 
   test('hello timeout: a link that never says HELLO is closed with a reason', async (t) => {

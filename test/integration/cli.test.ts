@@ -42,7 +42,7 @@ describe('the program', () => {
     });
     const first = await startProcessNode(cfg);
     try {
-      const r = await rest({ url: first.httpUrl }, 'POST', '/api/cascade/clients', { name: 'kept', secret: 'kept-secret' });
+      const r = await rest({ url: first.httpUrl }, 'POST', '/api/cascade/clients', { name: 'kept', secret: 'kept-secret-padded-key' });
       assert.equal(r.status, 200);
     } finally {
       assert.equal(await first.stop('SIGTERM'), 0, 'exit 0 on SIGTERM');

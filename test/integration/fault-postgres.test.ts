@@ -62,12 +62,12 @@ describe('fault: PostgreSQL outage under a running HQ', gate, () => {
     const names = ['stays', 'leaves', 'arrives', 'idle'];
     const ids = new Map<string, number>();
     for (const name of names) {
-      const r = await api(node, 'POST', '/api/cascade/clients', { name, secret: `${name}-secret` });
+      const r = await api(node, 'POST', '/api/cascade/clients', { name, secret: `${name}-secret-key` });
       assert.equal(r.status, 200, r.text);
       ids.set(name, (r.json.data as ClientJson).id);
     }
     const edge = (name: string): UpperLink => {
-      const c = lightClient(quic, fp, `${name}-secret`, name, { backoffInitialMs: 200, backoffMaxMs: 1_000 });
+      const c = lightClient(quic, fp, `${name}-secret-key`, name, { backoffInitialMs: 200, backoffMaxMs: 1_000 });
       clients.push(c);
       c.start();
       return c;

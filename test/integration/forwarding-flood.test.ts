@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import path from 'node:path';
-import type { LinkInfo } from '../../src/services/cascade.service.js';
+import type { CascadeSessionInfo } from '../../dataplane/cascade/index.js';
 import { rest, waitFor, type TestNode } from '../helpers/node.js';
 import { startProcessNode, writeConfig, type ProcessNode } from '../helpers/process-node.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
@@ -89,7 +89,7 @@ describe('forwarding: on-demand flood', () => {
     });
     const lower = await startProcessNode(cfg);
     edge = lower;
-    const edgeLink = async (): Promise<LinkInfo | null> => {
+    const edgeLink = async (): Promise<CascadeSessionInfo | null> => {
       for (const rec of await hq.app.services.clients.list()) {
         const l = hq.app.services.cascade.link(rec.id);
         if (l) return l;

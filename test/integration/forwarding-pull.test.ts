@@ -183,6 +183,7 @@ describe('forwarding: refusals', () => {
       transport: defaultTransport,
       server: { host: '127.0.0.1', port: hq.app.addresses.quic!.port },
       name: 'rogue',
+      secret: 'rogue-secret-key',
       version: 'test',
       verify: { knownServersFile: path.join(dir, 'known') },
       logger: pino({ level: 'silent' }),

@@ -8,7 +8,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { CloseCode } from '../../dataplane/protocol/index.js';
-import { hashSecret } from '../../src/services/client.service.js';
+import { legacySecretHash as hashSecret } from '../../src/security/secret-digest.js';
 import { attemptOnce, lightClient, startCapturedNode, waitState, type CapturedNode } from '../helpers/captured-node.js';
 import { startNode, type TestNode } from '../helpers/node.js';
 

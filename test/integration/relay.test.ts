@@ -87,7 +87,7 @@ describe('API relay through the cascade', () => {
       name: 'edge',
       'cascade-client': {
         server: `127.0.0.1:${region.app.addresses.quic!.port}`,
-        secret: 'edge-secret',
+        secret: 'edge-secret-padded-key',
         relayapi: { enable: true, whitelist: ['127.0.0.1/32', '::1/128', '2001:db8::/64'] },
       },
     });
@@ -103,7 +103,7 @@ describe('API relay through the cascade', () => {
     nodes.push(edgeV4);
     const off = await startNode({
       name: 'edge-off',
-      'cascade-client': { server: `127.0.0.1:${hq.app.addresses.quic!.port}`, secret: 'off-secret' },
+      'cascade-client': { server: `127.0.0.1:${hq.app.addresses.quic!.port}`, secret: 'off-secret-padded-key' },
     });
     nodes.push(off);
     // Starting nodes in this (shared) process can block its event loop (key generation, module

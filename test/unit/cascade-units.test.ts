@@ -50,8 +50,36 @@ describe('auth throttle', () => {
     assert.deepEqual(th.check('10.0.0.1'), { throttled: false });
   });
 
+  test('auto-registration: per address, per window in all, by rate; counted and reported once per bound', () => {
+    let now = 0;
+    const th = new AuthThrottle({ limit: 10, windowMs: 60_000, registration: { perAddress: 2, perWindow: 3, ratePerSec: 1, burst: 2, windowMs: 3_600_000 } }, () => now);
+    assert.deepEqual(th.admitRegistration('10.0.0.1'), { ok: true });
+    assert.deepEqual(th.admitRegistration('10.0.0.2'), { ok: true });
+    const rate = th.admitRegistration('10.0.0.3');
+    assert.ok(!rate.ok && rate.scope === 'rate' && rate.first, 'burst used up');
+    now += 1_000;
+    assert.deepEqual(th.admitRegistration('10.0.0.1'), { ok: true });
+    now += 1_000;
+    const perAddress = th.admitRegistration('10.0.0.1');
+    assert.ok(!perAddress.ok && perAddress.scope === 'address' && perAddress.first && perAddress.retryAfterMs === 3_600_000 - 2_000);
+    const again = th.admitRegistration('10.0.0.1');
+    assert.ok(!again.ok && !again.first, 'reported once per address');
+    const perWindow = th.admitRegistration('10.0.0.4');
+    assert.ok(!perWindow.ok && perWindow.scope === 'window');
+    assert.deepEqual(th.registrationStats, { created: 3, refused: 4, createdInWindow: 3, windowStartedAt: new Date(0) });
+    now = 3_600_000;
+    assert.deepEqual(th.admitRegistration('10.0.0.1'), { ok: true }, 'a new window');
+    assert.equal(th.registrationStats.createdInWindow, 1);
+  });
+
+  test('auto-registration bounds of 0 are off', () => {
+    const th = new AuthThrottle({ limit: 10, windowMs: 60_000, registration: { perAddress: 0, perWindow: 0, ratePerSec: 0, burst: 1 } });
+    for (let i = 0; i < 1_000; i++) assert.deepEqual(th.admitRegistration('10.0.0.1'), { ok: true });
+  });
+
   test('bounded memory', () => {
     const th = new AuthThrottle({ limit: 1, windowMs: 60_000, maxEntries: 100 });
+    for (let i = 0; i < 1_000; i++) th.admitRegistration(`10.1.${i >> 8}.${i & 255}`);
     for (let i = 0; i < 1_000; i++) th.recordFailure(`10.0.${i >> 8}.${i & 255}`);
     assert.ok(th.size <= 100);
   });

@@ -73,12 +73,14 @@ describe('config', () => {
   });
 
   test('quic tuning: defaults and bounds', () => {
-    assert.deepEqual(defaultConfig('/x').quic, { congestion: 'bbr', maxUdpPayloadBytes: 1350, udp: 'auto' });
-    assert.deepEqual(configFromObject({ quic: { congestion: 'bbr', maxudppayload: 1452, udp: 'dgram' } }).quic, {
+    assert.deepEqual(defaultConfig('/x').quic, { congestion: 'bbr', maxUdpPayloadBytes: 1350, udp: 'auto', retry: 'auto' });
+    assert.deepEqual(configFromObject({ quic: { congestion: 'bbr', maxudppayload: 1452, udp: 'dgram', retry: 'on' } }).quic, {
       congestion: 'bbr',
       maxUdpPayloadBytes: 1452,
       udp: 'dgram',
+      retry: 'on',
     });
+    assert.match(errorOf(() => configFromObject({ quic: { retry: 'yes' } }, 'q.yaml')), /^q\.yaml: quic\.retry: expected one of "off", "on", "auto"$/);
     assert.match(errorOf(() => configFromObject({ quic: { udp: 'fast' } }, 'q.yaml')), /^q\.yaml: quic\.udp: expected one of "auto", "native", "dgram"$/);
     assert.match(errorOf(() => configFromObject({ quic: { congestion: 'bbr2' } }, 'q.yaml')), /^q\.yaml: quic\.congestion: expected one of "bbr", "cubic", "reno"$/);
     assert.match(errorOf(() => configFromObject({ quic: { maxudppayload: 900 } }, 'q.yaml')), /^q\.yaml: quic\.maxudppayload: /);
@@ -91,6 +93,22 @@ describe('config', () => {
     assert.match(errorOf(() => configFromObject({ forwarding: { ondemandperclient: 0 } }, 'f.yaml')), /^f\.yaml: forwarding\.ondemandperclient: /);
     assert.match(errorOf(() => configFromObject({ forwarding: { ondemandpending: 'many' } }, 'f.yaml')), /^f\.yaml: forwarding\.ondemandpending: /);
     assert.match(errorOf(() => configFromObject({ forwarding: { ondemandmissttl: -1 } }, 'f.yaml')), /^f\.yaml: forwarding\.ondemandmissttl: /);
+  });
+
+  test('denial-of-service bounds: defaults, and a bad value names the key', () => {
+    const d = defaultConfig('/x');
+    assert.deepEqual(d.rtmp.limits, { maxPendingBytes: 8 * 1024 * 1024, maxPendingTotalBytes: 64 * 1024 * 1024, maxConnectionsPerAddress: 32 });
+    assert.deepEqual(d.http.graphql, {
+      document: { maxBytes: 65_536, maxTokens: 5_000 },
+      ws: { perAddress: 32, initTimeoutMs: 3_000, idleMs: 60_000 },
+    });
+    const c = configFromObject({ rtmp: { maxpending: 1_048_576, maxpendingtotal: 0, maxperaddress: 4 }, http: { maxquerytokens: 200, wsidle: 0 } });
+    assert.deepEqual(c.rtmp.limits, { maxPendingBytes: 1_048_576, maxPendingTotalBytes: 0, maxConnectionsPerAddress: 4 });
+    assert.equal(c.http.graphql.document.maxTokens, 200);
+    assert.equal(c.http.graphql.ws.idleMs, 0);
+    assert.match(errorOf(() => configFromObject({ rtmp: { maxpending: 100 } }, 'd.yaml')), /^d\.yaml: rtmp\.maxpending: /);
+    assert.match(errorOf(() => configFromObject({ http: { maxquerybytes: 10 } }, 'd.yaml')), /^d\.yaml: http\.maxquerybytes: /);
+    assert.match(errorOf(() => configFromObject({ http: { wsperaddress: -1 } }, 'd.yaml')), /^d\.yaml: http\.wsperaddress: /);
   });
 
   test('database urls', () => {

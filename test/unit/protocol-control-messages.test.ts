@@ -193,7 +193,8 @@ describe('control messages', () => {
 
 describe('announce chunking', () => {
   test('chunks fit a frame and the schema, keep order, reset only first', () => {
-    const path = fc.string({ minLength: 1, maxLength: 512, unit: fc.constantFrom('a', 'é', '\u0000', '"', '😀'.charAt(0)) });
+    // Characters JSON escapes (a lone surrogate becomes 6 bytes); control characters are refused in paths.
+    const path = fc.string({ minLength: 1, maxLength: 512, unit: fc.constantFrom('a', 'é', '\\', '"', '😀'.charAt(0)) });
     fc.assert(
       fc.property(
         fc.boolean(),

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parseCidr, type Cidr } from '../../src/net-address.js';
-import { callerAddress, endToEndHeaders, isLoopback, parseRelayUrl, relayTargetProblem } from '../../src/http/relay-target.js';
+import { callerAddress, endToEndHeaders, isLoopback, parseRelayUrl, relayResponseHeaders, relayTargetProblem } from '../../src/http/relay-target.js';
 
 const cidrs = (...t: string[]): Cidr[] => t.map((x) => parseCidr(x) as Cidr);
 
@@ -90,5 +90,24 @@ describe('relay targets, headers and callers', () => {
     assert.equal(callerAddress('127.0.0.1', undefined, trusted), '127.0.0.1');
     assert.equal(callerAddress('::1', '2001:db8::9', cidrs('::1/128')), '2001:db8::9');
     assert.ok(isLoopback('::ffff:127.0.0.1') && isLoopback('::1') && !isLoopback('192.0.2.1'));
+  });
+});
+
+describe('relayResponseHeaders', () => {
+  const from = [
+    ['Content-Length', '5'],
+    ['Transfer-Encoding', 'chunked'],
+    ['Set-Cookie', 'a=b'],
+    ['Proxy-X', '1'],
+    ['X-Kept', '1'],
+  ] as const;
+  test('drops hop-by-hop and Proxy-* headers; Set-Cookie only when allowed', () => {
+    assert.deepEqual(relayResponseHeaders(from, false), [['Content-Length', '5'], ['X-Kept', '1']]);
+    assert.deepEqual(relayResponseHeaders(from, true), [['Content-Length', '5'], ['Set-Cookie', 'a=b'], ['X-Kept', '1']]);
+  });
+  test('keeps one plain Content-Length, drops repeated or malformed ones', () => {
+    assert.deepEqual(relayResponseHeaders([['content-length', '5'], ['Content-Length', '6']], false), []);
+    assert.deepEqual(relayResponseHeaders([['content-length', '5, 5']], false), []);
+    assert.deepEqual(relayResponseHeaders([['content-length', '-1']], false), []);
   });
 });

@@ -14,7 +14,7 @@ const REFUSED = ['', 'live', 'live/', '/live/cam', 'live//cam', 'live/.', 'live/
 /** Whether a YAML pull rule with this path (as `streampath` and in `pullurl`) loads. */
 function configAccepts(path: string): boolean {
   try {
-    configFromObject({ 'cascade-client': { server: '127.0.0.1:44944', secret: 'a-secret', pull: [{ streampath: path, pullurl: `cascade://${path}` }] } }, 'rules.yaml');
+    configFromObject({ 'cascade-client': { server: '127.0.0.1:44944', secret: 'a-secret-padded', pull: [{ streampath: path, pullurl: `cascade://${path}` }] } }, 'rules.yaml');
     return true;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;

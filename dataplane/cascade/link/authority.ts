@@ -3,6 +3,8 @@
  * (database of client records); the data plane only calls it.
  */
 
+import type { RegistrationVerdict } from './auth-throttle.js';
+
 /** An authentication request, from a client's HELLO. */
 export interface AuthenticateRequest {
   /** The secret the client presented, or null when it has none. Never log it. */
@@ -15,10 +17,16 @@ export interface AuthenticateRequest {
   remoteAddress: string;
   /** Remote UDP port of the link. */
   remotePort: number;
+  /**
+   * Call right before creating a record for this caller (auto-registration): counts it
+   * against the server's registration limits, or says it must be refused (then answer
+   * with CloseCode.RegistrationLimited and the verdict's retryAfterMs).
+   */
+  admitRegistration(): RegistrationVerdict;
 }
 
 /** Accepted: the link belongs to this client record. */
-export interface AuthenticateOk {
+interface AuthenticateOk {
   ok: true;
   /** Client record id (stable: the same secret gives the same id next time). */
   clientId: number;
@@ -30,14 +38,16 @@ export interface AuthenticateOk {
 
 /**
  * Refused. `code` should come from the catalogue (CloseCode.AuthUnknownSecret,
- * AuthSecretRequired, AuthWrongSecret, AuthFailed); `reason` is sent to the client and
+ * AuthSecretRequired, AuthWrongSecret, AuthFailed, RegistrationLimited); `reason` is sent to the client and
  * logged there as is — use the catalogue's reason (closeReason(code)) or a more
  * specific one, never anything secret.
  */
-export interface AuthenticateRefused {
+interface AuthenticateRefused {
   ok: false;
   code: number;
   reason: string;
+  /** When the client may try again (sent in REJECT). */
+  retryAfterMs?: number;
 }
 
 /** The authority's decision. */

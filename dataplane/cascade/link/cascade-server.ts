@@ -13,7 +13,7 @@ import {
   type StreamKindValue,
 } from '../../protocol/index.js';
 import { AdmissionBucket } from './admission.js';
-import { AuthThrottle } from './auth-throttle.js';
+import { AuthThrottle, DEFAULT_REGISTRATION_LIMITS, type RegistrationLimits, type RegistrationStats } from './auth-throttle.js';
 import type { AuthenticateResult, CascadeAuthority } from './authority.js';
 import { CascadeError } from '../errors.js';
 import type { SessionEnd } from './link-session.js';
@@ -36,6 +36,8 @@ export interface CascadeServerLimits extends ServerSessionLimits {
   admissionRatePerSec: number;
   /** New links admitted at once after a quiet period. */
   admissionBurst: number;
+  /** Bounds on records created by auto-registration (counted by the auth throttle). */
+  registration: RegistrationLimits;
 }
 
 /** Defaults of {@link CascadeServerLimits}. */
@@ -52,10 +54,11 @@ export const DEFAULT_SERVER_LIMITS: Readonly<CascadeServerLimits> = Object.freez
   stopTimeoutMs: 5_000,
   admissionRatePerSec: 100,
   admissionBurst: 200,
+  registration: DEFAULT_REGISTRATION_LIMITS,
 });
 
 /** Options of {@link CascadeServer}. */
-export interface CascadeServerOptions {
+interface CascadeServerOptions {
   transport: Transport;
   listen: { host: string; port: number };
   tls: TlsIdentity;
@@ -130,7 +133,11 @@ export class CascadeServer extends Emitter<CascadeServerEvents> {
     if (this.limits.heartbeatTimeoutMs < this.limits.heartbeatIntervalMs) {
       throw new CascadeError('CASCADE_CONFIG', 'heartbeatTimeoutMs must be >= heartbeatIntervalMs');
     }
-    this.throttle = new AuthThrottle({ limit: this.limits.authFailureLimit, windowMs: this.limits.authFailureWindowMs });
+    this.throttle = new AuthThrottle({
+      limit: this.limits.authFailureLimit,
+      windowMs: this.limits.authFailureWindowMs,
+      registration: this.limits.registration,
+    });
     this.admission = new AdmissionBucket({ ratePerSec: this.limits.admissionRatePerSec, burst: this.limits.admissionBurst });
     let fp: string | null = null;
     try {
@@ -157,6 +164,7 @@ export class CascadeServer extends Emitter<CascadeServerEvents> {
         maxIdleTimeoutMs: this.limits.maxIdleTimeoutMs,
         keepAliveIntervalMs: this.limits.keepAliveIntervalMs,
         onConnection: (link) => this.onConnection(link),
+        logger: this.logger,
       });
       this.listener = listener;
       if (this.stopPromise) await listener.close();
@@ -204,6 +212,16 @@ export class CascadeServer extends Emitter<CascadeServerEvents> {
   /** Links admitted and refused (Busy) by admission control since start. */
   get admissionStats(): { admitted: number; refused: number } {
     return this.admission.stats;
+  }
+
+  /** Effective bounds on auto-registration. */
+  get registrationLimits(): Readonly<Required<RegistrationLimits>> {
+    return this.throttle.registrationLimits;
+  }
+
+  /** Records created by auto-registration and refused by its bounds. */
+  get registrationStats(): RegistrationStats {
+    return this.throttle.registrationStats;
   }
 
   /** Live links, one per online client record. */
@@ -300,9 +318,9 @@ export class CascadeServer extends Emitter<CascadeServerEvents> {
   private async authenticate(s: ServerSession, hello: HelloMessage): Promise<void> {
     const remoteAddress = s.link.remoteAddress;
     const remotePort = s.link.remotePort;
-    const refuse = (code: number, reason: string): Promise<void> => {
+    const refuse = (code: number, reason: string, retryAfterMs?: number): Promise<void> => {
       this.emit('rejected', { remoteAddress, remotePort, name: hello.name, code, reason });
-      return s.reject(code, reason);
+      return s.reject(code, reason, retryAfterMs);
     };
     if (hello.protocol !== PROTOCOL_REVISION) {
       const reason = `incompatible protocol revision: client speaks ${hello.protocol}, server ${PROTOCOL_REVISION}`;
@@ -318,6 +336,18 @@ export class CascadeServer extends Emitter<CascadeServerEvents> {
         version: hello.version,
         remoteAddress,
         remotePort,
+        admitRegistration: () => {
+          const v = this.throttle.admitRegistration(remoteAddress);
+          if (!v.ok && v.first) {
+            s.logger.warn(
+              { remoteAddress, name: hello.name, scope: v.scope, limits: this.throttle.registrationLimits, retryAfterMs: v.retryAfterMs },
+              v.scope === 'address'
+                ? 'auto-registration limit of this address reached; refusing its new records for the rest of the window'
+                : 'auto-registration limit reached; refusing new records for now',
+            );
+          }
+          return v;
+        },
       });
     } catch (err) {
       s.logger.error({ err }, 'authority failed to authenticate a client');
@@ -330,7 +360,7 @@ export class CascadeServer extends Emitter<CascadeServerEvents> {
       const code = Number.isInteger(result.code) && result.code >= 0 && result.code < 0x100 ? result.code : CloseCode.AuthFailed;
       const reason = result.reason || closeReason(code);
       s.logger.warn({ remoteAddress, name: hello.name, version: hello.version, code, reason }, 'cascade client rejected');
-      await refuse(code, reason);
+      await refuse(code, reason, result.retryAfterMs);
       return;
     }
     if (this.stopPromise) {

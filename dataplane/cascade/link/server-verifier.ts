@@ -55,9 +55,17 @@ export class ServerVerifier {
     this.knownServers = !this.caPem && !this.pin && verify.knownServersFile ? new KnownServersFile(verify.knownServersFile) : null;
   }
 
-  /** Options for Transport.connect: the CA and the pin, checked during the handshake. */
-  connectOptions(): Pick<ConnectOptions, 'caPem' | 'fingerprint'> {
-    return { ...(this.caPem ? { caPem: this.caPem } : {}), ...(this.pin ? { fingerprint: this.pin } : {}) };
+  /** How the server is verified. */
+  get mode(): 'pin' | 'ca' | 'tofu' {
+    return this.pin ? 'pin' : this.caPem ? 'ca' : 'tofu';
+  }
+
+  /**
+   * Options for Transport.connect: the CA and the pin, checked during the handshake; with
+   * a CA the certificate must be valid for `host`, the name or address dialled.
+   */
+  connectOptions(host: string): Pick<ConnectOptions, 'caPem' | 'fingerprint' | 'verifyHost'> {
+    return { ...(this.caPem ? { caPem: this.caPem, verifyHost: host } : {}), ...(this.pin ? { fingerprint: this.pin } : {}) };
   }
 
   /** Plain-text reason for a pin mismatch reported by the transport. */

@@ -102,12 +102,14 @@ export interface UpperLinkStatus {
   serverVersion: string | null;
   /** "sha256:HEX" of the server certificate last seen. */
   serverFingerprint: string | null;
+  /** How the server is verified: pinned fingerprint, CA (certificate valid for the dialled host), or trust on first use. */
+  trust: 'pin' | 'ca' | 'tofu';
   /** When the next attempt is due (states backoff and rejected). */
   nextAttemptAt: Date | null;
 }
 
 /** Events of a {@link UpperLink}. */
-export type UpperLinkEvents = {
+type UpperLinkEvents = {
   stateChanged: [status: UpperLinkStatus];
   /** The server announced streams. */
   announce: [message: AnnounceMessage];
@@ -180,6 +182,7 @@ export class UpperLink extends Emitter<UpperLinkEvents> {
       serverName: this.welcome?.serverName ?? null,
       serverVersion: this.welcome?.serverVersion ?? null,
       serverFingerprint: this.serverFingerprint,
+      trust: this.verifier.mode,
       nextAttemptAt: this.nextAttemptAt,
     };
   }
@@ -288,7 +291,7 @@ export class UpperLink extends Emitter<UpperLinkEvents> {
         port,
         ...(this.opts.tlsServerName !== undefined ? { serverName: this.opts.tlsServerName } : {}),
         ...(this.opts.localAddress !== undefined ? { localAddress: this.opts.localAddress } : {}),
-        ...this.verifier.connectOptions(),
+        ...this.verifier.connectOptions(host),
         maxIdleTimeoutMs: t.maxIdleTimeoutMs,
         keepAliveIntervalMs: t.keepAliveIntervalMs,
         connectTimeoutMs: t.connectTimeoutMs,

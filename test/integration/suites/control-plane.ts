@@ -74,7 +74,7 @@ export function controlPlaneSuite(label: string, dbUrl: () => string): void {
       assert.equal(info.data?.node.name, 'test-node');
       assert.deepEqual(info.data?.node.roles, ['MEDIA', 'CASCADE_SERVER']);
 
-      const created = await gql(node, CreateClientDocument, { name: 'gql-edge', secret: 's3cret-gql' });
+      const created = await gql(node, CreateClientDocument, { name: 'gql-edge', secret: 's3cret-gql-padded-key' });
       assert.equal(created.errors, undefined);
       const id = created.data!.createClient.id;
       assert.equal(created.data!.createClient.hasSecret, true);
@@ -88,11 +88,11 @@ export function controlPlaneSuite(label: string, dbUrl: () => string): void {
       const renamed = await gql(node, UpdateClientDocument, { id, name: 'gql-edge-2' });
       assert.equal(renamed.data?.updateClient.name, 'gql-edge-2');
 
-      const dup = await gql(node, CreateClientDocument, { name: 'gql-edge-2', secret: 'other' });
+      const dup = await gql(node, CreateClientDocument, { name: 'gql-edge-2', secret: 'other-padded-key' });
       assert.equal(dup.errors?.[0]?.extensions?.code, 'NAME_TAKEN');
       const missing = await gql(node, UpdateClientDocument, { id: 99999, name: 'x' });
       assert.equal(missing.errors?.[0]?.extensions?.code, 'NOT_FOUND');
-      const invalid = await gql(node, CreateClientDocument, { name: '', secret: 'x' });
+      const invalid = await gql(node, CreateClientDocument, { name: '', secret: 'x-padded-key' });
       assert.equal(invalid.errors?.[0]?.extensions?.code, 'VALIDATION');
 
       const deleted = await gql(node, DeleteClientDocument, { id });
@@ -123,13 +123,13 @@ export function controlPlaneSuite(label: string, dbUrl: () => string): void {
       const cases: [string, string, unknown, string | undefined, number][] = [
         ['POST', '/api/cascade/clients', undefined, '{"name": "x", ', 400],
         ['POST', '/api/cascade/clients', undefined, '', 400],
-        ['POST', '/api/cascade/clients', { name: 42, secret: 'x' }, undefined, 400],
+        ['POST', '/api/cascade/clients', { name: 42, secret: 'x-padded-key' }, undefined, 400],
         ['POST', '/api/cascade/clients', { name: 'no-secret' }, undefined, 400],
-        ['POST', '/api/cascade/clients', { secret: 'no-name' }, undefined, 400],
-        ['POST', '/api/cascade/clients', { name: 'x', secret: 'y', admin: true }, undefined, 400],
+        ['POST', '/api/cascade/clients', { secret: 'no-name-padded-key' }, undefined, 400],
+        ['POST', '/api/cascade/clients', { name: 'x', secret: 'y-padded-key', admin: true }, undefined, 400],
         ['POST', '/api/cascade/clients', [1, 2], undefined, 400],
-        ['POST', '/api/cascade/clients', { name: 'keeper', secret: 'other' }, undefined, 409],
-        ['POST', '/api/cascade/clients', { name: 'other', secret: 'keeper-secret' }, undefined, 409],
+        ['POST', '/api/cascade/clients', { name: 'keeper', secret: 'other-padded-key' }, undefined, 409],
+        ['POST', '/api/cascade/clients', { name: 'shorty', secret: 'eleven-char' }, undefined, 400],
         ['PUT', '/api/cascade/clients/abc', { name: 'x' }, undefined, 400],
         ['PUT', '/api/cascade/clients/99999', { name: 'x' }, undefined, 404],
         ['PUT', `/api/cascade/clients/${keepId}`, { name: '' }, undefined, 400],
@@ -139,7 +139,7 @@ export function controlPlaneSuite(label: string, dbUrl: () => string): void {
         ['GET', '/api/cascade/clients?online=maybe', undefined, undefined, 400],
         ['PATCH', '/api/cascade/clients', undefined, undefined, 405],
         ['GET', '/api/nothing-here', undefined, undefined, 404],
-        ['POST', '/api/cascade/clients', undefined, JSON.stringify({ name: 'big', secret: 'x'.repeat(1024 * 1024 + 10) }), 413],
+        ['POST', '/api/cascade/clients', undefined, JSON.stringify({ name: 'big', secret: 'x-padded-key'.repeat(1024 * 1024 + 10) }), 413],
       ];
       for (const [method, p, body, raw, status] of cases) {
         const r = await rest(node, method, p, body, raw);
