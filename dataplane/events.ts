@@ -7,10 +7,10 @@
 import type { Logger } from 'pino';
 
 /** Event name → listener argument tuple. */
-export type EventMap = { [event: string]: unknown[] };
+type EventMap = { [event: string]: unknown[] };
 
 /** A listener of event `K` of map `E`. */
-export type Listener<E extends EventMap, K extends keyof E> = (...args: E[K]) => unknown;
+type Listener<E extends EventMap, K extends keyof E> = (...args: E[K]) => unknown;
 
 /** Typed emitter; subclasses call {@link Emitter.emit}. */
 export class Emitter<E extends EventMap> {
