@@ -12,7 +12,7 @@ import { MediaStreamIo, errorText } from './media-stream.js';
 import type { CascadeStreamContext } from '../stream-handler.js';
 
 /** Options of one pull. */
-export interface PullOptions {
+interface PullOptions {
   open: () => Promise<LinkStream>;
   /** Path asked of the peer. */
   remotePath: string;

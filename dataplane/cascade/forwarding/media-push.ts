@@ -16,7 +16,7 @@ import type { StreamRegistry } from './stream-origin.js';
 export { MEDIA_HANDSHAKE_MS };
 
 /** How an outgoing push ended. */
-export interface PushOutcome {
+interface PushOutcome {
   /** Set when the upper node refused the stream. */
   refused: { code: number; reason: string } | null;
   /** Why it stopped. */

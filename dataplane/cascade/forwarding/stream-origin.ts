@@ -62,7 +62,7 @@ export interface AnnouncedNode {
   streams: Map<string, AnnouncedStream>;
 }
 
-export type StreamRegistryEvents = {
+type StreamRegistryEvents = {
   /** Something about `path` changed (null: the announce tables). */
   changed: [path: string | null];
 };
@@ -70,7 +70,7 @@ export type StreamRegistryEvents = {
 let nextOutboundId = 1;
 
 /** Most streams remembered per lower node (its whole subtree). */
-export const MAX_ANNOUNCED_PER_NODE = 10_000;
+const MAX_ANNOUNCED_PER_NODE = 10_000;
 
 export class StreamRegistry extends Emitter<StreamRegistryEvents> {
   /** The inbound records this registry made (a hub origin of another kind is not ours). */
