@@ -23,8 +23,10 @@ function wsSubscribe(node: TestNode, connectionParams?: Record<string, unknown>)
   const client = createClient({ url: `${node.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams });
   return new Promise((resolve) => {
     const t = setTimeout(() => finish('no answer'), 5_000);
+    let poke: NodeJS.Timeout | undefined;
     const finish = (what: string): void => {
       clearTimeout(t);
+      clearTimeout(poke);
       void client.dispose();
       resolve(what);
     };
@@ -37,8 +39,12 @@ function wsSubscribe(node: TestNode, connectionParams?: Record<string, unknown>)
       },
     );
     // An accepted subscription stays silent until an event: make one.
-    setTimeout(() => {
-      void call(node, 'POST', '/api/cascade/clients', { name: `ws-${Math.random()}`, secret: `s-${Math.random()}` }, TOKEN);
+    // (Not after the answer: a refused subscription answers at once, and a late call could
+    // outlive the test and its node.)
+    poke = setTimeout(() => {
+      call(node, 'POST', '/api/cascade/clients', { name: `ws-${Math.random()}`, secret: `s-${Math.random()}` }, TOKEN).catch((err: unknown) =>
+        finish(`the event's call failed: ${String(err)}`),
+      );
     }, 500);
   });
 }
