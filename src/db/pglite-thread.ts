@@ -10,6 +10,8 @@
 import { readFile } from 'node:fs/promises';
 import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import type { Results } from '@electric-sql/pglite';
 
 /** The part of PGlite the driver uses (src/db/pglite-pool.ts). */
@@ -99,6 +101,7 @@ interface WorkerData {
   template: ArrayBuffer | null;
   makeTemplate: boolean;
   startParams: string[];
+  wasmModule: WebAssembly.Module | null;
 }
 
 /**
@@ -113,6 +116,25 @@ function setWasmTiering(): void {
   if (tieringSet) return;
   tieringSet = true;
   v8.setFlagsFromString('--wasm-tiering-budget=1000000000');
+}
+
+/**
+ * PostgreSQL's WebAssembly, compiled once per process and handed to every worker: a worker
+ * instantiates it instead of compiling it again, and the functions compiled (lazily, as
+ * they are first called) in one worker are there for the next. Null when it cannot be
+ * read here (the worker then lets PGlite load it itself).
+ */
+let pgliteModule: Promise<WebAssembly.Module | null> | null = null;
+function compiledPglite(): Promise<WebAssembly.Module | null> {
+  pgliteModule ??= (async () => {
+    try {
+      const file = path.join(path.dirname(fileURLToPath(import.meta.resolve('@electric-sql/pglite'))), 'pglite.wasm');
+      return await WebAssembly.compile(await readFile(file));
+    } catch {
+      return null;
+    }
+  })();
+  return pgliteModule;
 }
 
 function start(workerData: WorkerData): { worker: Worker; ready: Promise<Ready> } {
@@ -180,7 +202,8 @@ async function spawn(dir: string | null, templateFile: string | null): Promise<{
     makeTemplate = m.make;
     key = m.key;
   }
-  const s = start({ dir, templateFile, template, makeTemplate, startParams: [...PGLITE_SETTINGS].flatMap((x) => ['-c', x]) });
+  const wasmModule = await compiledPglite();
+  const s = start({ dir, templateFile, template, makeTemplate, wasmModule, startParams: [...PGLITE_SETTINGS].flatMap((x) => ['-c', x]) });
   if (makeTemplate) {
     // Later in-memory databases of this process each get their own copy of this one
     // (postMessage clones the buffer).

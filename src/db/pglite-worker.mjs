@@ -2,7 +2,8 @@
 // must load in a worker whatever TypeScript loader the main thread was started with.
 //
 // workerData: { dir: string | null, templateFile: string | null, template: ArrayBuffer | null,
-//               makeTemplate: boolean, startParams: string[] }
+//               makeTemplate: boolean, startParams: string[],
+//               wasmModule: WebAssembly.Module | null (compiled once by the main thread) }
 // in:  { id, op: 'query' | 'exec' | 'dump' | 'close', sql?, params? }
 // out: { ready: true, origin, note?, template? } | { ready: false, error } once,
 //      then { id, ok, result | error }
@@ -77,8 +78,8 @@ function fromTemplate(templateFile, dir) {
 
 let db;
 try {
-  const { dir, templateFile, template, makeTemplate, startParams } = workerData;
-  const options = { startParams: [...PGlite.defaultStartParams, ...startParams] };
+  const { dir, templateFile, template, makeTemplate, startParams, wasmModule } = workerData;
+  const options = { startParams: [...PGlite.defaultStartParams, ...startParams], ...(wasmModule ? { pgliteWasmModule: wasmModule } : {}) };
   let made = null;
   let origin = 'initdb';
   let note;
