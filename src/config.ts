@@ -169,6 +169,15 @@ const fileSchema = z.strictObject({
       ondemandgrace: duration(10_000),
     })
     .prefault({}),
+  /** Prometheus metrics (`GET /metrics`). */
+  metrics: z
+    .strictObject({
+      /** Serve /metrics on this address instead of the HTTP listener (no token there). */
+      listenaddr: listenAddr.optional(),
+      /** Stream paths with their own byte counters; the traffic of further paths counts under path="other". */
+      maxstreamlabels: z.number().int().min(0).max(10_000).default(100),
+    })
+    .prefault({}),
   'cascade-server': z
     .strictObject({
       quic: z
@@ -316,6 +325,8 @@ export interface Config {
   /** QUIC tuning of the cascade links. */
   quic: { congestion: 'cubic' | 'reno' | 'bbr'; maxUdpPayloadBytes: number; udp: 'auto' | 'native' | 'dgram'; retry: 'off' | 'on' | 'auto' };
   forwarding: { onDemandGraceMs: number };
+  /** `metrics.*`: where /metrics is served (null: on the HTTP listener) and the bound on stream labels. */
+  metrics: { listen: ListenAddress | null; maxStreamLabels: number };
   cascadeServer: CascadeServerConfig | null;
   cascadeClient: CascadeClientConfig | null;
 }
@@ -429,6 +440,7 @@ function normalise(file: string | null, c: FileConfig, baseDir: string): Config 
     log: { level: c.log.level },
     quic: { congestion: c.quic.congestion, maxUdpPayloadBytes: c.quic.maxudppayload, udp: c.quic.udp, retry: c.quic.retry },
     forwarding: { onDemandGraceMs: c.forwarding.ondemandgrace },
+    metrics: { listen: c.metrics.listenaddr ?? null, maxStreamLabels: c.metrics.maxstreamlabels },
     cascadeServer: server
       ? {
           listen: server.quic.listenaddr,

@@ -72,6 +72,7 @@ export const MAX_ANNOUNCED_PER_NODE = 10_000;
 export class StreamRegistry extends TypedEmitter<StreamRegistryEvents> {
   private readonly inbound = new Map<string, InboundStream>();
   private readonly outbound = new Map<number, OutboundStream>();
+  private readonly endedBytes = { PUSHED_OUT: 0, PULLED_OUT: 0 };
   private readonly announced = new Map<number, AnnouncedNode>();
 
   constructor(logger: Logger) {
@@ -105,8 +106,17 @@ export class StreamRegistry extends TypedEmitter<StreamRegistryEvents> {
     this.outbound.set(rec.id, rec);
     this.emit('changed', info.path);
     return () => {
-      if (this.outbound.delete(rec.id)) this.emit('changed', info.path);
+      if (!this.outbound.delete(rec.id)) return;
+      this.endedBytes[rec.direction] += rec.bytes();
+      this.emit('changed', info.path);
     };
+  }
+
+  /** Bytes sent by every forwarding in `direction` since start, ended ones included. */
+  bytesSent(direction: OutboundStream['direction']): number {
+    let n = this.endedBytes[direction];
+    for (const o of this.outbound.values()) if (o.direction === direction) n += o.bytes();
+    return n;
   }
 
   outboundOf(path: string): OutboundStream[] {
