@@ -194,6 +194,16 @@ export class NodeMetrics {
         counted.set(t.path, { bytesIn: t.bytesIn, bytesOut: t.bytesOut });
       }
     };
+    new Gauge({
+      name: 'stream_live',
+      help: 'Live streams by path (1; path="other": how many of the paths past metrics.maxstreamlabels are live).',
+      labelNames: ['path'],
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const st of s.hub.list()) this.inc({ path: paths.label(st.path) });
+      },
+    });
     const onUnpublished = (path: string, _reason: string, traffic: StreamTraffic): void => {
       add(path, traffic);
       counted.delete(path);

@@ -113,6 +113,7 @@ describe('metrics: an HQ and a lower node', () => {
     const e1 = await scrape(edge);
     assert.equal(value(e1, 'stream_bytes_in_total', { path }), written, 'bytes in at the edge: all written');
     assert.equal(value(e1, 'stream_publishers', { protocol: 'test' }), 1);
+    assert.equal(value(e1, 'stream_live', { path }), 1);
     assert.equal(value(e1, 'stream_subscribers', { protocol: 'cascade' }), 1, 'the push subscribes at the edge');
     await waitFor(async () => {
       const e = await scrape(edge);
@@ -133,6 +134,7 @@ describe('metrics: an HQ and a lower node', () => {
     const e2 = await scrape(edge);
     assert.equal(value(e2, 'stream_bytes_in_total', { path }), final, 'bytes written after the last scrape are counted at unpublish');
     assert.equal(total(e2, 'stream_publishers'), 0);
+    assert.equal(value(e2, 'stream_live', { path }), undefined);
     const h2 = await waitFor(async () => {
       const s = await scrape(hq);
       return value(s, 'stream_bytes_in_total', { path }) === final ? s : null;
@@ -232,7 +234,7 @@ describe('metrics: access and bounds', () => {
     const c = n.app.hub.publish('live/c', { protocol: 'test', remote: 'test' });
     a.write(syntheticTag(0));
     const s1 = await scrape(n);
-    // live/a got the one label first (it had bytes at the first scrape); b and c share "other".
+    // live/a took the one label at the first scrape (the first path seen); b and c share "other".
     b.write(syntheticTag(0));
     c.write(syntheticTag(2));
     const s2 = await scrape(n);
@@ -241,6 +243,8 @@ describe('metrics: access and bounds', () => {
     assert.equal(value(s2, 'stream_bytes_in_total', { path: 'live/b' }), undefined);
     assert.equal(value(s2, 'stream_bytes_in_total', { path: 'live/c' }), undefined);
     assert.equal(value(s2, 'stream_publishers', { protocol: 'test' }), 3);
+    assert.equal(value(s2, 'stream_live', { path: 'live/a' }), 1);
+    assert.equal(value(s2, 'stream_live', { path: 'other' }), 2);
     for (const p of [a, b, c]) p.close();
   });
 });
