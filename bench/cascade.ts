@@ -276,7 +276,7 @@ async function main(): Promise<void> {
         name,
         datadir: join(tmp, name),
         http: { listenaddr: `127.0.0.1:${httpPort}` },
-        rtmp: { listenaddr: `127.0.0.1:${name === 'edge' ? edgeRtmp : 0}` },
+        rtmp: { listenaddr: `127.0.0.1:${name === 'edge' ? edgeRtmp : 0}`, maxperaddress: 0 }, // every publisher comes from loopback
         log: { level: 'info' },
         quic: { ...(CONGESTION ? { congestion: CONGESTION } : {}), ...(MAX_UDP_PAYLOAD ? { maxudppayload: Number(MAX_UDP_PAYLOAD) } : {}) },
         ...extra,
@@ -296,7 +296,7 @@ async function main(): Promise<void> {
     procs.push(
       await startProcessNode(node('edge', edgeHttp, { 'cascade-client': { server: `127.0.0.1:${regionQuic}`, autopush: true } }), STARTUP_MS, flags('edge')),
     );
-    const [hq, region, edge] = procs as [ProcessNode, ProcessNode, ProcessNode];
+    const [, region, edge] = procs as [ProcessNode, ProcessNode, ProcessNode];
     await edge.waitLog((l) => l.msg === 'cascade link online', STARTUP_MS);
     await region.waitLog((l) => l.msg === 'cascade link online', STARTUP_MS);
 

@@ -44,7 +44,6 @@ import {
   CONTROL_MAX_FRAME_BYTES,
   decodeControlFrame,
   encodeControlMessage,
-  encodeFrame,
   FRAME_HEADER_BYTES,
   FrameDecoder,
   isControlFrameType,

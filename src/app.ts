@@ -67,7 +67,7 @@ export interface App {
   stop(): Promise<void>;
 }
 
-export interface BuildOptions {
+interface BuildOptions {
   logger?: Logger;
 }
 
@@ -165,6 +165,7 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
           client: upper,
           autopush: cc?.autopush ?? false,
           onDemandGraceMs: config.forwarding.onDemandGraceMs,
+          onDemand: config.forwarding.onDemand,
         })
       : null;
   const pullRules = new PullRuleService(db, cc?.pull ?? [], upper && forwarding ? (rules) => forwarding.setPullRules(rules) : null);

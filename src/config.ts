@@ -26,7 +26,7 @@ export class ConfigError extends Error {
   }
 }
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** A string field parsed by `parse`, which returns the value or an error message. */
@@ -167,6 +167,12 @@ const fileSchema = z.strictObject({
     .strictObject({
       /** How long an on-demand pull stays after its last subscriber left, ms. */
       ondemandgrace: duration(10_000),
+      /** Most on-demand pulls being opened at once on this node. */
+      ondemandpending: z.number().int().min(1).max(100_000).default(64),
+      /** Most on-demand pulls being opened at once for one player address. */
+      ondemandperclient: z.number().int().min(1).max(100_000).default(8),
+      /** How long a path that could not be pulled is answered "not found" without a new pull, ms (0: not remembered). */
+      ondemandmissttl: duration(3_000),
     })
     .prefault({}),
   /** Prometheus metrics (`GET /metrics`). */
@@ -251,7 +257,7 @@ export type DatabaseConfig =
   | { kind: 'pglite'; url: string; dir: string | null }
   | { kind: 'postgres'; url: string };
 
-export interface CascadeServerConfig {
+interface CascadeServerConfig {
   listen: ListenAddress;
   certFile: string | null;
   keyFile: string | null;
@@ -270,7 +276,7 @@ export interface CascadeServerConfig {
   };
 }
 
-export interface CascadeClientConfig {
+interface CascadeClientConfig {
   server: { host: string; port: number };
   secret: string | null;
   autopush: boolean;
@@ -295,13 +301,13 @@ export interface PlayerConfig {
 }
 
 /** Bounds of GraphQL documents and graphql-ws connections (`http.maxquery*`, `http.ws*`). */
-export interface GraphQLLimitsConfig {
+interface GraphQLLimitsConfig {
   document: { maxBytes: number; maxTokens: number };
   ws: { perAddress: number; initTimeoutMs: number; idleMs: number };
 }
 
 /** Bounds of RTMP connections (`rtmp.maxpending`, `maxpendingtotal`, `maxperaddress`). */
-export interface RtmpLimitsConfig {
+interface RtmpLimitsConfig {
   maxPendingBytes: number;
   maxPendingTotalBytes: number;
   maxConnectionsPerAddress: number;
@@ -324,7 +330,7 @@ export interface Config {
   log: { level: LogLevel };
   /** QUIC tuning of the cascade links. */
   quic: { congestion: 'cubic' | 'reno' | 'bbr'; maxUdpPayloadBytes: number; udp: 'auto' | 'native' | 'dgram'; retry: 'off' | 'on' | 'auto' };
-  forwarding: { onDemandGraceMs: number };
+  forwarding: { onDemandGraceMs: number; onDemand: { maxPending: number; maxPendingPerClient: number; missTtlMs: number } };
   /** `metrics.*`: where /metrics is served (null: on the HTTP listener) and the bound on stream labels. */
   metrics: { listen: ListenAddress | null; maxStreamLabels: number };
   cascadeServer: CascadeServerConfig | null;
@@ -439,7 +445,10 @@ function normalise(file: string | null, c: FileConfig, baseDir: string): Config 
     database: resolveDatabase(c.database.url, datadir),
     log: { level: c.log.level },
     quic: { congestion: c.quic.congestion, maxUdpPayloadBytes: c.quic.maxudppayload, udp: c.quic.udp, retry: c.quic.retry },
-    forwarding: { onDemandGraceMs: c.forwarding.ondemandgrace },
+    forwarding: {
+      onDemandGraceMs: c.forwarding.ondemandgrace,
+      onDemand: { maxPending: c.forwarding.ondemandpending, maxPendingPerClient: c.forwarding.ondemandperclient, missTtlMs: c.forwarding.ondemandmissttl },
+    },
     metrics: { listen: c.metrics.listenaddr ?? null, maxStreamLabels: c.metrics.maxstreamlabels },
     cascadeServer: server
       ? {

@@ -28,7 +28,7 @@ export const ErrorCatalog = {
   TIMEOUT: { status: 504, envelope: 504 },
 } as const;
 
-export type ErrorCode = keyof typeof ErrorCatalog;
+type ErrorCode = keyof typeof ErrorCatalog;
 
 /** An expected failure with a message safe to show to the caller. */
 export class AppError extends CodedError<ErrorCode> {

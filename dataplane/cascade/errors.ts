@@ -1,7 +1,7 @@
 import { CodedError } from '../errors.js';
 
 /** Stable codes of {@link CascadeError}. */
-export type CascadeErrorCode =
+type CascadeErrorCode =
   /** The client record has no live link. */
   | 'CASCADE_CLIENT_OFFLINE'
   /** The cascade client is not online. */

@@ -39,7 +39,7 @@ export type Amf0Value =
   | Amf0Object;
 
 /** Nesting limit for objects/arrays, so hostile input cannot exhaust the stack. */
-export const AMF0_MAX_DEPTH = 64;
+const AMF0_MAX_DEPTH = 64;
 
 const T_NUMBER = 0x00;
 const T_BOOLEAN = 0x01;

@@ -130,7 +130,7 @@ export function parseAvcDecoderConfigurationRecord(rec: Uint8Array): {
 }
 
 /** H.264 SPS NAL unit (with its NAL header byte) → width/height/profile/level. */
-export function parseH264Sps(nal: Uint8Array): { width: number; height: number; profile?: string; level?: number } {
+function parseH264Sps(nal: Uint8Array): { width: number; height: number; profile?: string; level?: number } {
   const rbsp = unescapeRbsp(nal.subarray(1));
   const r = new BitReader(rbsp);
   const profileIdc = r.bits(8);

@@ -8,47 +8,32 @@ import { CodedError } from '../errors.js';
 /** Base class of every media error; its code is e.g. `RTMP_CHUNK_MALFORMED`. */
 export class MediaError extends CodedError {}
 
-/** Malformed or unsupported AMF0 data. */
-export class Amf0Error extends MediaError {
-  constructor(message: string, code = 'AMF0_MALFORMED') {
-    super(code, message);
-  }
+/** A media error class whose code is `code` unless the thrower names a narrower one. */
+function withDefaultCode(code: string): new (message: string, code?: string) => MediaError {
+  return class extends MediaError {
+    constructor(message: string, narrower = code) {
+      super(narrower, message);
+    }
+  };
 }
+
+/** Malformed or unsupported AMF0 data. */
+export class Amf0Error extends withDefaultCode('AMF0_MALFORMED') {}
 
 /** The RTMP handshake was malformed (bad version, bad size). */
-export class RtmpHandshakeError extends MediaError {
-  constructor(message: string, code = 'RTMP_HANDSHAKE_FAILED') {
-    super(code, message);
-  }
-}
+export class RtmpHandshakeError extends withDefaultCode('RTMP_HANDSHAKE_FAILED') {}
 
 /** The RTMP chunk stream was malformed or exceeded a bound. */
-export class RtmpChunkError extends MediaError {
-  constructor(message: string, code = 'RTMP_CHUNK_MALFORMED') {
-    super(code, message);
-  }
-}
+export class RtmpChunkError extends withDefaultCode('RTMP_CHUNK_MALFORMED') {}
 
 /** An RTMP command was malformed or out of sequence. */
-export class RtmpProtocolError extends MediaError {
-  constructor(message: string, code = 'RTMP_PROTOCOL_ERROR') {
-    super(code, message);
-  }
-}
+export class RtmpProtocolError extends withDefaultCode('RTMP_PROTOCOL_ERROR') {}
 
 /** Malformed FLV data (bad header, bad tag, bad PreviousTagSize). */
-export class FlvError extends MediaError {
-  constructor(message: string, code = 'FLV_MALFORMED') {
-    super(code, message);
-  }
-}
+export class FlvError extends withDefaultCode('FLV_MALFORMED') {}
 
 /** A codec configuration record (SPS, AudioSpecificConfig) could not be parsed. */
-export class CodecInfoError extends MediaError {
-  constructor(message: string, code = 'CODEC_CONFIG_MALFORMED') {
-    super(code, message);
-  }
-}
+export class CodecInfoError extends withDefaultCode('CODEC_CONFIG_MALFORMED') {}
 
 /** `hub.publish()` on a path that already has a publisher. */
 export class StreamBusyError extends MediaError {

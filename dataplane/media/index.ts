@@ -21,7 +21,7 @@ export { createMediaTag, flvTypeId, mediaTagType, timestampDiff, TimestampRebase
 export type { MediaTag, MediaTagType } from './media-tag.js';
 export { StreamHub } from './stream-hub.js';
 export { isValidStreamPath, isValidPullUrl, CASCADE_URL_SCHEME } from './stream-path.js';
-export type { StreamHubEvents, StreamHubOptions, MissingStreamHandler } from './stream-hub.js';
+export type { StreamHubEvents, StreamHubOptions, MissingStreamHandler, StreamOrigin } from './stream-hub.js';
 export { Publisher } from './live-stream.js';
 export type { PublisherInfo, StreamInfo, VideoStreamInfo, AudioStreamInfo, GopCacheOptions, PublisherEvents, StreamTraffic, SubscriberSnapshot } from './live-stream.js';
 export { Subscriber } from './stream-subscriber.js';

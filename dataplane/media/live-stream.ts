@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { amf0Props, decodeAmf0Value, type Amf0Object } from './amf0.js';
 import { parseAudioTag, parseVideoSequenceHeader, videoCodecName } from './codec-info.js';
 import { createMediaTag, type MediaTag } from './media-tag.js';
-import { SafeEmitter } from './safe-emitter.js';
+import { Emitter } from '../events.js';
 import { Subscriber, type SubscriberInfo, type SubscriberOptions, type SubscriberStats } from './stream-subscriber.js';
 import { copyBytes } from './bytes.js';
 
@@ -83,7 +83,7 @@ export type PublisherEvents = {
 const STATS_WINDOW_MS = 2_000;
 
 /** The write side of a live stream; created by {@link StreamHub.publish}. */
-export class Publisher extends SafeEmitter<PublisherEvents> {
+export class Publisher extends Emitter<PublisherEvents> {
   constructor(
     readonly path: string,
     readonly info: PublisherInfo,

@@ -37,7 +37,7 @@ export function wsBinaryFrameHeader(size: number): Uint8Array {
 }
 
 /** The socket side used by {@link writeParts}. */
-export interface CorkableSocket {
+interface CorkableSocket {
   cork(): void;
   uncork(): void;
   write(chunk: Uint8Array): boolean;

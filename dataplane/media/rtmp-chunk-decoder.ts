@@ -23,7 +23,7 @@ import { copyBytes } from './bytes.js';
 import type { PendingAllowance } from './rtmp-pending-budget.js';
 
 /** First allocation of a message body that does not fit in one piece, bytes. */
-export const MIN_BODY_ALLOC = 16 * 1024;
+const MIN_BODY_ALLOC = 16 * 1024;
 
 /** Limits of a {@link RtmpChunkDecoder}. */
 export interface RtmpChunkDecoderOptions {

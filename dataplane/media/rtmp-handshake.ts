@@ -16,7 +16,7 @@ import { RtmpHandshakeError } from './errors.js';
 /** Size of C1/C2/S1/S2. */
 export const RTMP_HANDSHAKE_SIZE = 1536;
 /** The only RTMP version accepted in C0. */
-export const RTMP_VERSION = 3;
+const RTMP_VERSION = 3;
 
 const DIGEST_LEN = 32;
 const RANDOM_CRUD = Uint8Array.from([
@@ -47,7 +47,7 @@ export function digestOffset(sig: Uint8Array, scheme: DigestScheme): number {
 }
 
 /** HMAC over the 1536-byte block with the 32 digest bytes at `offset` left out. */
-export function computeDigest(sig: Uint8Array, offset: number, key: Uint8Array): Buffer {
+function computeDigest(sig: Uint8Array, offset: number, key: Uint8Array): Buffer {
   const msg = Buffer.concat([sig.subarray(0, offset), sig.subarray(offset + DIGEST_LEN)]);
   return hmac(msg, key);
 }
@@ -103,7 +103,7 @@ export function createServerHandshake(c1: Uint8Array): Uint8Array {
 }
 
 /** Result of feeding bytes to {@link RtmpServerHandshake}. */
-export interface HandshakeStep {
+interface HandshakeStep {
   /** Bytes to send to the client (S0+S1+S2), if any. */
   reply?: Uint8Array;
   /** True once C2 has been received. */

@@ -24,7 +24,7 @@ export interface RtmpServerOptions extends RtmpSessionOptions {
 }
 
 /** Defaults of the RTMP server's connection and memory bounds. */
-export const RTMP_SERVER_DEFAULTS = {
+const RTMP_SERVER_DEFAULTS = {
   maxConnectionsPerAddress: 32,
   maxPendingTotalBytes: 64 * 1024 * 1024, // 64 MiB
 } as const;

@@ -60,7 +60,7 @@ export interface RtmpSessionOptions extends PlayerAdmissionOptions {
 }
 
 /** Default of {@link RtmpSessionOptions.maxPendingBytes}: 8 MiB, several times the largest keyframe of a 4K stream. */
-export const DEFAULT_RTMP_MAX_PENDING_BYTES = 8 * 1024 * 1024;
+const DEFAULT_RTMP_MAX_PENDING_BYTES = 8 * 1024 * 1024;
 
 /** Unsent bytes on a player's socket above which its pump pauses. */
 const PLAY_HIGH_WATER_BYTES = 1024 * 1024;

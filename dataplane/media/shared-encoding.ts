@@ -21,7 +21,7 @@ const cache = new WeakMap<MediaTag, Map<string | number, Uint8Array>>();
  * The bytes of `tag` for `key`, built with `encode` on the first request and
  * shared afterwards. `key` must determine the bytes completely.
  */
-export function sharedEncoding(tag: MediaTag, key: string | number, encode: () => Uint8Array): Uint8Array {
+function sharedEncoding(tag: MediaTag, key: string | number, encode: () => Uint8Array): Uint8Array {
   let byKey = cache.get(tag);
   const hit = byKey?.get(key);
   if (hit !== undefined) return hit;
@@ -42,7 +42,7 @@ export function sharedFlvTag(tag: MediaTag, timestamp: number): Uint8Array {
 }
 
 /** RTMP chunk stream id a media tag is sent on. */
-export function rtmpCsidOf(tag: MediaTag): number {
+function rtmpCsidOf(tag: MediaTag): number {
   return tag.type === 'audio' ? Csid.Audio : tag.type === 'video' ? Csid.Video : Csid.Data;
 }
 

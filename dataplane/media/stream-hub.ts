@@ -2,7 +2,7 @@
  * The stream hub: the one seam between protocols and streams. RTMP, HTTP-FLV,
  * WS-FLV and cascade sessions all publish and subscribe through it:
  *
- *   const pub = hub.publish('live/cam', { protocol: 'cascade', remote: 'hq' });
+ *   const pub = hub.publish('live/cam', { protocol: 'cascade', remote: 'hq' }, origin);
  *   pub.write(createMediaTag('video', ts, body));   // sync, never blocks
  *   const sub = hub.subscribe('live/cam', { protocol: 'cascade', remote: 'edge-1' });
  *   for await (const tag of sub) send(tag);         // headers + GOP first, then live
@@ -21,7 +21,7 @@ import {
   type StreamTraffic,
   type SubscriberSnapshot,
 } from './live-stream.js';
-import { SafeEmitter } from './safe-emitter.js';
+import { Emitter } from '../events.js';
 import { isValidStreamPath } from './stream-path.js';
 import type { Subscriber, SubscriberInfo, SubscriberOptions } from './stream-subscriber.js';
 
@@ -47,19 +47,28 @@ export interface StreamHubOptions {
 }
 
 /**
- * Consulted when a subscriber asks for a stream nobody publishes (later: an
- * on-demand pull from an upstream node). Resolve true when a publish for the
- * path is expected soon; the hub then waits for it.
+ * Consulted when a subscriber (`requester`) asks for a stream nobody publishes
+ * (the cascade: an on-demand pull from another node). Resolve true when a publish
+ * for the path is expected soon; the hub then waits for it.
  */
-export type MissingStreamHandler = (path: string) => Promise<boolean>;
+export type MissingStreamHandler = (path: string, requester: SubscriberInfo) => Promise<boolean>;
+
+/**
+ * Where a published stream came from, as the layer that publishes it describes it
+ * (the cascade's inbound record: pushed in or pulled in, from which node, through
+ * which chain). Opaque to the hub: it keeps the value with the stream from the
+ * publish to the unpublish, so it is known to every `published` listener.
+ */
+export type StreamOrigin = object;
 
 // The path rule lives in stream-path.ts; re-exported for the hub's callers.
 export { isValidStreamPath };
 
 /** Registry of live streams. */
-export class StreamHub extends SafeEmitter<StreamHubEvents> {
+export class StreamHub extends Emitter<StreamHubEvents> {
   private readonly logger: Logger;
   private readonly streams = new Map<string, LiveStream>();
+  private readonly origins = new Map<string, StreamOrigin>();
   private readonly waiters = new Map<string, Set<(ok: boolean) => void>>();
   private missingHandler: MissingStreamHandler | null = null;
   private readonly subscriberDefaults: SubscriberOptions;
@@ -79,11 +88,13 @@ export class StreamHub extends SafeEmitter<StreamHubEvents> {
   }
 
   /**
-   * Start publishing `path`. Throws {@link StreamBusyError} when it already
-   * has a publisher (which is left untouched), {@link InvalidStreamPathError}
-   * for a bad path, {@link MediaClosedError} after `close()`.
+   * Start publishing `path`, recording where it came from (`origin`, null for a
+   * stream published on this node) before anyone hears of it. Throws
+   * {@link StreamBusyError} when it already has a publisher (which is left
+   * untouched), {@link InvalidStreamPathError} for a bad path,
+   * {@link MediaClosedError} after `close()`.
    */
-  publish(path: string, info: PublisherInfo): Publisher {
+  publish(path: string, info: PublisherInfo, origin: StreamOrigin | null = null): Publisher {
     if (this.isClosed) throw new MediaClosedError('stream hub');
     if (!isValidStreamPath(path)) throw new InvalidStreamPathError(path);
     if (this.streams.has(path)) throw new StreamBusyError(path);
@@ -98,11 +109,13 @@ export class StreamHub extends SafeEmitter<StreamHubEvents> {
       ended: (s, reason) => {
         if (this.streams.get(s.path) !== s) return;
         this.streams.delete(s.path);
+        this.origins.delete(s.path);
         logger.info({ reason, publisher: info }, 'stream unpublished');
         this.emit('unpublished', s.path, reason, s.traffic());
       },
     });
     this.streams.set(path, stream);
+    if (origin !== null) this.origins.set(path, origin);
     logger.info({ publisher: info }, 'stream published');
     this.emit('published', stream.info());
     const waiting = this.waiters.get(path);
@@ -141,7 +154,7 @@ export class StreamHub extends SafeEmitter<StreamHubEvents> {
     const published = this.waitForPublish(path, timeoutMs);
     let expected = false;
     try {
-      expected = await this.missingHandler(path);
+      expected = await this.missingHandler(path, info);
     } catch (err) {
       this.logger.warn({ err, streamPath: path }, 'missing-stream handler failed');
     }
@@ -182,6 +195,11 @@ export class StreamHub extends SafeEmitter<StreamHubEvents> {
   /** True when a missing-stream handler is set. */
   get hasMissingStreamHandler(): boolean {
     return this.missingHandler !== null;
+  }
+
+  /** The origin given to {@link StreamHub.publish} of a live stream, or null. */
+  originOf(path: string): StreamOrigin | null {
+    return this.origins.get(path) ?? null;
   }
 
   /** Snapshot of one stream, or undefined. */

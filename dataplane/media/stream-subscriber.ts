@@ -12,7 +12,7 @@
  */
 import type { Logger } from 'pino';
 import type { MediaTag } from './media-tag.js';
-import { SafeEmitter } from './safe-emitter.js';
+import { Emitter } from '../events.js';
 
 /** Who is subscribing (for logs and stream info). */
 export interface SubscriberInfo {
@@ -57,7 +57,7 @@ export interface SubscriberStats {
 let nextSubscriberId = 1;
 
 /** One consumer of a live stream; created by {@link StreamHub.subscribe}. */
-export class Subscriber extends SafeEmitter<SubscriberEvents> {
+export class Subscriber extends Emitter<SubscriberEvents> {
   /** Process-unique id. */
   readonly id = nextSubscriberId++;
   private queue: MediaTag[] = [];

@@ -6,7 +6,7 @@
  */
 
 /** How a cascade client reacts when its link ends with a code. */
-export type CloseRetryPolicy =
+type CloseRetryPolicy =
   /** Reconnect with exponential backoff (0.5 s doubling to 30 s, jitter). */
   | 'backoff'
   /** Go to state `rejected` and retry slowly (default every 30 s). */

@@ -21,7 +21,7 @@ export const ControlFrameType = {
 } as const;
 
 /** A control frame type byte. */
-export type ControlFrameTypeValue = (typeof ControlFrameType)[keyof typeof ControlFrameType];
+type ControlFrameTypeValue = (typeof ControlFrameType)[keyof typeof ControlFrameType];
 
 /** True for frame types valid on a control stream. */
 export const isControlFrameType = frameTypeGuard(ControlFrameType);
@@ -34,7 +34,7 @@ const features = z.array(z.string().max(64)).max(32);
 const safeName = (max: number) => z.string().min(1).max(max).refine((t) => !hasUnsafeText(t), UNSAFE_TEXT_MESSAGE);
 
 /** Schemas of every control message body (unknown fields are stripped). */
-export const controlMessageSchemas = {
+const controlMessageSchemas = {
   hello: z.object({
     protocol: z.number().int(),
     name: safeName(128),
@@ -75,24 +75,24 @@ export const controlMessageSchemas = {
 
 type Schemas = typeof controlMessageSchemas;
 /** Name of a control message. */
-export type ControlMessageName = keyof Schemas;
+type ControlMessageName = keyof Schemas;
 
 /** HELLO: client → server, first frame. `secret` is null when the client has none. */
 export type HelloMessage = { type: 'hello' } & z.infer<Schemas['hello']>;
 /** WELCOME: server → client, the link is up. */
 export type WelcomeMessage = { type: 'welcome' } & z.infer<Schemas['welcome']>;
 /** REJECT: server → client, authentication refused; the link is closed with `code`. */
-export type RejectMessage = { type: 'reject' } & z.infer<Schemas['reject']>;
+type RejectMessage = { type: 'reject' } & z.infer<Schemas['reject']>;
 /** PING: heartbeat; `ts` is the sender's monotonic clock in ms. */
-export type PingMessage = { type: 'ping' } & z.infer<Schemas['ping']>;
+type PingMessage = { type: 'ping' } & z.infer<Schemas['ping']>;
 /** PONG: answer to a PING, echoing its `seq` and `ts`. */
-export type PongMessage = { type: 'pong' } & z.infer<Schemas['pong']>;
+type PongMessage = { type: 'pong' } & z.infer<Schemas['pong']>;
 /** ANNOUNCE: delta of the streams available on the sender's side. */
 export type AnnounceMessage = { type: 'announce' } & z.infer<Schemas['announce']>;
 /** GOAWAY: the sender is closing the link with this code and reason. */
-export type GoawayMessage = { type: 'goaway' } & z.infer<Schemas['goaway']>;
+type GoawayMessage = { type: 'goaway' } & z.infer<Schemas['goaway']>;
 /** ERROR: a non-fatal error report; the link goes on. */
-export type ErrorMessage = { type: 'error' } & z.infer<Schemas['error']>;
+type ErrorMessage = { type: 'error' } & z.infer<Schemas['error']>;
 
 /** Any control message. */
 export type ControlMessage =

@@ -8,7 +8,7 @@ export const FRAME_HEADER_BYTES = 5;
 export const CONTROL_MAX_FRAME_BYTES = 64 * 1024;
 
 /** Hard upper bound for any stream kind's frame limit (16 MiB). */
-export const ABSOLUTE_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+const ABSOLUTE_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
 /** One decoded frame: its type byte and its payload (a private copy unless the decoder shares chunks). */
 export interface Frame {

@@ -23,9 +23,6 @@ export const MediaFrameType = {
   End: 0x44,
 } as const;
 
-/** A media frame type byte. */
-export type MediaFrameTypeValue = (typeof MediaFrameType)[keyof typeof MediaFrameType];
-
 /** True for frame types valid on a media stream. */
 export const isMediaFrameType = frameTypeGuard(MediaFrameType);
 
@@ -34,12 +31,9 @@ export const MEDIA_MAX_FRAME_BYTES = 8 * 1024 * 1024 + 16;
 /** Largest JSON payload of OPEN/ACCEPT/REFUSE/END. */
 export const MEDIA_MAX_JSON_BYTES = 16 * 1024;
 /** Most node names in a chain (the depth of a tree a stream can cross). */
-export const MEDIA_MAX_CHAIN = 32;
+const MEDIA_MAX_CHAIN = 32;
 /** Bytes of a TAG frame's own header: u8 FLV tag type + u32 BE timestamp. */
-export const TAG_HEADER_BYTES = 5;
-
-/** FLV tag type ids carried in TAG frames. */
-export const MediaTagTypeId = { Audio: 8, Video: 9, Script: 18 } as const;
+const TAG_HEADER_BYTES = 5;
 
 /** Why a media stream was refused (REFUSE `code`). */
 export const MediaRefuseCode = {
@@ -57,15 +51,12 @@ export const MediaRefuseCode = {
   Internal: 6,
 } as const;
 
-/** A REFUSE code. */
-export type MediaRefuseCodeValue = (typeof MediaRefuseCode)[keyof typeof MediaRefuseCode];
-
 const nodeName = z.string().min(1).max(128);
 const chain = z.array(nodeName).max(MEDIA_MAX_CHAIN);
 const reason = z.string().max(512);
 
 /** Schemas of the JSON media frames (unknown fields are stripped). */
-export const mediaFrameSchemas = {
+const mediaFrameSchemas = {
   open: z.object({ path: z.string().min(1).max(512), chain }),
   accept: z.object({ chain }),
   refuse: z.object({ code: z.number().int().min(0).max(0xff), reason }),
@@ -73,15 +64,15 @@ export const mediaFrameSchemas = {
 } as const;
 
 /** OPEN: the opener names the path and the chain of nodes (see PROTOCOL.md §10). */
-export type MediaOpenFrame = { type: 'open' } & z.infer<(typeof mediaFrameSchemas)['open']>;
+type MediaOpenFrame = { type: 'open' } & z.infer<(typeof mediaFrameSchemas)['open']>;
 /** ACCEPT: the other side takes the stream; `chain` is where the stream has been (pull answers). */
-export type MediaAcceptFrame = { type: 'accept' } & z.infer<(typeof mediaFrameSchemas)['accept']>;
+type MediaAcceptFrame = { type: 'accept' } & z.infer<(typeof mediaFrameSchemas)['accept']>;
 /** REFUSE: the other side does not take the stream. */
-export type MediaRefuseFrame = { type: 'refuse' } & z.infer<(typeof mediaFrameSchemas)['refuse']>;
+type MediaRefuseFrame = { type: 'refuse' } & z.infer<(typeof mediaFrameSchemas)['refuse']>;
 /** END: the sender's stream ended (unpublished) with a reason; FIN follows. */
-export type MediaEndFrame = { type: 'end' } & z.infer<(typeof mediaFrameSchemas)['end']>;
+type MediaEndFrame = { type: 'end' } & z.infer<(typeof mediaFrameSchemas)['end']>;
 /** TAG: one FLV tag. */
-export interface MediaTagFrame {
+interface MediaTagFrame {
   type: 'tag';
   /** FLV tag type id: 8 audio, 9 video, 18 script. */
   tagType: 8 | 9 | 18;

@@ -26,9 +26,6 @@ export const RelayFrameType = {
   RelayError: 0x8f,
 } as const;
 
-/** A relay frame type byte. */
-export type RelayFrameTypeValue = (typeof RelayFrameType)[keyof typeof RelayFrameType];
-
 /** True for frame types valid on an ApiRelay stream. */
 export const isRelayFrameType = frameTypeGuard(RelayFrameType);
 
@@ -47,7 +44,7 @@ const headerList = z
   .max(256);
 
 /** Schemas of the JSON relay frames (unknown fields are stripped). */
-export const relayMessageSchemas = {
+const relayMessageSchemas = {
   requestHead: z.object({
     method: z.string().min(1).max(32).regex(TOKEN),
     /** Path and query on the lower node ("/api/stream/list?x=1"). */
@@ -72,7 +69,7 @@ export type RelayRequestHead = z.infer<Schemas['requestHead']>;
 /** RESPONSE_HEAD body. */
 export type RelayResponseHead = z.infer<Schemas['responseHead']>;
 /** RELAY_ERROR body. */
-export type RelayErrorMessage = z.infer<Schemas['relayError']>;
+type RelayErrorMessage = z.infer<Schemas['relayError']>;
 
 const utf8 = new TextEncoder();
 const EMPTY = new Uint8Array(0);

@@ -4,7 +4,7 @@
  * U+200E/U+200F, U+202A–U+202E, U+2066–U+2069), which can make a name read as another
  * in a console, a log or a terminal ("Trojan Source").
  */
-export const UNSAFE_TEXT = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+const UNSAFE_TEXT = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 /** True when `text` holds a control or bidirectional formatting character. */
 export function hasUnsafeText(text: string): boolean {

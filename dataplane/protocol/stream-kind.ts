@@ -21,7 +21,7 @@ const KIND_NAMES: ReadonlyMap<number, string> = new Map(
 );
 
 /** True when the byte is an assigned stream kind. */
-export function isStreamKind(b: number): b is StreamKindValue {
+function isStreamKind(b: number): b is StreamKindValue {
   return KIND_NAMES.has(b);
 }
 

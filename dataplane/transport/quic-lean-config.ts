@@ -102,7 +102,7 @@ export function resolveLeanQuicOptions(options: LeanQuicOptions = {}): ResolvedL
 }
 
 /** TLS material for one side of a quiche Config. */
-export type TlsSetup =
+type TlsSetup =
   | { role: 'server'; certPem: string; keyPem: string }
   | { role: 'client'; caPem: string | null };
 

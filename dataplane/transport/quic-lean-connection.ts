@@ -48,7 +48,6 @@ export class LeanConnection implements Link, LeanStreamOwner {
   private readonly keepAliveMs: number;
   private readonly log: Logger | null;
   private readonly local: NativeHostPort;
-  private readonly remote: NativeHostPort;
   private readonly isServer: boolean;
   private resolveClosed!: (info: LinkCloseInfo) => void;
 
@@ -96,7 +95,6 @@ export class LeanConnection implements Link, LeanStreamOwner {
     this.host = args.host;
     this.opts = args.options;
     this.local = args.local;
-    this.remote = args.remote;
     this.remoteAddress = args.remote.host;
     this.remotePort = args.remote.port;
     this.isServer = args.isServer;

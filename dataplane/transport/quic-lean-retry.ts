@@ -6,7 +6,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 const MAC_LEN = 32;
 /** How long a retry token is accepted, in ms. */
-export const RETRY_TOKEN_LIFETIME_MS = 10_000; // 10 seconds
+const RETRY_TOKEN_LIFETIME_MS = 10_000; // 10 seconds
 
 /** Mints and checks retry tokens with a per-listener secret. */
 export class RetryTokens {

@@ -21,7 +21,7 @@ import { resolveHost } from './quic-lean-socket.js';
 import { native, PacketType, type NativeConfig, type NativeHostPort } from './quic-native.js';
 
 /** Length of the connection IDs this server issues (short headers carry no length). */
-export const SERVER_CID_LEN = 16;
+const SERVER_CID_LEN = 16;
 const MIN_INITIAL_BYTES = 1200;
 
 /** Counters of a lean listener (for tests and metrics). */

@@ -14,7 +14,7 @@ import { DatabaseError, openPglite, takePrestartedPglite } from './pglite-open.j
 import type { PgliteThread } from './pglite-thread.js';
 
 /** Every entity, listed explicitly (globs break under tsx). */
-export const ENTITIES = [LowerNodeSchema, PullRuleSchema, InstallationFactSchema];
+const ENTITIES = [LowerNodeSchema, PullRuleSchema, InstallationFactSchema];
 export { MIGRATIONS, MIGRATION_NAMES } from './migrations/index.js';
 export { DatabaseError } from './pglite-open.js';
 
@@ -104,7 +104,7 @@ export async function openDatabase(cfg: DatabaseConfig, logger: Logger, opts: Op
 }
 
 /** Hides a password in a postgres URL for logs and errors. */
-export function redactUrl(url: string): string {
+function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';

@@ -43,7 +43,7 @@ function lockDir(dir: string): () => void {
 }
 
 /** An open PGlite worker, the lock on its directory, and how the template was used. */
-export interface OpenedPglite {
+interface OpenedPglite {
   pglite: PgliteThread;
   unlock: () => void;
   /** Set when a new database was made by initdb although a template was wanted: why. */

@@ -20,7 +20,7 @@ interface PgLikeResult {
 }
 
 /** A FIFO lock. */
-export class Mutex {
+class Mutex {
   private tail: Promise<void> = Promise.resolve();
   lock(): Promise<() => void> {
     let release!: () => void;

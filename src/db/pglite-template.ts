@@ -24,7 +24,7 @@ function pgliteRoot(): string {
 }
 
 /** The installed PGlite version. */
-export function pgliteVersion(): string {
+function pgliteVersion(): string {
   return (JSON.parse(readFileSync(path.join(pgliteRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 

@@ -39,7 +39,7 @@ function goneError(message: string): Error {
 }
 
 /** An error raised by PGlite in the worker, with its PostgreSQL fields (code, detail, constraint, …). */
-export class PgliteError extends Error {
+class PgliteError extends Error {
   [field: string]: unknown;
   constructor(fields: Record<string, unknown>) {
     super(String(fields.message ?? 'PGlite error'));
@@ -58,7 +58,7 @@ interface Pending {
  * session. PGlite's defaults (shared_buffers 128 MB, the sizes of a server) cost
  * ~150 MB of resident WebAssembly heap for nothing; these keep it near 100 MB.
  */
-export const PGLITE_SETTINGS: readonly string[] = [
+const PGLITE_SETTINGS: readonly string[] = [
   'shared_buffers=4MB',
   'wal_buffers=256kB',
   'temp_buffers=1MB',
@@ -67,9 +67,9 @@ export const PGLITE_SETTINGS: readonly string[] = [
 ];
 
 /** How the database came to be: opened as it was, copied from the template, or made by initdb. */
-export type PgliteOrigin = 'existing' | 'template' | 'initdb';
+type PgliteOrigin = 'existing' | 'template' | 'initdb';
 
-export interface OpenPgliteOptions {
+interface OpenPgliteOptions {
   /**
    * A template data directory (a tar from `dumpDataDir`, src/db/pglite-template.ts) to
    * make a new database from instead of running initdb; null or unusable: initdb.

@@ -7,7 +7,7 @@ import { databaseUnavailable, isDatabaseUnavailable } from '../db/unavailable.js
 import { AppError, expectedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
-export interface Envelope<T> {
+interface Envelope<T> {
   code: number;
   message: string;
   data: T;

@@ -31,7 +31,7 @@ export const DEFAULT_WS_LIMITS: WsLimits = {
 };
 
 /** graphql-ws close code for a connection closed by the idle bound (4400: "bad request" range of graphql-ws). */
-export const WS_IDLE_CLOSE_CODE = 4400;
+const WS_IDLE_CLOSE_CODE = 4400;
 
 type WsContext = Context<Record<string, unknown> | undefined, { socket: WebSocket; request: IncomingMessage }>;
 

@@ -29,7 +29,7 @@ export interface GraphQLLimits {
   ws: WsLimits;
 }
 
-export const DEFAULT_GRAPHQL_LIMITS: GraphQLLimits = { document: DEFAULT_DOCUMENT_LIMITS, ws: DEFAULT_WS_LIMITS };
+const DEFAULT_GRAPHQL_LIMITS: GraphQLLimits = { document: DEFAULT_DOCUMENT_LIMITS, ws: DEFAULT_WS_LIMITS };
 
 export interface GraphQLEndpoint {
   yoga: YogaServerInstance<Record<string, unknown>, GraphQLContext>;

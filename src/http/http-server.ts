@@ -30,7 +30,7 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-export interface HttpServerOptions {
+interface HttpServerOptions {
   listen: ListenAddress;
   services: Services;
   logger: Logger;
@@ -44,7 +44,7 @@ export interface HttpServerOptions {
 }
 
 /** Largest request body any endpoint accepts (REST JSON, GraphQL POST). */
-export const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_BODY_BYTES = 1024 * 1024;
 
 /**
  * A body the server will not read: declared over {@link MAX_BODY_BYTES}, or a

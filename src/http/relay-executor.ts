@@ -16,7 +16,7 @@ export interface RelayInternal {
 }
 
 /** Options of {@link createRelayExecutor}. */
-export interface RelayExecutorOptions {
+interface RelayExecutorOptions {
   policy: { enable: boolean; whitelist: readonly Cidr[] };
   /** This node's HTTP listener (resolved per request: it is bound after the cascade client is built). */
   listener: () => { host: string; port: number };

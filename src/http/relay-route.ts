@@ -36,7 +36,7 @@ export type RelayRequestHandler = (req: IncomingMessage, res: ServerResponse, lo
 type RelayPolicy = NonNullable<Config['cascadeServer']>['relayApi'];
 
 /** Options of {@link createRelayRoute}. */
-export interface RelayRouteOptions {
+interface RelayRouteOptions {
   /** `cascade-server.relayapi`, or null when this node is no cascade server. */
   policy: RelayPolicy | null;
   admin: AdminPolicy;

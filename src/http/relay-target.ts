@@ -9,7 +9,7 @@ import { cidrContains, type Cidr } from '../net-address.js';
 export const RELAY_PREFIX = '/api/relay';
 
 /** A parsed `/api/relay/{instanceId}{target}` request. */
-export interface RelayPath {
+interface RelayPath {
   /** The raw instance id segment. */
   instance: string;
   /** Origin-form target on the lower node ("/api/stream/list?x=1"). */

@@ -10,7 +10,7 @@ import { readJsonBody, sendOk } from './envelope.js';
 import type { Route } from './router.js';
 
 /** The spec's JSON shape of a client. */
-export function clientJson(c: ClientRecord): Record<string, unknown> {
+function clientJson(c: ClientRecord): Record<string, unknown> {
   return {
     id: c.id,
     name: c.name,

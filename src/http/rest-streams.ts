@@ -7,7 +7,7 @@ import { sendOk } from './envelope.js';
 import type { Route } from './router.js';
 
 /** The JSON shape of a stream (snake_case, like the spec's other endpoints). */
-export function streamJson(s: StreamInfo, fwd?: StreamForwarding): Record<string, unknown> {
+function streamJson(s: StreamInfo, fwd?: StreamForwarding): Record<string, unknown> {
   return {
     path: s.path,
     video: s.video && { codec: s.video.codec, width: s.video.width, height: s.video.height, fps: s.video.fps },

@@ -8,7 +8,7 @@ import type { Logger } from '../logger.js';
 import type { Services } from '../services/index.js';
 import { sendError } from './envelope.js';
 
-export interface RouteContext {
+interface RouteContext {
   req: IncomingMessage;
   res: ServerResponse;
   url: URL;

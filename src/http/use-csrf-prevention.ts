@@ -11,7 +11,7 @@ import type { Plugin } from 'graphql-yoga';
 const SIMPLE_CONTENT_TYPES = new Set(['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain']);
 
 /** Any of these headers marks a request as preflighted (no browser sends them cross-site unasked). */
-export const CSRF_HEADERS = ['x-graphql-yoga-csrf', 'apollo-require-preflight'] as const;
+const CSRF_HEADERS = ['x-graphql-yoga-csrf', 'apollo-require-preflight'] as const;
 
 /** True when a browser could have sent this request from another site without a preflight. */
 export function looksCrossSite(method: string, contentType: string | null, has: (header: string) => boolean): boolean {

@@ -13,13 +13,13 @@ import {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 
-export interface QueryLimits {
+interface QueryLimits {
   maxDepth: number;
   maxAliases: number;
   maxFields: number;
 }
 
-export const DEFAULT_QUERY_LIMITS: QueryLimits = { maxDepth: 12, maxAliases: 30, maxFields: 2_000 };
+const DEFAULT_QUERY_LIMITS: QueryLimits = { maxDepth: 12, maxAliases: 30, maxFields: 2_000 };
 
 export function queryLimitsRule(limits: QueryLimits = DEFAULT_QUERY_LIMITS) {
   return (ctx: ValidationContext): ASTVisitor => {

@@ -8,8 +8,6 @@ import type { HttpExtension } from '../http/http-server.js';
 import { metricsExtension, startMetricsServer } from './metrics-http.js';
 import { NodeMetrics, type NodeMetricsSources } from './node-metrics.js';
 
-export { NodeMetrics, type NodeMetricsSources } from './node-metrics.js';
-
 export interface MetricsPart {
   /** What the HTTP listener adds (empty when /metrics has a listener of its own). */
   readonly extensions: HttpExtension[];

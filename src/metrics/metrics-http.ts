@@ -13,7 +13,7 @@ import type { Logger } from '../logger.js';
 import type { ListenAddress } from '../net-address.js';
 import type { NodeMetrics } from './node-metrics.js';
 
-export const METRICS_PATH = '/metrics';
+const METRICS_PATH = '/metrics';
 
 /** Answers `req` when it asks for /metrics; returns false for any other path. */
 function serveMetrics(metrics: NodeMetrics, admin: AdminPolicy, log: Logger, req: IncomingMessage, res: ServerResponse): boolean {
@@ -46,7 +46,7 @@ export function metricsExtension(metrics: NodeMetrics, admin: AdminPolicy, logge
 }
 
 /** A listener of its own serving only /metrics (`metrics.listenaddr`). */
-export interface MetricsServer {
+interface MetricsServer {
   readonly address: { host: string; port: number };
   close(): Promise<void>;
 }

@@ -15,7 +15,7 @@ import type { Logger } from '../logger.js';
 import { MIN_SECRET_LENGTH, type ClientService } from './client.service.js';
 
 /** The cascade server's live links (CascadeServer#sessions), for re-syncing online states. */
-export type LiveLinks = () => ReadonlyArray<{ clientId: number; remoteAddress: string; version: string; connectedSince: Date }>;
+type LiveLinks = () => ReadonlyArray<{ clientId: number; remoteAddress: string; version: string; connectedSince: Date }>;
 
 /** First retry of a re-sync after a failed status update; doubles up to the max. */
 const RESYNC_FIRST_MS = 1_000;

@@ -5,7 +5,7 @@
 import type { UpperLink, UpperLinkStatus, CascadeServer, CascadeSessionInfo } from '../../dataplane/cascade/index.js';
 
 export type UpstreamStatus = UpperLinkStatus;
-export type LinkInfo = CascadeSessionInfo;
+type LinkInfo = CascadeSessionInfo;
 
 /** Auto-registration of lower nodes as configured and as it went (server role). */
 export interface AutoregisterStatus {

@@ -31,13 +31,11 @@ const secretSchema = z
   .min(MIN_SECRET_LENGTH, `secret must be at least ${MIN_SECRET_LENGTH} characters`)
   .max(256, 'secret must be at most 256 characters');
 
-export const createClientInput = z.strictObject({ name: nameSchema, secret: secretSchema });
-export const updateClientInput = z.strictObject({ name: nameSchema.optional(), secret: secretSchema.optional() });
-export type CreateClientInput = z.input<typeof createClientInput>;
-export type UpdateClientInput = z.input<typeof updateClientInput>;
+const createClientInput = z.strictObject({ name: nameSchema, secret: secretSchema });
+const updateClientInput = z.strictObject({ name: nameSchema.optional(), secret: secretSchema.optional() });
 
 /** What the link's lookup of a secret found. */
-export type SecretLookup =
+type SecretLookup =
   | { kind: 'found'; client: ClientRecord }
   | { kind: 'none' }
   /** Several records share the secret and none is named like the caller. */
@@ -46,7 +44,7 @@ export type SecretLookup =
 /** Key of the secret key's check value in the `installation` table. */
 const KEY_CHECK = 'secret-key-check';
 
-export function toRecord(c: LowerNode): ClientRecord {
+function toRecord(c: LowerNode): ClientRecord {
   return {
     id: c.id,
     name: c.name,
@@ -74,7 +72,7 @@ function parseInput<T>(schema: z.ZodType<T>, input: unknown): T {
 }
 
 /** Which listener gets told a record's link must close (deleted, or secret changed). */
-export type LinkKicker = (clientId: number, reason: 'deleted' | 'secret-changed') => void;
+type LinkKicker = (clientId: number, reason: 'deleted' | 'secret-changed') => void;
 
 export class ClientService {
   private kicker: LinkKicker = () => {};

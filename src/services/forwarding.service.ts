@@ -43,10 +43,10 @@ export class ForwardingService {
         }),
       );
     }
-    const onHub = (): void => this.topologyChanged();
-    hub.on('published', onHub);
-    hub.on('unpublished', onHub);
-    this.offs.push(() => hub.off('published', onHub), () => hub.off('unpublished', onHub));
+    this.offs.push(
+      hub.on('published', () => this.topologyChanged()),
+      hub.on('unpublished', () => this.topologyChanged()),
+    );
     if (server) {
       this.offs.push(server.on('online', () => this.topologyChanged()), server.on('offline', () => this.topologyChanged()));
     }

@@ -13,7 +13,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 
 /** `rtmp.publish` as configured. */
-export type PublishAuthConfig = Config['rtmp']['publish'];
+type PublishAuthConfig = Config['rtmp']['publish'];
 
 /** True when publishing needs a key or the hook's consent. */
 export function publishAuthOn(c: PublishAuthConfig): boolean {
@@ -47,7 +47,7 @@ export function reservedBy(forwarding: Forwarding | null, server: CascadeServer 
   return forwarding.registry.whoAnnounced(path).find((n) => server.session(n.clientId) !== null)?.name ?? null;
 }
 
-export interface PublishAuthOptions {
+interface PublishAuthOptions {
   config: PublishAuthConfig;
   /** The name of the connected lower node that announced `path`, or null. */
   reservedBy: (path: string) => string | null;

@@ -9,7 +9,7 @@ import { AppError, expectedError } from '../errors.js';
 import type { ClientService } from './client.service.js';
 
 /** A lower node found online, ready to take a relayed request. */
-export interface RelayTarget {
+interface RelayTarget {
   id: number;
   name: string;
 }

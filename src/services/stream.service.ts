@@ -19,24 +19,16 @@ export class StreamService {
     /** Minimum interval between SUBSCRIBERS events of one stream, ms. */
     private readonly throttleMs = 500,
   ) {
-    const onPublished = (info: StreamInfo): void => this.emit('PUBLISHED', info.path, info);
-    const onUpdated = (info: StreamInfo): void => this.emit('UPDATED', info.path, info);
-    const onUnpublished = (path: string): void => {
-      const t = this.pending.get(path);
-      if (t) clearTimeout(t);
-      this.pending.delete(path);
-      this.emit('UNPUBLISHED', path, null);
-    };
-    const onSubscribers = (path: string): void => this.throttledSubscribers(path);
-    hub.on('published', onPublished);
-    hub.on('updated', onUpdated);
-    hub.on('unpublished', onUnpublished);
-    hub.on('subscribersChanged', onSubscribers);
     this.offs.push(
-      () => hub.off('published', onPublished),
-      () => hub.off('updated', onUpdated),
-      () => hub.off('unpublished', onUnpublished),
-      () => hub.off('subscribersChanged', onSubscribers),
+      hub.on('published', (info) => this.emit('PUBLISHED', info.path, info)),
+      hub.on('updated', (info) => this.emit('UPDATED', info.path, info)),
+      hub.on('unpublished', (path) => {
+        const t = this.pending.get(path);
+        if (t) clearTimeout(t);
+        this.pending.delete(path);
+        this.emit('UNPUBLISHED', path, null);
+      }),
+      hub.on('subscribersChanged', (path) => this.throttledSubscribers(path)),
     );
   }
 

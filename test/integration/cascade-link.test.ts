@@ -8,7 +8,7 @@ import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import pino from 'pino';
-import { fingerprintOfPem, generateSelfSignedIdentity, type Link, type LinkStream, type TlsIdentity } from '../../dataplane/transport/index.js';
+import { fingerprintOfPem, generateSelfSignedIdentity, LinkStreamResetError, type Link, type LinkStream, type TlsIdentity } from '../../dataplane/transport/index.js';
 import { testTransport } from './udp-under-test.js';
 import {
   UpperLink,
@@ -186,7 +186,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     await client.stop(); // idempotent
     assert.equal(client.status().state, 'stopped');
     await waitUntil('offline at server', () => server.sessions().length === 0, 3_000);
-    const off = events.find((e) => e.event === 'offline')?.payload as CascadeServerEvents['offline'];
+    const off = events.find((e) => e.event === 'offline')?.payload as CascadeServerEvents['offline'][0];
     assert.equal(off.code, CloseCode.ClientShutdown);
     await waitUntil('linkDown', () => authority.calls.includes(`down:${id}:${CloseCode.ClientShutdown}`));
     assert.ok(authority.requests.every((r) => r.secret === 's3cret'));
@@ -201,7 +201,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     await waitUntil('both online', () => a.status().state === 'online' && b.status().state === 'online');
     assert.notEqual(a.status().clientId, b.status().clientId);
     assert.deepEqual(new Set([a.status().clientName, b.status().clientName]), new Set(['edge', 'edge-2']));
-    const online = events.filter((e) => e.event === 'online').map((e) => e.payload as CascadeServerEvents['online']);
+    const online = events.filter((e) => e.event === 'online').map((e) => e.payload as CascadeServerEvents['online'][0]);
     assert.ok(online.every((o) => o.registered));
     const idB = b.status().clientId;
     await b.stop();
@@ -218,7 +218,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     await waitUntil('rejected', () => client.status().state === 'rejected');
     assert.equal(client.status().lastError, 'authentication failed: unknown secret and autoregister is off');
     assert.equal(client.status().lastErrorCode, CloseCode.AuthUnknownSecret);
-    const rej = events.find((e) => e.event === 'rejected')?.payload as CascadeServerEvents['rejected'];
+    const rej = events.find((e) => e.event === 'rejected')?.payload as CascadeServerEvents['rejected'][0];
     assert.equal(rej.remoteAddress, '127.0.0.1');
     assert.equal(rej.code, CloseCode.AuthUnknownSecret);
     assert.equal(rej.name, 'edge');
@@ -282,20 +282,36 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     assert.equal(server.session(id)?.name, 'good-edge');
   });
 
-  test('too many streams closes the link', async (t) => {
+  test('too many streams: the excess stream is reset with TooManyStreams, the link and the other streams go on', async (t) => {
     const authority = new MemoryAuthority();
     authority.addClient('k', 'k');
-    const { port } = await startServer(t, authority, { maxStreamsPerLink: 3 });
+    const { server, port } = await startServer(t, authority, { maxStreamsPerLink: 3 });
+    const held: LinkStream[] = [];
+    server.onStream(StreamKind.MediaPull, (s) => {
+      held.push(s);
+      return s.closed;
+    });
     const link = await rawLink(t, port);
+    let closed = false;
+    void link.closed.then(() => (closed = true));
     const ctl = await link.openStream();
     await ctl.write(withKind(StreamKind.Control, helloBytes('k')));
     await ctl.read(); // WELCOME
-    for (let i = 0; i < 3; i++) {
-      const s = await link.openStream().catch(() => null);
-      await s?.write(Uint8Array.of(StreamKind.MediaPush)).catch(() => undefined);
-    }
-    const info = await closedWithin(link, 3_000);
-    assert.equal(info.code, CloseCode.TooManyStreams);
+    const open = async (): Promise<LinkStream> => {
+      const s = await link.openStream();
+      await s.write(Uint8Array.of(StreamKind.MediaPull));
+      return s;
+    };
+    const mine = [await open(), await open()]; // with the control stream: the limit
+    await waitUntil('both held', () => held.length === 2, 3_000);
+    const excess = await open();
+    await assert.rejects(excess.read(), (e: unknown) => e instanceof LinkStreamResetError && e.code === CloseCode.TooManyStreams);
+    mine[0]!.reset(CloseCode.Normal);
+    await held[0]!.closed; // the server has counted it out
+    await open();
+    await waitUntil('the next stream is taken again', () => held.length === 3, 5_000);
+    assert.equal(closed, false, 'the link is still up');
+    assert.ok(server.sessions().length === 1);
   });
 
   test('a second connection of the same record replaces the first', async (t) => {
@@ -312,7 +328,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     assert.equal(server.sessions().length, 1);
     assert.equal(server.sessions()[0]?.clientId, id);
     assert.equal(events.filter((e) => e.event === 'offline').length, 0, 'the record never went offline');
-    const online = events.filter((e) => e.event === 'online').map((e) => e.payload as CascadeServerEvents['online']);
+    const online = events.filter((e) => e.event === 'online').map((e) => e.payload as CascadeServerEvents['online'][0]);
     assert.deepEqual(online.map((o) => o.replaced), [false, true]);
     await waitUntil('authority calls', () => authority.calls.length === 2);
     assert.deepEqual(authority.calls, [`up:${id}`, `up:${id}:replaced`]);
@@ -329,7 +345,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
     await waitUntil('client rejected', () => client.status().state === 'rejected');
     assert.equal(client.status().lastError, 'client record deleted');
     await waitUntil('offline event', () => events.some((e) => e.event === 'offline'));
-    const off = events.find((e) => e.event === 'offline')?.payload as CascadeServerEvents['offline'];
+    const off = events.find((e) => e.event === 'offline')?.payload as CascadeServerEvents['offline'][0];
     assert.equal(off.code, CloseCode.ClientDeleted);
     assert.equal(off.remote, false);
     assert.equal(await server.kick(id), false);
@@ -352,7 +368,7 @@ describe('cascade link sessions (real QUIC on 127.0.0.1)', { timeout: 120_000 },
       assert.equal(info.reason, closeReason(CloseCode.Throttled));
     }
     assert.equal(authority.requests.length, 3, 'throttled attempts never reach the authority');
-    const throttled = events.filter((e) => e.event === 'rejected' && (e.payload as CascadeServerEvents['rejected']).code === CloseCode.Throttled);
+    const throttled = events.filter((e) => e.event === 'rejected' && (e.payload as CascadeServerEvents['rejected'][0]).code === CloseCode.Throttled);
     assert.equal(throttled.length, 1);
   });
 

@@ -168,7 +168,7 @@ describe('cascade link resilience and server verification (real QUIC on 127.0.0.
     const elapsed = Date.now() - killedAt;
     assert.ok(elapsed < 3_000, `offline after ${elapsed} ms`);
     t.diagnostic(`offline ${elapsed} ms after kill -9`);
-    const off = events.find((e) => e.event === 'offline')?.payload as CascadeServerEvents['offline'];
+    const off = events.find((e) => e.event === 'offline')?.payload as CascadeServerEvents['offline'][0];
     assert.equal(off.clientId, 7);
     assert.ok(off.code === CloseCode.HeartbeatTimeout || off.code === 0x100, `code 0x${off.code.toString(16)}`);
     await waitUntil('linkDown', () => authority.calls.includes('down:7'));

@@ -119,6 +119,24 @@ describe('forwarding: on demand', () => {
     await waitFor(() => !hq.app.hub.has('live/down'), 4_000, 'closed after the grace period');
   });
 
+  test('a path that could not be pulled is remembered for a moment: asking again opens no new pull', async () => {
+    const hq = keep(await startCapturedNode({ name: 'miss-hq', 'cascade-server': { quic: { listenaddr: '127.0.0.1:0' } } }, 'pglite://memory', 'info'));
+    const edge = keep(await startLower(hq, 'miss-edge', {}, { extra: { forwarding: { ondemandmissttl: 60_000 } } }));
+    const asked = (): number => hq.logs.filter((l) => l.msg === 'pull request refused' && l.streamPath === 'live/absent').length;
+    for (let i = 0; i < 3; i++) {
+      const r = await fetch(flvUrl(edge, 'live/absent'));
+      assert.equal(r.status, 404);
+      await r.body?.cancel();
+    }
+    assert.equal(asked(), 1, 'the upper node was asked once');
+    const src = liveSynthetic(hq, 'live/absent');
+    cleanups.push(() => src.stop());
+    const r = await fetch(flvUrl(edge, 'live/absent'));
+    assert.equal(r.status, 404, 'still a miss within the time');
+    await r.body?.cancel();
+    assert.equal(asked(), 1);
+  });
+
   test('a path nobody has: the player is refused quickly', async () => {
     const hq = keep(await startHq('nf-hq'));
     const edge = keep(await startLower(hq, 'nf-edge'));

@@ -133,9 +133,10 @@ describe('forwarding: autopush with ffmpeg', requireFfmpeg(), () => {
     const ff = publishTestStream(rtmpUrl(a, 'live/ff'), 30);
     try {
       await waitFor(() => a.app.hub.has('live/ff'), 10_000, 'published at edge A');
-      // Edge A announces the stream to the region within a moment; until then edge B's
-      // players get 404, as a player asking for a stream before it exists anywhere would.
-      await waitFor(() => playable(flvUrl(b, 'live/ff')), 10_000, 'edge B finds the stream (announce reached the region)');
+      // Edge B's players go through the region: it must have heard edge A's ANNOUNCE
+      // (until then they get 404, as a player asking for a stream before it exists anywhere would).
+      await waitFor(async () => (await region.app.services.forwarding.topology()).children.some((n) => n.streams.includes('live/ff')), 5_000, 'announced to the region');
+      await waitFor(() => playable(flvUrl(b, 'live/ff')), 10_000, 'edge B finds the stream');
       const [httpFlv, rtmp] = await Promise.all([probe(flvUrl(b, 'live/ff'), 2), probe(rtmpUrl(b, 'live/ff'), 2)]);
       for (const r of [httpFlv, rtmp]) {
         assert.equal(r.videoCodec, 'h264', `video at edge B (${r === httpFlv ? 'HTTP-FLV' : 'RTMP'}): ${JSON.stringify(r)}`);

@@ -5,7 +5,6 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import {
-  createLeanQuicTransport,
   generateSelfSignedIdentity,
   type LinkStream,
   type TlsIdentity,

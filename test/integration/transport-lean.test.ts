@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
 import {
-  createLeanQuicTransport,
   defaultTransport,
   fingerprintOfPem,
   generateSelfSignedIdentity,

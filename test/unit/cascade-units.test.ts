@@ -13,7 +13,7 @@ import {
   parseKnownServers,
   serverKey,
 } from '../../dataplane/cascade/index.js';
-import { TypedEmitter } from '../../dataplane/cascade/typed-emitter.js';
+import { Emitter } from '../../dataplane/events.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 
 const FP_A = `sha256:${'a'.repeat(64)}`;
@@ -134,11 +134,11 @@ describe('known servers', () => {
   });
 });
 
-describe('typed emitter', () => {
+describe('event emitter', () => {
   test('a throwing or rejecting listener is logged; the others still run', async () => {
     const logged: string[] = [];
     const logger = pino({ level: 'error' }, { write: (s: string) => void logged.push(s) });
-    class E extends TypedEmitter<{ ping: number }> {
+    class E extends Emitter<{ ping: [n: number] }> {
       fire(n: number): void {
         this.emit('ping', n);
       }
@@ -157,6 +157,6 @@ describe('typed emitter', () => {
     e.fire(2);
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(seen, [1, 10, 2]);
-    assert.equal(logged.filter((l) => l.includes('event listener failed')).length, 4);
+    assert.equal(logged.filter((l) => l.includes('event listener threw')).length, 4);
   });
 });

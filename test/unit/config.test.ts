@@ -86,6 +86,15 @@ describe('config', () => {
     assert.match(errorOf(() => configFromObject({ quic: { maxudppayload: 900 } }, 'q.yaml')), /^q\.yaml: quic\.maxudppayload: /);
   });
 
+  test('forwarding: on-demand bounds, defaults and bad values', () => {
+    assert.deepEqual(configFromObject({}).forwarding, { onDemandGraceMs: 10_000, onDemand: { maxPending: 64, maxPendingPerClient: 8, missTtlMs: 3_000 } });
+    const c = configFromObject({ forwarding: { ondemandpending: 4, ondemandperclient: 1, ondemandmissttl: 0 } });
+    assert.deepEqual(c.forwarding.onDemand, { maxPending: 4, maxPendingPerClient: 1, missTtlMs: 0 });
+    assert.match(errorOf(() => configFromObject({ forwarding: { ondemandperclient: 0 } }, 'f.yaml')), /^f\.yaml: forwarding\.ondemandperclient: /);
+    assert.match(errorOf(() => configFromObject({ forwarding: { ondemandpending: 'many' } }, 'f.yaml')), /^f\.yaml: forwarding\.ondemandpending: /);
+    assert.match(errorOf(() => configFromObject({ forwarding: { ondemandmissttl: -1 } }, 'f.yaml')), /^f\.yaml: forwarding\.ondemandmissttl: /);
+  });
+
   test('denial-of-service bounds: defaults, and a bad value names the key', () => {
     const d = defaultConfig('/x');
     assert.deepEqual(d.rtmp.limits, { maxPendingBytes: 8 * 1024 * 1024, maxPendingTotalBytes: 64 * 1024 * 1024, maxConnectionsPerAddress: 32 });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { pullUrlPath, StreamRegistry } from '../../dataplane/cascade/index.js';
 import { MediaStreamIo } from '../../dataplane/cascade/forwarding/media-stream.js';
+import { clientAddress } from '../../dataplane/cascade/forwarding/on-demand.js';
 import { createMediaTag, StreamHub, type MediaTag } from '../../dataplane/media/index.js';
 import { CloseCode, encodeFrame, encodeMediaFrame, MediaFrameType, ProtocolError } from '../../dataplane/protocol/index.js';
 import { LinkStreamResetError, type LinkStream } from '../../dataplane/transport/link.js';
@@ -58,32 +59,45 @@ function pair(): [LinkStream, LinkStream] {
 }
 
 describe('forwarding units', () => {
+  test('clientAddress: the address of a player from its remote', () => {
+    assert.equal(clientAddress('1.2.3.4:5678'), '1.2.3.4');
+    assert.equal(clientAddress('::ffff:127.0.0.1:5555'), '127.0.0.1');
+    assert.equal(clientAddress('::1:40000'), '::1');
+    assert.equal(clientAddress('[2001:db8::1]:1935'), '2001:db8::1');
+    assert.equal(clientAddress('?:0'), '?');
+  });
+
   test('pullUrlPath', () => {
     assert.equal(pullUrlPath('cascade://live/cam'), 'live/cam');
     assert.equal(pullUrlPath('rtmp://live/cam'), null);
   });
 
-  test('registry: inbound records are removed only by their own remover; chains; outbound', () => {
-    const r = new StreamRegistry(log);
+  test('registry: an inbound record is the origin of its stream in the hub, known at the publish, gone with the unpublish; chains; outbound', () => {
+    const hub = new StreamHub({ logger: log });
+    const r = new StreamRegistry(log, hub);
     const changes: (string | null)[] = [];
     r.on('changed', (p) => void changes.push(p));
-    const rm1 = r.setInbound({ path: 'a/b', direction: 'PUSHED_IN', peer: 'edge', fromUpper: false, chain: ['edge'], onDemand: false });
-    const rm2 = r.setInbound({ path: 'a/b', direction: 'PULLED_IN', peer: 'hq', fromUpper: true, chain: ['hq'], onDemand: true });
-    rm1();
-    assert.equal(r.inboundOf('a/b')?.peer, 'hq', 'a stale remover does not remove the newer record');
+    const seen: (string | undefined)[] = [];
+    hub.on('published', (info) => void seen.push(r.inboundOf(info.path)?.peer));
+    const pub = hub.publish('a/b', { protocol: 'cascade', remote: 'hq' }, r.inbound({ path: 'a/b', direction: 'PULLED_IN', peer: 'hq', fromUpper: true, chain: ['hq'], onDemand: true }));
+    assert.deepEqual(seen, ['hq'], 'a published listener sees the origin');
     assert.deepEqual(r.chainOf('a/b'), ['hq']);
-    rm2();
+    pub.close('done');
+    assert.equal(r.inboundOf('a/b'), undefined);
     assert.deepEqual(r.chainOf('a/b'), []);
+    hub.publish('a/c', { protocol: 'rtmp', remote: 'x' }, { someone: 'else' });
+    assert.equal(r.inboundOf('a/c'), undefined, 'an origin the registry did not make is not inbound');
     const rmo = r.addOutbound({ path: 'a/b', direction: 'PUSHED_OUT', peer: 'hq', bytes: () => 42 });
     assert.equal(r.outboundOf('a/b')[0]!.bytes(), 42);
     rmo();
     rmo();
     assert.equal(r.allOutbound().length, 0);
     assert.ok(changes.length >= 4);
+    r.close();
   });
 
   test('registry: announce tables (reset, deltas, chains default to the announcer, exclusion)', () => {
-    const r = new StreamRegistry(log);
+    const r = new StreamRegistry(log, new StreamHub({ logger: log }));
     r.applyAnnounce(1, 'region', { reset: true, added: [{ path: 'live/a', chain: ['edge', 'region'] }, { path: 'live/b' }], removed: [] });
     r.applyAnnounce(2, 'other', { reset: true, added: [{ path: 'live/a' }], removed: [] });
     assert.deepEqual([...r.announcedNodes()[0]!.streams.values()].map((s) => s.chain), [['edge', 'region'], ['region']]);

@@ -64,3 +64,20 @@ test('the layers hold: dataplane ↛ src, resolvers ↛ TypeORM and dataplane, o
   const quic = files.filter((f) => (imports.get(f) ?? []).some((s) => s.startsWith('@matrixai/quic')));
   assert.deepEqual(quic, [path.join('dataplane', 'transport', 'quic-native.ts')]);
 });
+
+test('no dead exports: every name a program file exports is used by another file (program, tests, benchmarks or scripts)', () => {
+  const others = ['src', 'dataplane', 'resolvers', 'schema', 'test', 'bench', 'scripts']
+    .flatMap((d) => sources(d))
+    .filter((f) => !f.includes(`${path.sep}generated${path.sep}`));
+  const text = new Map(others.map((f) => [f, readFileSync(path.join(ROOT, f), 'utf8')]));
+  const DECL = /^export\s+(?:async\s+)?(?:function\*?|class|const|let|interface|type|enum|abstract class)\s+([A-Za-z_$][\w$]*)/gm;
+  const dead: string[] = [];
+  for (const f of files) {
+    for (const m of (text.get(f) ?? '').matchAll(DECL)) {
+      const name = m[1] ?? '';
+      const word = new RegExp(`\\b${name.replace(/\$/g, '\\$')}\\b`);
+      if (!others.some((g) => g !== f && word.test(text.get(g) ?? ''))) dead.push(`${f}: ${name}`);
+    }
+  }
+  assert.deepEqual(dead, [], 'exported but used nowhere else: drop the export (or the code)');
+});

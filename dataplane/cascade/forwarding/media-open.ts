@@ -26,7 +26,7 @@ export interface ForwardingHost {
 export const MEDIA_HANDSHAKE_MS = 10_000;
 
 /** An opened media stream, passed to the caller's body. */
-export interface OpenedMediaStream {
+interface OpenedMediaStream {
   io: MediaStreamIo;
   path: string;
   /** The OPEN's chain of node names. */

@@ -12,7 +12,7 @@ import { MediaStreamIo, errorText } from './media-stream.js';
 import type { CascadeStreamContext } from '../stream-handler.js';
 
 /** Options of one pull. */
-export interface PullOptions {
+interface PullOptions {
   open: () => Promise<LinkStream>;
   /** Path asked of the peer. */
   remotePath: string;
@@ -77,15 +77,11 @@ export function pullIn(host: ForwardingHost, o: PullOptions): PullHandle {
         io.reset(CloseCode.Normal);
         return refusal.reason;
       }
-      const publisher = host.hub.publish(o.localPath, { protocol: 'cascade', remote: o.peerName });
-      const removeIn = host.registry.setInbound({
-        path: o.localPath,
-        direction: 'PULLED_IN',
-        peer: o.peerName,
-        fromUpper: o.fromUpper,
-        chain: answer.chain,
-        onDemand: o.onDemand,
-      });
+      const publisher = host.hub.publish(
+        o.localPath,
+        { protocol: 'cascade', remote: o.peerName },
+        host.registry.inbound({ path: o.localPath, direction: 'PULLED_IN', peer: o.peerName, fromUpper: o.fromUpper, chain: answer.chain, onDemand: o.onDemand }),
+      );
       const cur = io;
       publisher.once('close', () => cur.reset(CloseCode.Normal));
       acceptedResolve(true);
@@ -95,8 +91,6 @@ export function pullIn(host: ForwardingHost, o: PullOptions): PullHandle {
         reason = await cur.pumpInto(publisher);
       } catch (err) {
         reason = cancelled ?? errorText(err);
-      } finally {
-        removeIn();
       }
       publisher.close(`cascade pull ended: ${reason}`);
       log.info({ reason, bytes: cur.bytesIn }, 'stream forwarding stopped (pulled in)');
@@ -105,6 +99,8 @@ export function pullIn(host: ForwardingHost, o: PullOptions): PullHandle {
       const reason = cancelled ?? errorText(err);
       if (err instanceof LinkStreamResetError && err.code === CloseCode.StreamKindUnsupported) {
         refusal = { code: MediaRefuseCode.Unavailable, reason: `${o.peerName} does not serve media pulls` };
+      } else if (err instanceof LinkStreamResetError && err.code === CloseCode.TooManyStreams) {
+        refusal = { code: MediaRefuseCode.Unavailable, reason: `${o.peerName} has too many streams open on this link` };
       }
       io?.reset(err instanceof ProtocolError ? err.code : CloseCode.Normal);
       log.debug({ reason }, 'pull failed');

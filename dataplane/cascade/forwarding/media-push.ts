@@ -16,7 +16,7 @@ import type { StreamRegistry } from './stream-origin.js';
 export { MEDIA_HANDSHAKE_MS };
 
 /** How an outgoing push ended. */
-export interface PushOutcome {
+interface PushOutcome {
   /** Set when the upper node refused the stream. */
   refused: { code: number; reason: string } | null;
   /** Why it stopped. */
@@ -106,8 +106,7 @@ export async function acceptPush(host: ForwardingHost, stream: LinkStream, ctx: 
         `stream ${path} is already published on ${host.nodeName} (by ${existing.publisher.protocol} ${existing.publisher.remote})`,
       );
     }
-    const publisher = host.hub.publish(path, { protocol: 'cascade', remote: ctx.peerName });
-    const removeIn = host.registry.setInbound({
+    const origin = host.registry.inbound({
       path,
       direction: 'PUSHED_IN',
       peer: ctx.peerName,
@@ -119,6 +118,7 @@ export async function acceptPush(host: ForwardingHost, stream: LinkStream, ctx: 
         io.reset(CloseCode.Normal);
       },
     });
+    const publisher = host.hub.publish(path, { protocol: 'cascade', remote: ctx.peerName }, origin);
     publisher.once('close', () => io.reset(CloseCode.Normal));
     try {
       await io.send({ type: 'accept', chain: [] });
@@ -130,8 +130,6 @@ export async function acceptPush(host: ForwardingHost, stream: LinkStream, ctx: 
       log.info({ reason: errorText(err) }, 'stream forwarding stopped (pushed in from lower node)');
       publisher.close(`cascade push ended: ${errorText(err)}`);
       throw err;
-    } finally {
-      removeIn();
     }
   });
 }

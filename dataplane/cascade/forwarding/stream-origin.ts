@@ -3,16 +3,19 @@
  *
  * - inbound: a stream of the local hub that arrived over the cascade (pushed in by a
  *   lower node, or pulled in from the upper node or a lower one), with the chain of
- *   nodes it has passed through (loop detection, PROTOCOL.md §10);
+ *   nodes it has passed through (loop detection, PROTOCOL.md §10). The record is the
+ *   hub's origin of the stream (`hub.publish(path, info, registry.inbound(...))`), so it
+ *   is known from the publish on and gone with the unpublish;
  * - outbound: every forwarding of a local stream to another node (pushed out to the
  *   upper node, pulled out by a peer);
  * - announced: the streams each lower node announced for its subtree (ANNOUNCE).
  *
- * Pure bookkeeping, no I/O; `changed` fires on every change (the control plane
- * throttles it for GraphQL).
+ * Bookkeeping, no I/O; `changed` fires on every change (the control plane throttles
+ * it for GraphQL).
  */
 import type { Logger } from 'pino';
-import { TypedEmitter } from '../typed-emitter.js';
+import { Emitter } from '../../events.js';
+import type { StreamHub } from '../../media/stream-hub.js';
 
 /** How a stream reached a node or leaves it. */
 export type StreamDirection = 'LOCAL' | 'PUSHED_IN' | 'PULLED_IN' | 'PUSHED_OUT' | 'PULLED_OUT';
@@ -59,45 +62,59 @@ export interface AnnouncedNode {
   streams: Map<string, AnnouncedStream>;
 }
 
-export interface StreamRegistryEvents extends Record<string, unknown> {
+type StreamRegistryEvents = {
   /** Something about `path` changed (null: the announce tables). */
-  changed: string | null;
-}
+  changed: [path: string | null];
+};
 
 let nextOutboundId = 1;
 
 /** Most streams remembered per lower node (its whole subtree). */
-export const MAX_ANNOUNCED_PER_NODE = 10_000;
+const MAX_ANNOUNCED_PER_NODE = 10_000;
 
-export class StreamRegistry extends TypedEmitter<StreamRegistryEvents> {
-  private readonly inbound = new Map<string, InboundStream>();
+export class StreamRegistry extends Emitter<StreamRegistryEvents> {
+  /** The inbound records this registry made (a hub origin of another kind is not ours). */
+  private readonly issued = new WeakSet<InboundStream>();
   private readonly outbound = new Map<number, OutboundStream>();
   private readonly endedBytes = { PUSHED_OUT: 0, PULLED_OUT: 0 };
   private readonly announced = new Map<number, AnnouncedNode>();
 
-  constructor(logger: Logger) {
+  constructor(
+    logger: Logger,
+    private readonly hub: StreamHub,
+  ) {
     super(logger);
+    this.offHub = [
+      hub.on('published', (info) => {
+        if (this.inboundOf(info.path)) this.emit('changed', info.path);
+      }),
+      hub.on('unpublished', (path) => this.emit('changed', path)),
+    ];
   }
 
-  /** Record an inbound stream; returns a function that removes exactly this record. */
-  setInbound(info: Omit<InboundStream, 'since'>): () => void {
+  private readonly offHub: (() => void)[];
+
+  /** Stop following the hub. */
+  close(): void {
+    for (const off of this.offHub.splice(0)) off();
+  }
+
+  /** A new inbound record, to be given as the origin to `hub.publish`. */
+  inbound(info: Omit<InboundStream, 'since'>): InboundStream {
     const rec: InboundStream = { ...info, since: new Date() };
-    this.inbound.set(info.path, rec);
-    this.emit('changed', info.path);
-    return () => {
-      if (this.inbound.get(info.path) !== rec) return;
-      this.inbound.delete(info.path);
-      this.emit('changed', info.path);
-    };
+    this.issued.add(rec);
+    return rec;
   }
 
+  /** How a live stream of the hub arrived over the cascade; undefined for a local one. */
   inboundOf(path: string): InboundStream | undefined {
-    return this.inbound.get(path);
+    const o = this.hub.originOf(path) as InboundStream | null;
+    return o !== null && this.issued.has(o) ? o : undefined;
   }
 
   /** The chain of nodes the stream passed through before this node ([] for a local stream). */
   chainOf(path: string): string[] {
-    return this.inbound.get(path)?.chain ?? [];
+    return this.inboundOf(path)?.chain ?? [];
   }
 
   /** Record an outbound forwarding; returns a function that removes it. */

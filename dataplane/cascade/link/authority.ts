@@ -26,7 +26,7 @@ export interface AuthenticateRequest {
 }
 
 /** Accepted: the link belongs to this client record. */
-export interface AuthenticateOk {
+interface AuthenticateOk {
   ok: true;
   /** Client record id (stable: the same secret gives the same id next time). */
   clientId: number;
@@ -42,7 +42,7 @@ export interface AuthenticateOk {
  * logged there as is — use the catalogue's reason (closeReason(code)) or a more
  * specific one, never anything secret.
  */
-export interface AuthenticateRefused {
+interface AuthenticateRefused {
   ok: false;
   code: number;
   reason: string;

@@ -20,7 +20,7 @@ import type { SessionEnd } from './link-session.js';
 import { ServerSession, type ServerSessionLimits } from './server-session.js';
 import type { CascadeStreamHandler } from '../stream-handler.js';
 import { settleWithin } from './timing.js';
-import { TypedEmitter } from '../typed-emitter.js';
+import { Emitter } from '../../events.js';
 
 /** Limits and timers of a cascade server (ms unless named otherwise). */
 export interface CascadeServerLimits extends ServerSessionLimits {
@@ -58,7 +58,7 @@ export const DEFAULT_SERVER_LIMITS: Readonly<CascadeServerLimits> = Object.freez
 });
 
 /** Options of {@link CascadeServer}. */
-export interface CascadeServerOptions {
+interface CascadeServerOptions {
   transport: Transport;
   listen: { host: string; port: number };
   tls: TlsIdentity;
@@ -90,23 +90,23 @@ export interface CascadeSessionInfo {
 }
 
 /** Events of a {@link CascadeServer}. */
-export interface CascadeServerEvents extends Record<string, unknown> {
+export type CascadeServerEvents = {
   /** A client's link is up (also when it replaced an older link of the same record). */
-  online: CascadeSessionInfo & { replaced: boolean; registered: boolean };
+  online: [info: CascadeSessionInfo & { replaced: boolean; registered: boolean }];
   /** A client has no live link any more. */
-  offline: { clientId: number; name: string; remoteAddress: string; code: number; reason: string; remote: boolean; lastSeen: Date };
+  offline: [info: { clientId: number; name: string; remoteAddress: string; code: number; reason: string; remote: boolean; lastSeen: Date }];
   /** A connection was refused (authentication, throttling, protocol revision). */
-  rejected: { remoteAddress: string; remotePort: number; name: string | null; code: number; reason: string };
+  rejected: [info: { remoteAddress: string; remotePort: number; name: string | null; code: number; reason: string }];
   /** A client announced streams. */
-  announce: { clientId: number; message: AnnounceMessage };
-}
+  announce: [info: { clientId: number; message: AnnounceMessage }];
+};
 
 /**
  * The upper node's side of the cascade link: accepts links, authenticates them with
  * the {@link CascadeAuthority}, keeps one live link per client record, runs the
  * heartbeat, and reports status changes as events. See PROTOCOL.md.
  */
-export class CascadeServer extends TypedEmitter<CascadeServerEvents> {
+export class CascadeServer extends Emitter<CascadeServerEvents> {
   /** "sha256:HEX" of the server certificate. */
   readonly fingerprint: string | null;
   private readonly opts: CascadeServerOptions;

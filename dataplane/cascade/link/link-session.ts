@@ -39,6 +39,9 @@ const LINK_END_GRACE_MS = 250;
  */
 const MAX_PENDING_CONTROL_BYTES = 1024 * 1024;
 
+/** Least time between two log lines about streams over the cap, ms. */
+const STREAM_REFUSAL_LOG_MS = 5_000;
+
 /** How long a GOAWAY/REJECT write may delay the close. */
 const FAREWELL_WRITE_MS = 200;
 
@@ -67,6 +70,9 @@ export abstract class LinkSession {
   private endReason: SessionEnd | null = null;
   private closePromise: Promise<void> | null = null;
   private peerStreams = 0;
+  /** Streams reset for the cap since the last log line, and when that was (monotonic ms). */
+  private refusedStreams = 0;
+  private lastRefusalLog = -Infinity;
   private readonly maxPeerStreams: number;
   private readonly closeTimeoutMs: number;
   private heartbeatTimer: NodeJS.Timeout | null = null;
@@ -285,8 +291,15 @@ export abstract class LinkSession {
       () => this.peerStreams--,
     );
     if (this.peerStreams > this.maxPeerStreams) {
-      this.logger.warn({ limit: this.maxPeerStreams }, 'peer opened too many streams; closing link');
-      void this.close(CloseCode.TooManyStreams, `protocol error: too many streams (limit ${this.maxPeerStreams})`);
+      // One stream carries the refusal: the peer's other streams and the link go on.
+      this.refusedStreams++;
+      const now = monoNow();
+      if (now - this.lastRefusalLog >= STREAM_REFUSAL_LOG_MS) {
+        this.lastRefusalLog = now;
+        this.logger.warn({ limit: this.maxPeerStreams, refused: this.refusedStreams }, 'peer opened too many streams; resetting the excess streams');
+        this.refusedStreams = 0;
+      }
+      stream.reset(CloseCode.TooManyStreams);
       return;
     }
     void this.readKind(stream);

@@ -22,7 +22,7 @@ export interface ServerSessionLimits {
 }
 
 /** What a server session asks of its server. */
-export interface ServerSessionHooks {
+interface ServerSessionHooks {
   /** A valid HELLO arrived: authenticate, then call accept() or close(). */
   hello(session: ServerSession, hello: HelloMessage): void;
   announce(session: ServerSession, msg: AnnounceMessage): void;

@@ -21,7 +21,7 @@ import { closeInfoOfError, ServerVerifier, type CascadeServerVerification } from
 import type { SessionEnd } from './link-session.js';
 import type { CascadeStreamHandler } from '../stream-handler.js';
 import { settleWithin, Sleeper } from './timing.js';
-import { TypedEmitter } from '../typed-emitter.js';
+import { Emitter } from '../../events.js';
 
 /** State of a cascade client's link to its server. */
 export type UpperLinkState = 'stopped' | 'connecting' | 'online' | 'backoff' | 'rejected';
@@ -109,11 +109,11 @@ export interface UpperLinkStatus {
 }
 
 /** Events of a {@link UpperLink}. */
-export interface UpperLinkEvents extends Record<string, unknown> {
-  stateChanged: UpperLinkStatus;
+type UpperLinkEvents = {
+  stateChanged: [status: UpperLinkStatus];
   /** The server announced streams. */
-  announce: AnnounceMessage;
-}
+  announce: [message: AnnounceMessage];
+};
 
 interface AttemptOutcome {
   online: boolean;
@@ -127,7 +127,7 @@ interface AttemptOutcome {
  * HELLO, keeps the link up with heartbeats, and reconnects with backoff after any
  * drop. See PROTOCOL.md §5.
  */
-export class UpperLink extends TypedEmitter<UpperLinkEvents> {
+export class UpperLink extends Emitter<UpperLinkEvents> {
   private readonly opts: UpperLinkOptions;
   private readonly timing: UpperLinkTiming;
   private readonly logger: Logger;
