@@ -121,25 +121,27 @@ export class NodeMetrics {
     });
     this.offs.push(s.events.on('authRejected', (e) => authFailures.inc({ reason: closeCodeInfo(e.code).name })));
     if (s.upper) {
-      const upper = s.upper;
+      // A reconnect is a change to online after an earlier online (not a repeated online status).
+      let state = 'connecting';
       let wasOnline = false;
-      const onState = (st: { state: string }): void => {
-        if (st.state !== 'online') return;
-        if (wasOnline) reconnects.inc({ link: 'upstream' });
-        wasOnline = true;
-      };
-      upper.on('stateChanged', onState);
-      this.offs.push(() => upper.off('stateChanged', onState));
+      this.offs.push(
+        s.upper.on('stateChanged', (st) => {
+          if (st.state === 'online' && state !== 'online') {
+            if (wasOnline) reconnects.inc({ link: 'upstream' });
+            wasOnline = true;
+          }
+          state = st.state;
+        }),
+      );
     }
     if (s.server) {
-      const server = s.server;
       const seen = new Set<number>();
-      const onOnline = (e: { clientId: number }): void => {
-        if (seen.has(e.clientId)) reconnects.inc({ link: 'lower' });
-        else if (seen.size < MAX_REMEMBERED_LINKS) seen.add(e.clientId);
-      };
-      server.on('online', onOnline);
-      this.offs.push(() => server.off('online', onOnline));
+      this.offs.push(
+        s.server.on('online', (e) => {
+          if (seen.has(e.clientId)) reconnects.inc({ link: 'lower' });
+          else if (seen.size < MAX_REMEMBERED_LINKS) seen.add(e.clientId);
+        }),
+      );
     }
 
     new Gauge({
@@ -208,8 +210,7 @@ export class NodeMetrics {
       add(path, traffic);
       counted.delete(path);
     };
-    s.hub.on('unpublished', onUnpublished);
-    this.offs.push(() => s.hub.off('unpublished', onUnpublished));
+    this.offs.push(s.hub.on('unpublished', onUnpublished));
 
     // What cascade_forward_bytes_total has counted so far, per direction.
     const sent = { push: 0, pull: 0 };
