@@ -67,6 +67,26 @@ function listensOnLoopbackOnly(host: string | null): boolean {
   return host !== null && (host === 'localhost' || isLoopback(host));
 }
 
+/** An HTTP server with the node's time bounds: headersTimeout bounds slow headers (slowloris), requestTimeout slow bodies. */
+export function boundedHttpServer(): http.Server {
+  // Both are enforced by a sweep every connectionsCheckingInterval (Node's default is 30 s).
+  return http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 });
+}
+
+/** Starts `server` listening on `listen`; resolves with the bound address, rejects when it cannot listen. */
+export async function listenOn(server: http.Server, listen: ListenAddress): Promise<AddressInfo> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    const cb = (): void => {
+      server.off('error', reject);
+      resolve();
+    };
+    if (listen.host === null) server.listen(listen.port, cb);
+    else server.listen(listen.port, listen.host, cb);
+  });
+  return server.address() as AddressInfo;
+}
+
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   const log = opts.logger.child({ component: 'http' });
   const admin = opts.admin ?? { token: null, protectReads: false };
@@ -78,14 +98,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   const router = new Router(opts.routes);
   const extensions = opts.extensions ?? [];
 
-  // headersTimeout bounds slow headers (slowloris), requestTimeout slow bodies; both are
-  // enforced by a sweep every connectionsCheckingInterval (Node's default is 30 s).
-  const server = http.createServer({
-    requestTimeout: 30_000,
-    headersTimeout: 10_000,
-    keepAliveTimeout: 5_000,
-    connectionsCheckingInterval: 1_000,
-  });
+  const server = boundedHttpServer();
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const reqLog = log.child({ reqId: randomUUID().slice(0, 8), remote: req.socket.remoteAddress });
     // The path only: a query may carry a key or a GraphQL document with a secret.
@@ -159,17 +172,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     else socket.destroy();
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    const cb = (): void => {
-      server.off('error', reject);
-      resolve();
-    };
-    if (opts.listen.host === null) server.listen(opts.listen.port, cb);
-    else server.listen(opts.listen.port, opts.listen.host, cb);
-  });
+  const a = await listenOn(server, opts.listen);
   server.on('error', (err) => log.error({ err }, 'HTTP server error'));
-  const a = server.address() as AddressInfo;
   const address = { host: a.address, port: a.port };
   log.info({ address: `${a.address}:${a.port}` }, 'HTTP listening (GraphQL and GraphiQL at /graphql)');
   if (admin.token === null && !listensOnLoopbackOnly(opts.listen.host)) {

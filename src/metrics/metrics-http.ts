@@ -3,12 +3,11 @@
  * its own listener when `metrics.listenaddr` is set. Either way it needs the admin
  * token when `http.protectreads` is on, like every other read.
  */
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AppError } from '../errors.js';
 import { bearerMatches, restNeedsToken, type AdminPolicy } from '../http/admin-token.js';
 import { sendError } from '../http/envelope.js';
-import type { HttpExtension } from '../http/http-server.js';
+import { boundedHttpServer, listenOn, type HttpExtension } from '../http/http-server.js';
 import type { Logger } from '../logger.js';
 import type { ListenAddress } from '../net-address.js';
 import type { NodeMetrics } from './node-metrics.js';
@@ -53,7 +52,7 @@ interface MetricsServer {
 
 export async function startMetricsServer(listen: ListenAddress, metrics: NodeMetrics, admin: AdminPolicy, logger: Logger): Promise<MetricsServer> {
   const log = logger.child({ component: 'metrics' });
-  const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 });
+  const server = boundedHttpServer();
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (!serveMetrics(metrics, admin, log, req, res)) sendError(res, new AppError('NOT_FOUND', `this listener serves ${METRICS_PATH} only`), log);
   });
@@ -61,17 +60,8 @@ export async function startMetricsServer(listen: ListenAddress, metrics: NodeMet
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     else socket.destroy();
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    const cb = (): void => {
-      server.off('error', reject);
-      resolve();
-    };
-    if (listen.host === null) server.listen(listen.port, cb);
-    else server.listen(listen.port, listen.host, cb);
-  });
+  const a = await listenOn(server, listen);
   server.on('error', (err) => log.error({ err }, 'metrics listener error'));
-  const a = server.address() as AddressInfo;
   log.info({ address: `${a.address}:${a.port}` }, `metrics listening (${METRICS_PATH})`);
   let closing: Promise<void> | null = null;
   return {
