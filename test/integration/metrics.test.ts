@@ -173,7 +173,16 @@ describe('metrics: an HQ and a lower node', () => {
     assert.match(reasons[0]!, /^Auth(WrongSecret|UnknownSecret)$/);
     assert.equal(value(h3, 'cascade_link_up', { link: 'lower', peer: 'm-edge' }), 1, 'the real edge stays up');
 
+    // The same lower node connecting again (here a second process with its name and secret)
+    // is a reconnect at HQ; the link it replaces is down at the first edge.
+    assert.equal(value(h3, 'cascade_link_reconnects_total', { link: 'lower' }), 0);
+    const clone = keep(await startNode({ name: 'm-edge', 'cascade-client': { server: `127.0.0.1:${hq.app.addresses.quic!.port}`, secret: 'm-edge-secret' } }));
+    await waitFor(async () => value(await scrape(hq), 'cascade_link_reconnects_total', { link: 'lower' }) === 1, 15_000, 'the reconnect counted');
+    await waitFor(async () => value(await scrape(edge), 'cascade_link_up', { link: 'upstream', peer: 'm-hq' }) === 0, 15_000, 'the replaced link down');
+    assert.equal(value(await scrape(hq), 'cascade_link_up', { link: 'lower', peer: 'm-edge' }), 1, 'the record has a live link');
+
     // The edge goes away: its record is offline and its link down.
+    await clone.stop();
     await edge.stop();
     const h4 = await waitFor(async () => {
       const s = await scrape(hq);
