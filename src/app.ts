@@ -217,6 +217,7 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
         extensions: [flv, ...metrics.extensions],
         admin,
         graphql: config.http.graphql,
+        graphqlPlugins: metrics.graphqlPlugins,
         relay: createRelayRoute({ policy: sc?.relayApi ?? null, admin, relay: services.relay, internal: relayInternal, observe: metrics.observeRelay }),
       }),
     async (h) => {

@@ -6,6 +6,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { Plugin } from 'graphql-yoga';
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -41,6 +42,8 @@ interface HttpServerOptions {
   admin?: AdminPolicy;
   /** Bounds of GraphQL documents and graphql-ws connections (defaults when absent). */
   graphql?: GraphQLLimits;
+  /** More yoga plugins (GraphQL operation metrics), loaded with GraphQL itself. */
+  graphqlPlugins?: () => Promise<Plugin[]>;
 }
 
 /** Largest request body any endpoint accepts (REST JSON, GraphQL POST). */
@@ -94,7 +97,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   // first GraphQL request or shortly after the node listens, not before REST and media answer.
   let gqlLoading: Promise<GraphQLEndpoint> | null = null;
   const gql = (): Promise<GraphQLEndpoint> =>
-    (gqlLoading ??= import('./graphql.js').then((m) => m.createGraphQLEndpoint(opts.services, log, admin, opts.graphql)));
+    (gqlLoading ??= Promise.all([import('./graphql.js'), opts.graphqlPlugins?.() ?? []]).then(([m, plugins]) =>
+      m.createGraphQLEndpoint(opts.services, log, admin, opts.graphql, plugins),
+    ));
   const router = new Router(opts.routes);
   const extensions = opts.extensions ?? [];
 

@@ -2,6 +2,7 @@
  * The metrics part of a node: the metrics themselves, and where /metrics is served
  * (an extension of the HTTP listener, or `metrics.listenaddr`).
  */
+import type { Plugin } from 'graphql-yoga';
 import type { Config } from '../config.js';
 import type { AdminPolicy } from '../http/admin-token.js';
 import type { HttpExtension } from '../http/http-server.js';
@@ -13,6 +14,8 @@ export interface MetricsPart {
   readonly extensions: HttpExtension[];
   /** Counts one relayed API call (see {@link NodeMetrics.observeRelay}). */
   readonly observeRelay: NodeMetrics['observeRelay'];
+  /** The GraphQL operation metrics, as yoga plugins (loaded with GraphQL). */
+  readonly graphqlPlugins: () => Promise<Plugin[]>;
   /** The address of `metrics.listenaddr`, or null when /metrics is on the HTTP listener. */
   readonly address: { host: string; port: number } | null;
   close(): Promise<void>;
@@ -25,6 +28,7 @@ export async function startMetrics(config: Config['metrics'], sources: Omit<Node
     return {
       extensions: own ? [] : [metricsExtension(metrics, admin, sources.logger)],
       observeRelay: metrics.observeRelay,
+      graphqlPlugins: async () => [(await import('./use-graphql-metrics.js')).useGraphQLMetrics(metrics.registry)],
       address: own?.address ?? null,
       async close() {
         metrics.close();

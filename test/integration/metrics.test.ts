@@ -211,6 +211,25 @@ describe('metrics: access and bounds', () => {
     await post.text();
   });
 
+  test('GraphQL operations are counted by type, never by the caller\'s operation name', async () => {
+    const n = keep(await startNode({ name: 'm-graphql' }));
+    const post = async (query: string): Promise<void> => {
+      const r = await fetch(`${n.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+      assert.equal(r.status, 200);
+      await r.text();
+    };
+    await post('query FirstName { node { name } }');
+    const s1 = await scrape(n);
+    const before = value(s1, 'graphql_envelop_request', { operationType: 'query' }) ?? 0;
+    await post('query SomeOtherName { node { name } }');
+    await post('query { nosuchfield }');
+    const s2 = await scrape(n);
+    assert.equal(value(s2, 'graphql_envelop_request', { operationType: 'query' }), before + 1, 'the valid query counted');
+    assert.ok(total(s2, 'graphql_envelop_error_result') >= 1, 'the invalid one counted as an error');
+    assert.equal(value(s2, 'graphql_envelop_request_duration_count', { operationType: 'query' }), before + 1);
+    assert.ok(!s2.some((x) => 'operationName' in x.labels), 'no operation name label');
+  });
+
   test('with a token but without protectreads /metrics is open, like other reads', async () => {
     const n = keep(await startNode({ name: 'm-token', http: { listenaddr: '127.0.0.1:0', token: 'metrics-admin-token' } }));
     assert.ok(value(await scrape(n), 'process_resident_memory_bytes')! > 0);
