@@ -1,5 +1,5 @@
 /**
- * Gates for tests that need something outside Node: ffmpeg, Chromium, PostgreSQL, promtool.
+ * Gates for tests that need something outside Node: ffmpeg, Chromium, PostgreSQL, promtool and prometheus.
  * Without it the test is skipped with a printed reason; with
  * STREAM_CASCADE_TEST_STRICT=1 (set by .ci/run) a missing requirement fails instead.
  *
@@ -39,6 +39,10 @@ export function requireFfmpeg(): Gate {
 
 export function requirePromtool(): Gate {
   return gate('promtool', runs('promtool', ['--version']), 'promtool is not installed (apt-get install prometheus)');
+}
+
+export function requirePrometheus(): Gate {
+  return gate('prometheus', runs('prometheus', ['--version']), 'prometheus is not installed (apt-get install prometheus)');
 }
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
