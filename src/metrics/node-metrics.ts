@@ -46,25 +46,17 @@ export class NodeMetrics {
   private readonly relayRequests: Counter<'class'>;
   private readonly relayDuration: Histogram;
 
-  constructor(private readonly s: NodeMetricsSources) {
+  constructor(s: NodeMetricsSources) {
     const reg = [this.registry];
     const log = s.logger.child({ component: 'metrics' });
 
     // One read of the client records serves the three link gauges of a scrape: prom-client
     // collects the metrics of a registry concurrently, so they share the promise.
-    let reading: Promise<LinkSnapshot | null> | null = null;
-    const links = (): Promise<LinkSnapshot | null> =>
-      (reading ??= readLinks(s).then(
-        (snap) => {
-          reading = null;
-          return snap;
-        },
-        (err: unknown) => {
-          reading = null;
-          log.warn({ err }, 'client records unavailable for /metrics');
-          return null;
-        },
-      ));
+    let reading: Promise<LinkSnapshot> | null = null;
+    const links = (): Promise<LinkSnapshot> =>
+      (reading ??= readLinks(s, log).finally(() => {
+        reading = null;
+      }));
     new Gauge({
       name: 'cascade_clients',
       help: 'Lower-node client records by state (online: the record has a live link).',
@@ -73,7 +65,7 @@ export class NodeMetrics {
       async collect() {
         this.reset();
         const snap = await links();
-        if (!snap) return;
+        if (!snap.lower) return;
         const online = snap.lower.filter((l) => l.up).length;
         this.set({ state: 'online' }, online);
         this.set({ state: 'offline' }, snap.lower.length - online);
@@ -87,8 +79,8 @@ export class NodeMetrics {
       async collect() {
         this.reset();
         const snap = await links();
-        for (const l of snap?.lower ?? []) this.set({ link: 'lower', peer: l.peer }, l.up ? 1 : 0);
-        if (snap?.upstream) this.set({ link: 'upstream', peer: snap.upstream.peer }, snap.upstream.up ? 1 : 0);
+        for (const l of snap.lower ?? []) this.set({ link: 'lower', peer: l.peer }, l.up ? 1 : 0);
+        if (snap.upstream) this.set({ link: 'upstream', peer: snap.upstream.peer }, snap.upstream.up ? 1 : 0);
       },
     });
     new Gauge({
@@ -99,8 +91,8 @@ export class NodeMetrics {
       async collect() {
         this.reset();
         const snap = await links();
-        for (const l of snap?.lower ?? []) if (l.rttMs !== null) this.set({ link: 'lower', peer: l.peer }, l.rttMs / 1000);
-        const up = snap?.upstream;
+        for (const l of snap.lower ?? []) if (l.rttMs !== null) this.set({ link: 'lower', peer: l.peer }, l.rttMs / 1000);
+        const up = snap.upstream;
         if (up && up.rttMs !== null) this.set({ link: 'upstream', peer: up.peer }, up.rttMs / 1000);
       },
     });
@@ -270,17 +262,20 @@ export class NodeMetrics {
 
 /** The state of this node's cascade links at one moment. */
 interface LinkSnapshot {
-  /** One entry per client record (the lower nodes). */
-  lower: { peer: string; up: boolean; rttMs: number | null }[];
+  /** One entry per client record (the lower nodes); null when the records cannot be read (database down). */
+  lower: { peer: string; up: boolean; rttMs: number | null }[] | null;
   upstream: { peer: string; up: boolean; rttMs: number | null } | null;
 }
 
-async function readLinks(s: NodeMetricsSources): Promise<LinkSnapshot> {
-  const records = await s.clients.list();
-  const lower = records.map((r) => {
+async function readLinks(s: NodeMetricsSources, log: Logger): Promise<LinkSnapshot> {
+  const records = await s.clients.list().catch((err: unknown) => {
+    log.warn({ err }, 'client records unavailable for /metrics');
+    return null;
+  });
+  const lower = records?.map((r) => {
     const live = s.server?.session(r.id) ?? null;
     return { peer: r.name, up: live !== null, rttMs: live?.rttMs ?? null };
-  });
+  }) ?? null;
   const st = s.upper?.status();
   const upstream = st ? { peer: st.serverName ?? st.server, up: st.state === 'online', rttMs: st.rttMs } : null;
   return { lower, upstream };
