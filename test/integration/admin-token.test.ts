@@ -23,8 +23,11 @@ function wsSubscribe(node: TestNode, connectionParams?: Record<string, unknown>)
   const client = createClient({ url: `${node.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams });
   return new Promise((resolve) => {
     const t = setTimeout(() => finish('no answer'), 5_000);
+    let poke: NodeJS.Timeout | undefined;
     const finish = (what: string): void => {
       clearTimeout(t);
+      // A poke still pending would call the node after the test (and the node) ended.
+      clearTimeout(poke);
       void client.dispose();
       resolve(what);
     };
@@ -37,7 +40,7 @@ function wsSubscribe(node: TestNode, connectionParams?: Record<string, unknown>)
       },
     );
     // An accepted subscription stays silent until an event: make one.
-    setTimeout(() => {
+    poke = setTimeout(() => {
       void call(node, 'POST', '/api/cascade/clients', { name: `ws-${Math.random()}`, secret: `s-${Math.random()}` }, TOKEN);
     }, 500);
   });
