@@ -42,6 +42,7 @@ import type { NodeEvents } from './services/events.js';
 import type { NodeRole, Services } from './services/index.js';
 import { StreamService } from './services/stream.service.js';
 import { VERSION } from './version.js';
+import { startMetrics, type MetricsPart } from './metrics/index.js';
 
 export interface App {
   readonly config: Config;
@@ -54,6 +55,8 @@ export interface App {
     rtmp: { host: string; port: number };
     /** The QUIC address of the cascade server role, when it is on. */
     quic: { host: string; port: number } | null;
+    /** The address of `metrics.listenaddr`, or null when /metrics is on the HTTP listener. */
+    metrics: { host: string; port: number } | null;
   };
   /** The media hub (available after start()). */
   readonly hub: StreamHub;
@@ -76,6 +79,7 @@ interface Running {
   http: HttpServer;
   rtmp: RtmpServer;
   server: CascadeServer | null;
+  metrics: MetricsPart;
 }
 
 export function buildApp(config: Config, opts: BuildOptions = {}): App {
@@ -97,7 +101,7 @@ export function buildApp(config: Config, opts: BuildOptions = {}): App {
     },
     get addresses() {
       const r = started();
-      return { http: r.http.address, rtmp: r.rtmp.address, quic: r.server?.address ?? null };
+      return { http: r.http.address, rtmp: r.rtmp.address, quic: r.server?.address ?? null, metrics: r.metrics.address };
     },
     get hub() {
       return started().hub;
@@ -180,6 +184,8 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
   const relayInternal = { token: randomBytes(24).toString('base64url') };
   const admin = { token: config.http.token, protectReads: config.http.protectReads };
 
+  const metrics = await parts.start('metrics', () => startMetrics(config.metrics, { hub, clients, events, server, upper, forwarding, logger }, admin), (m) => m.close());
+
   // Forwarding registers its stream handlers and hub hooks before the listeners and the
   // links start, so nothing arrives unhandled; it is stopped again first of all (below).
   if (forwarding) await parts.start('forwarding', () => forwarding.start(), () => forwarding.stop());
@@ -208,10 +214,11 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
         services,
         logger,
         routes: [...clientRoutes, ...streamRoutes],
-        extensions: [flv],
+        extensions: [flv, ...metrics.extensions],
         admin,
         graphql: config.http.graphql,
-        relay: createRelayRoute({ policy: sc?.relayApi ?? null, admin, relay: services.relay, internal: relayInternal }),
+        graphqlPlugins: metrics.graphqlPlugins,
+        relay: createRelayRoute({ policy: sc?.relayApi ?? null, admin, relay: services.relay, internal: relayInternal, observe: metrics.observeRelay }),
       }),
     async (h) => {
       flv.close();
@@ -230,7 +237,7 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
   await parts.start('forwarding service', () => services.forwarding, (f) => f.close());
   // The first thing stopped: no pull or push is retried while the links close (stop is idempotent).
   if (forwarding) parts.stopFirst('forwarding', () => forwarding.stop());
-  return { services, hub, transport, http, rtmp, server };
+  return { services, hub, transport, http, rtmp, server, metrics };
 }
 
 /** The cascade server role: the authority over the lower nodes' records and the QUIC server (not yet listening). */

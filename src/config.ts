@@ -175,6 +175,15 @@ const fileSchema = z.strictObject({
       ondemandmissttl: duration(3_000),
     })
     .prefault({}),
+  /** Prometheus metrics (`GET /metrics`). */
+  metrics: z
+    .strictObject({
+      /** Serve /metrics on this address instead of the HTTP listener (no token there). */
+      listenaddr: listenAddr.optional(),
+      /** Stream paths with their own byte counters; the traffic of further paths counts under path="other". */
+      maxstreamlabels: z.number().int().min(0).max(10_000).default(100),
+    })
+    .prefault({}),
   'cascade-server': z
     .strictObject({
       quic: z
@@ -322,6 +331,8 @@ export interface Config {
   /** QUIC tuning of the cascade links. */
   quic: { congestion: 'cubic' | 'reno' | 'bbr'; maxUdpPayloadBytes: number; udp: 'auto' | 'native' | 'dgram'; retry: 'off' | 'on' | 'auto' };
   forwarding: { onDemandGraceMs: number; onDemand: { maxPending: number; maxPendingPerClient: number; missTtlMs: number } };
+  /** `metrics.*`: where /metrics is served (null: on the HTTP listener) and the bound on stream labels. */
+  metrics: { listen: ListenAddress | null; maxStreamLabels: number };
   cascadeServer: CascadeServerConfig | null;
   cascadeClient: CascadeClientConfig | null;
 }
@@ -438,6 +449,7 @@ function normalise(file: string | null, c: FileConfig, baseDir: string): Config 
       onDemandGraceMs: c.forwarding.ondemandgrace,
       onDemand: { maxPending: c.forwarding.ondemandpending, maxPendingPerClient: c.forwarding.ondemandperclient, missTtlMs: c.forwarding.ondemandmissttl },
     },
+    metrics: { listen: c.metrics.listenaddr ?? null, maxStreamLabels: c.metrics.maxstreamlabels },
     cascadeServer: server
       ? {
           listen: server.quic.listenaddr,

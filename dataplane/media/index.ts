@@ -23,7 +23,7 @@ export { StreamHub } from './stream-hub.js';
 export { isValidStreamPath, isValidPullUrl, CASCADE_URL_SCHEME } from './stream-path.js';
 export type { StreamHubEvents, StreamHubOptions, MissingStreamHandler, StreamOrigin } from './stream-hub.js';
 export { Publisher } from './live-stream.js';
-export type { PublisherInfo, StreamInfo, VideoStreamInfo, AudioStreamInfo, GopCacheOptions, PublisherEvents, SubscriberSnapshot } from './live-stream.js';
+export type { PublisherInfo, StreamInfo, VideoStreamInfo, AudioStreamInfo, GopCacheOptions, PublisherEvents, StreamTraffic, SubscriberSnapshot } from './live-stream.js';
 export { Subscriber } from './stream-subscriber.js';
 export type { SubscriberInfo, SubscriberOptions, SubscriberEvents, SubscriberStats } from './stream-subscriber.js';
 export { pumpSubscriber } from './subscriber-pump.js';

@@ -61,6 +61,12 @@ export interface SubscriberSnapshot extends SubscriberInfo, SubscriberStats {
   id: number;
 }
 
+/** Bytes of tag bodies a stream took in from its publisher and delivered to its subscribers, since it was published. */
+export interface StreamTraffic {
+  bytesIn: number;
+  bytesOut: number;
+}
+
 /** GOP cache bounds. Past either, the cache is emptied until the next keyframe. */
 export interface GopCacheOptions {
   /** Default 16 MiB. */
@@ -130,6 +136,9 @@ export class LiveStream {
   private windowBytes = 0;
   private windowFrames = 0;
   private bitrateKbps = 0;
+  private bytesIn = 0;
+  /** Bytes delivered by subscribers that have gone. */
+  private goneBytesOut = 0;
   private fps = 0;
   private readonly maxGopBytes: number;
   private readonly maxGopTags: number;
@@ -158,6 +167,7 @@ export class LiveStream {
   write(tag: MediaTag): void {
     const now = Date.now();
     this.windowBytes += tag.data.length;
+    this.bytesIn += tag.data.length;
     if (now - this.windowStart >= STATS_WINDOW_MS) this.rollStats(now);
     let out = tag;
     if (tag.type === 'script') {
@@ -211,6 +221,13 @@ export class LiveStream {
     return this.subscribers.map((s) => ({ id: s.id, ...s.info, ...s.stats }));
   }
 
+  /** Bytes in and out so far. */
+  traffic(): StreamTraffic {
+    let out = this.goneBytesOut;
+    for (const s of this.subscribers) out += s.stats.deliveredBytes;
+    return { bytesIn: this.bytesIn, bytesOut: out };
+  }
+
   /** The cached onMetaData tag (normalized, without `@setDataFrame`), if any. */
   get metadataTag(): MediaTag | null {
     return this.metadata;
@@ -247,6 +264,7 @@ export class LiveStream {
   private removeSubscriber(sub: Subscriber): void {
     if (!this.subscribers.includes(sub)) return;
     this.subscribers = this.subscribers.filter((s) => s !== sub);
+    this.goneBytesOut += sub.stats.deliveredBytes;
     this.hooks.subscribersChanged(this);
   }
 

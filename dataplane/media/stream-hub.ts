@@ -18,6 +18,7 @@ import {
   type Publisher,
   type PublisherInfo,
   type StreamInfo,
+  type StreamTraffic,
   type SubscriberSnapshot,
 } from './live-stream.js';
 import { Emitter } from '../events.js';
@@ -30,8 +31,8 @@ export type StreamHubEvents = {
   published: [info: StreamInfo];
   /** Codec details or metadata of a stream became known or changed. */
   updated: [info: StreamInfo];
-  /** A stream lost its publisher; its subscribers are being ended. */
-  unpublished: [path: string, reason: string];
+  /** A stream lost its publisher; its subscribers are being ended. `traffic`: its byte counts at that moment. */
+  unpublished: [path: string, reason: string, traffic: StreamTraffic];
   /** The number of subscribers of a stream changed. */
   subscribersChanged: [path: string, count: number];
 };
@@ -110,7 +111,7 @@ export class StreamHub extends Emitter<StreamHubEvents> {
         this.streams.delete(s.path);
         this.origins.delete(s.path);
         logger.info({ reason, publisher: info }, 'stream unpublished');
-        this.emit('unpublished', s.path, reason);
+        this.emit('unpublished', s.path, reason, s.traffic());
       },
     });
     this.streams.set(path, stream);
@@ -214,6 +215,11 @@ export class StreamHub extends Emitter<StreamHubEvents> {
   /** True when `path` has a publisher. */
   has(path: string): boolean {
     return this.streams.has(path);
+  }
+
+  /** Byte counts of every live stream (see {@link StreamTraffic}). */
+  traffic(): Array<StreamTraffic & { path: string }> {
+    return [...this.streams.values()].map((s) => ({ path: s.path, ...s.traffic() }));
   }
 
   /** Snapshots of every live stream, ordered by path. */

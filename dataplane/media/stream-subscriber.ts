@@ -49,6 +49,8 @@ export interface SubscriberStats {
   queuedTags: number;
   queuedBytes: number;
   deliveredTags: number;
+  /** Bytes of tag bodies handed to the reader so far. */
+  deliveredBytes: number;
   skips: number;
 }
 
@@ -72,6 +74,7 @@ export class Subscriber extends Emitter<SubscriberEvents> {
   private skipTimes: number[] = [];
   private endTimer: NodeJS.Timeout | null = null;
   private delivered = 0;
+  private deliveredBytes = 0;
   private skipCount = 0;
   private readonly maxBytes: number;
   private readonly maxDuration: number;
@@ -112,6 +115,7 @@ export class Subscriber extends Emitter<SubscriberEvents> {
       queuedTags: this.queue.length - this.head,
       queuedBytes: this.bytes,
       deliveredTags: this.delivered,
+      deliveredBytes: this.deliveredBytes,
       skips: this.skipCount,
     };
   }
@@ -199,6 +203,7 @@ export class Subscriber extends Emitter<SubscriberEvents> {
       const w = this.waiter;
       this.waiter = null;
       this.delivered++;
+      this.deliveredBytes += tag.data.length;
       w(tag);
       return;
     }
@@ -231,6 +236,7 @@ export class Subscriber extends Emitter<SubscriberEvents> {
     this.head++;
     this.bytes -= tag.data.length;
     this.delivered++;
+    this.deliveredBytes += tag.data.length;
     if (this.primedTags > 0) {
       this.primedTags--;
       this.primedBytes -= tag.data.length;

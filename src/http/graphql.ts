@@ -5,7 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { GraphQLError } from 'graphql';
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { schema, type GraphQLContext } from '../../resolvers/index.js';
@@ -92,6 +92,7 @@ export function createGraphQLEndpoint(
   log: Logger,
   policy: AdminPolicy,
   limits: GraphQLLimits = DEFAULT_GRAPHQL_LIMITS,
+  extraPlugins: Plugin[] = [],
 ): GraphQLEndpoint {
   const authorization = (init: InitialContext): string | null => {
     const fromParams = init.connectionParams?.authorization ?? init.connectionParams?.Authorization;
@@ -114,6 +115,8 @@ export function createGraphQLEndpoint(
     // No CORS headers: the API is for same-origin pages (GraphiQL, the console) and non-browser clients.
     cors: false,
     plugins: [
+      // First, so they see every operation, refused ones included.
+      ...extraPlugins,
       useCsrfPrevention(),
       // With protectreads every operation needs the token: checked before the document is parsed.
       useDocumentLimits(

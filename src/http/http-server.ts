@@ -6,6 +6,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { Plugin } from 'graphql-yoga';
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -20,7 +21,7 @@ import type { RelayRequestHandler } from './relay-route.js';
 import { isLoopback } from './relay-target.js';
 
 /** A handler the data plane adds (e.g. HTTP-FLV). Each returns false when the request is not its own. */
-interface HttpExtension {
+export interface HttpExtension {
   handleRequest?(req: IncomingMessage, res: ServerResponse): boolean;
   handleUpgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
 }
@@ -41,6 +42,8 @@ interface HttpServerOptions {
   admin?: AdminPolicy;
   /** Bounds of GraphQL documents and graphql-ws connections (defaults when absent). */
   graphql?: GraphQLLimits;
+  /** More yoga plugins (GraphQL operation metrics), loaded with GraphQL itself. */
+  graphqlPlugins?: () => Promise<Plugin[]>;
 }
 
 /** Largest request body any endpoint accepts (REST JSON, GraphQL POST). */
@@ -67,6 +70,26 @@ function listensOnLoopbackOnly(host: string | null): boolean {
   return host !== null && (host === 'localhost' || isLoopback(host));
 }
 
+/** An HTTP server with the node's time bounds: headersTimeout bounds slow headers (slowloris), requestTimeout slow bodies. */
+export function boundedHttpServer(): http.Server {
+  // Both are enforced by a sweep every connectionsCheckingInterval (Node's default is 30 s).
+  return http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 });
+}
+
+/** Starts `server` listening on `listen`; resolves with the bound address, rejects when it cannot listen. */
+export async function listenOn(server: http.Server, listen: ListenAddress): Promise<AddressInfo> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    const cb = (): void => {
+      server.off('error', reject);
+      resolve();
+    };
+    if (listen.host === null) server.listen(listen.port, cb);
+    else server.listen(listen.port, listen.host, cb);
+  });
+  return server.address() as AddressInfo;
+}
+
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   const log = opts.logger.child({ component: 'http' });
   const admin = opts.admin ?? { token: null, protectReads: false };
@@ -74,18 +97,13 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   // first GraphQL request or shortly after the node listens, not before REST and media answer.
   let gqlLoading: Promise<GraphQLEndpoint> | null = null;
   const gql = (): Promise<GraphQLEndpoint> =>
-    (gqlLoading ??= import('./graphql.js').then((m) => m.createGraphQLEndpoint(opts.services, log, admin, opts.graphql)));
+    (gqlLoading ??= Promise.all([import('./graphql.js'), opts.graphqlPlugins?.() ?? []]).then(([m, plugins]) =>
+      m.createGraphQLEndpoint(opts.services, log, admin, opts.graphql, plugins),
+    ));
   const router = new Router(opts.routes);
   const extensions = opts.extensions ?? [];
 
-  // headersTimeout bounds slow headers (slowloris), requestTimeout slow bodies; both are
-  // enforced by a sweep every connectionsCheckingInterval (Node's default is 30 s).
-  const server = http.createServer({
-    requestTimeout: 30_000,
-    headersTimeout: 10_000,
-    keepAliveTimeout: 5_000,
-    connectionsCheckingInterval: 1_000,
-  });
+  const server = boundedHttpServer();
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const reqLog = log.child({ reqId: randomUUID().slice(0, 8), remote: req.socket.remoteAddress });
     // The path only: a query may carry a key or a GraphQL document with a secret.
@@ -159,17 +177,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     else socket.destroy();
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    const cb = (): void => {
-      server.off('error', reject);
-      resolve();
-    };
-    if (opts.listen.host === null) server.listen(opts.listen.port, cb);
-    else server.listen(opts.listen.port, opts.listen.host, cb);
-  });
+  const a = await listenOn(server, opts.listen);
   server.on('error', (err) => log.error({ err }, 'HTTP server error'));
-  const a = server.address() as AddressInfo;
   const address = { host: a.address, port: a.port };
   log.info({ address: `${a.address}:${a.port}` }, 'HTTP listening (GraphQL and GraphiQL at /graphql)');
   if (admin.token === null && !listensOnLoopbackOnly(opts.listen.host)) {

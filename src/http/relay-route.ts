@@ -42,6 +42,8 @@ interface RelayRouteOptions {
   admin: AdminPolicy;
   relay: RelayService;
   internal: RelayInternal;
+  /** Told of every relayed call when its answer ends: the status sent (0: none) and the seconds it took. */
+  observe?: (status: number, seconds: number) => void;
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -155,7 +157,9 @@ async function handle(opts: RelayRouteOptions, req: IncomingMessage, res: Server
   const fields = { caller, peer, instance, method, path: target.split('?')[0] ?? '' };
   let status = 0;
   const finish = (extra: Record<string, unknown> = {}): void => {
-    log.info({ ...fields, status, durationMs: Date.now() - started, ...extra }, 'relayed request');
+    const durationMs = Date.now() - started;
+    log.info({ ...fields, status, durationMs, ...extra }, 'relayed request');
+    opts.observe?.(status, durationMs / 1000);
   };
   const refuse = (s: number, message: string): void => {
     status = s;

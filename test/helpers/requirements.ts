@@ -1,5 +1,5 @@
 /**
- * Gates for tests that need something outside Node: ffmpeg, Chromium, PostgreSQL.
+ * Gates for tests that need something outside Node: ffmpeg, Chromium, PostgreSQL, promtool and prometheus.
  * Without it the test is skipped with a printed reason; with
  * STREAM_CASCADE_TEST_STRICT=1 (set by .ci/run) a missing requirement fails instead.
  *
@@ -35,6 +35,14 @@ export const hasFfmpeg = (): boolean => runs('ffmpeg', ['-version']) && runs('ff
 
 export function requireFfmpeg(): Gate {
   return gate('ffmpeg', hasFfmpeg(), 'ffmpeg/ffprobe are not installed (apt-get install ffmpeg)');
+}
+
+export function requirePromtool(): Gate {
+  return gate('promtool', runs('promtool', ['--version']), 'promtool is not installed (apt-get install prometheus)');
+}
+
+export function requirePrometheus(): Gate {
+  return gate('prometheus', runs('prometheus', ['--version']), 'prometheus is not installed (apt-get install prometheus)');
 }
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

@@ -111,6 +111,18 @@ describe('config', () => {
     assert.match(errorOf(() => configFromObject({ http: { wsperaddress: -1 } }, 'd.yaml')), /^d\.yaml: http\.wsperaddress: /);
   });
 
+  test('metrics: defaults, a listener of its own, and bad values name the key', () => {
+    assert.deepEqual(defaultConfig('/x').metrics, { listen: null, maxStreamLabels: 100 });
+    assert.deepEqual(configFromObject({ metrics: { listenaddr: '127.0.0.1:9464', maxstreamlabels: 0 } }).metrics, {
+      listen: { host: '127.0.0.1', port: 9464 },
+      maxStreamLabels: 0,
+    });
+    assert.match(errorOf(() => configFromObject({ metrics: { maxstreamlabels: -1 } }, 'm.yaml')), /^m\.yaml: metrics\.maxstreamlabels: /);
+    assert.match(errorOf(() => configFromObject({ metrics: { maxstreamlabels: 10_001 } }, 'm.yaml')), /^m\.yaml: metrics\.maxstreamlabels: /);
+    assert.match(errorOf(() => configFromObject({ metrics: { listenaddr: 'nope' } }, 'm.yaml')), /^m\.yaml: metrics\.listenaddr: /);
+    assert.match(errorOf(() => configFromObject({ metrics: { path: '/m' } }, 'm.yaml')), /^m\.yaml: metrics\.path: unknown key$/);
+  });
+
   test('database urls', () => {
     assert.deepEqual(configFromObject({ database: { url: 'pglite://memory' } }).database, { kind: 'pglite', url: 'pglite://memory', dir: null });
     assert.equal(configFromObject({ database: { url: 'postgres://postgres@127.0.0.1:5432/x' } }).database.kind, 'postgres');

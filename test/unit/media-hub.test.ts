@@ -233,3 +233,29 @@ describe('stream hub', () => {
     assert.equal(await waiting, false, 'close releases waiters');
   });
 });
+
+describe('hub traffic', () => {
+  test('bytes in from the publisher and out to subscribers, gone subscribers included; unpublished carries the last figures', async () => {
+    const hub = new StreamHub({ logger: memoryLogger().logger });
+    const pub = hub.publish('live/t', info);
+    pub.write(key(0, 300));
+    assert.deepEqual(hub.traffic(), [{ path: 'live/t', bytesIn: 300, bytesOut: 0 }]);
+    const a = hub.subscribe('live/t', info)!;
+    const b = hub.subscribe('live/t', info)!;
+    assert.equal(a.poll()?.data.length, 300, 'the cached GOP first');
+    pub.write(inter(40, 50));
+    assert.equal(a.poll()?.data.length, 50);
+    assert.deepEqual(hub.traffic(), [{ path: 'live/t', bytesIn: 350, bytesOut: 350 }], 'b has read nothing yet');
+    b.poll();
+    b.close();
+    assert.deepEqual(hub.traffic(), [{ path: 'live/t', bytesIn: 350, bytesOut: 650 }], 'a closed subscriber still counts');
+    const ended: unknown[] = [];
+    hub.on('unpublished', (path, reason, traffic) => ended.push({ path, reason, traffic }));
+    pub.write(inter(80, 20));
+    pub.close('done');
+    assert.deepEqual(ended, [{ path: 'live/t', reason: 'done', traffic: { bytesIn: 370, bytesOut: 650 } }]);
+    assert.deepEqual(hub.traffic(), []);
+    a.close();
+    hub.close();
+  });
+});

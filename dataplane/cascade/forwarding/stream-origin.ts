@@ -76,6 +76,7 @@ export class StreamRegistry extends Emitter<StreamRegistryEvents> {
   /** The inbound records this registry made (a hub origin of another kind is not ours). */
   private readonly issued = new WeakSet<InboundStream>();
   private readonly outbound = new Map<number, OutboundStream>();
+  private readonly endedBytes = { PUSHED_OUT: 0, PULLED_OUT: 0 };
   private readonly announced = new Map<number, AnnouncedNode>();
 
   constructor(
@@ -122,8 +123,17 @@ export class StreamRegistry extends Emitter<StreamRegistryEvents> {
     this.outbound.set(rec.id, rec);
     this.emit('changed', info.path);
     return () => {
-      if (this.outbound.delete(rec.id)) this.emit('changed', info.path);
+      if (!this.outbound.delete(rec.id)) return;
+      this.endedBytes[rec.direction] += rec.bytes();
+      this.emit('changed', info.path);
     };
+  }
+
+  /** Bytes sent by every forwarding in `direction` since start, ended ones included. */
+  bytesSent(direction: OutboundStream['direction']): number {
+    let n = this.endedBytes[direction];
+    for (const o of this.outbound.values()) if (o.direction === direction) n += o.bytes();
+    return n;
   }
 
   outboundOf(path: string): OutboundStream[] {
