@@ -119,13 +119,17 @@ function setWasmTiering(): void {
 }
 
 /**
- * PostgreSQL's WebAssembly, compiled once per process and handed to every worker: a worker
- * instantiates it instead of compiling it again, and the functions compiled (lazily, as
- * they are first called) in one worker are there for the next. Null when it cannot be
- * read here (the worker then lets PGlite load it itself).
+ * PostgreSQL's WebAssembly, compiled once per process and handed to every worker after the
+ * first: a worker instantiates it instead of compiling it again, and the functions compiled
+ * (lazily, as they are first called) in one worker are there for the next. A node opens one
+ * database and its worker loads the WebAssembly itself (compiling it here too would cost
+ * that start about 0.5 s and 50 MB); processes that open several (the tests, a worker
+ * restarted after a crash) share it from the second on. Null when it cannot be read here.
  */
 let pgliteModule: Promise<WebAssembly.Module | null> | null = null;
+let workersStarted = 0;
 function compiledPglite(): Promise<WebAssembly.Module | null> {
+  if (workersStarted++ === 0) return Promise.resolve(null);
   pgliteModule ??= (async () => {
     try {
       const file = path.join(path.dirname(fileURLToPath(import.meta.resolve('@electric-sql/pglite'))), 'pglite.wasm');
