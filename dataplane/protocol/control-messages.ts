@@ -62,7 +62,7 @@ const controlMessageSchemas = {
       .array(
         z.object({
           path: safeName(512),
-          /** Issue 6: the nodes the stream is announced through, from the node that has it up to the sender. */
+          /** The nodes the stream is announced through, from the node that has it up to the sender. */
           chain: z.array(safeName(128)).max(32).optional(),
         }),
       )

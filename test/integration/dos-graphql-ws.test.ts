@@ -1,5 +1,5 @@
 /**
- * Anonymous denial of service over graphql-ws (issue 14): connections from one
+ * Anonymous denial of service over graphql-ws: connections from one
  * address are bounded (429 at the upgrade), a connection that never sends
  * connection_init is closed (4408), one that holds no subscription is closed
  * after `http.wsidle` (4400); a subscriber from elsewhere keeps its events and

@@ -1,5 +1,5 @@
 /**
- * Anonymous denial of service over GraphQL (issue 14): documents are bounded
+ * Anonymous denial of service over GraphQL: documents are bounded
  * before they are parsed. Sixteen 1 MB queries at once at the upper node of a
  * cascade (a real process) neither stall it nor drop its link; with
  * `http.protectreads` nothing is parsed for a caller without the token.

@@ -1,5 +1,5 @@
 /**
- * Anonymous denial of service on the cascade port (issue 14): a flood of QUIC
+ * Anonymous denial of service on the cascade port: a flood of QUIC
  * Initials from many source addresses (as a spoofing attacker would send) turns
  * address validation (Retry) on by itself (`quic.retry: auto`, the default):
  * new handshakes then cost the node no state until the client proves its

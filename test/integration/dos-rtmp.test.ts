@@ -1,5 +1,5 @@
 /**
- * Anonymous denial of service over RTMP (issue 14): a few raw TCP connections,
+ * Anonymous denial of service over RTMP: a few raw TCP connections,
  * after the handshake, declare long messages on many chunk streams and send
  * them only in part. The node (a real process, so its memory can be measured)
  * must bound what they hold per connection and in total, refuse connections

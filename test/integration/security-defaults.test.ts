@@ -1,5 +1,5 @@
 /**
- * Safe defaults for an exposed node (issue 14), attacked over the network:
+ * Safe defaults for an exposed node, attacked over the network:
  * without http.token changes come from this host only (reads and media stay open)
  * and a node listening beyond loopback says so once; cross-site requests cannot
  * change anything (GraphQL CSRF prevention, no credentialed CORS, REST needs JSON).

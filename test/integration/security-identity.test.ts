@@ -1,5 +1,5 @@
 /**
- * Issue 14, "Identity of lower nodes": each test attacks real nodes over loopback
+ * Identity of lower nodes: each test attacks real nodes over loopback
  * (QUIC, HTTP) the way someone who knows only names, or holds another certificate of
  * the same CA, would; docs/SECURITY.md lists what the node does.
  */
@@ -45,7 +45,7 @@ async function clients(node: { url: string }): Promise<ClientJson[]> {
   return (await rest(node, 'GET', '/api/cascade/clients')).json.data as ClientJson[];
 }
 
-describe('identity of lower nodes (issue 14)', { timeout: 240_000 }, () => {
+describe('identity of lower nodes', { timeout: 240_000 }, () => {
   const nodes: TestNode[] = [];
   const dirs: string[] = [];
   after(async () => {

@@ -1,5 +1,5 @@
 /**
- * Publishing needs permission when configured (issue 14), with ffmpeg as the encoder:
+ * Publishing needs permission when configured, with ffmpeg as the encoder:
  * global and per-path keys (`?key=` in the stream name as ffmpeg sends it, or in the
  * app / tcUrl as OBS does), an HTTP hook that allows or refuses, and a path a
  * connected lower node announced that an anonymous local publisher cannot take.

@@ -1,6 +1,6 @@
 /**
  * The API relay answers its caller with a clean response even when the lower node is
- * hostile (issue 14): a lower node speaking our link protocol with its own relay
+ * hostile: a lower node speaking our link protocol with its own relay
  * executor sends hop-by-hop headers, Content-Length next to Transfer-Encoding,
  * Set-Cookie and a body longer than its Content-Length; the upper node passes none of it on.
  */

@@ -1,6 +1,6 @@
 /**
  * No secret or token ever appears in logs (at debug level), error answers or config
- * error messages (issue 14); node and client names with control or bidirectional
+ * error messages; node and client names with control or bidirectional
  * formatting characters are refused wherever they enter (config, REST, GraphQL, link
  * hello), stream names too (RTMP publish).
  */
