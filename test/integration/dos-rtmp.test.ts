@@ -191,7 +191,10 @@ describe('RTMP: unfinished messages and connections per address are bounded', re
     const summary = JSON.stringify(results.map((r) => ({ ...r, sent: Math.round(r.sent / MiB) })));
     // Before the bounds each accepted connection held its 30 MiB (over 300 MB for the ten).
     assert.ok(growth < 150 * MiB, `the node grew by ${Math.round(growth / MiB)} MiB under the attack; ${summary}`);
-    assert.equal(results.filter((r) => r.refused).length, 2, `two connections over the per-address bound of 8 are refused: ${summary}`);
+    // Ten at once against a bound of 8: two are refused, or one when the attacker declaring
+    // the 16 MiB message (closed as soon as it declares it) was gone before the last connected.
+    const refused = results.filter((r) => r.refused).length;
+    assert.ok(refused === 2 || (refused === 1 && results[0]!.closed && !results[0]!.refused), `connections over the per-address bound of 8 are refused: ${summary}`);
     for (const r of results.filter((x) => !x.refused)) {
       assert.ok(r.closed && !r.answered, `each accepted attacker is closed before its payload is held: ${summary}`);
       assert.ok(r.sent < 31 * MiB, summary);
