@@ -61,9 +61,6 @@ export type MissingStreamHandler = (path: string, requester: SubscriberInfo) => 
  */
 export type StreamOrigin = object;
 
-// The path rule lives in stream-path.ts; re-exported for the hub's callers.
-export { isValidStreamPath };
-
 /** Registry of live streams. */
 export class StreamHub extends Emitter<StreamHubEvents> {
   private readonly logger: Logger;

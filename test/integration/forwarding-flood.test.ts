@@ -8,21 +8,12 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import path from 'node:path';
 import type { CascadeSessionInfo } from '../../dataplane/cascade/index.js';
-import { rest, waitFor, type TestNode } from '../helpers/node.js';
+import { rest, waitFor } from '../helpers/node.js';
 import { startProcessNode, writeConfig, type ProcessNode } from '../helpers/process-node.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
-import { liveSynthetic, startHq } from './forwarding-helpers.js';
+import { liveSynthetic, startHq, stopAfterAll } from './forwarding-helpers.js';
 
-const nodes: TestNode[] = [];
-const cleanups: (() => unknown)[] = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-  for (const n of nodes.reverse()) await n.stop().catch(() => {});
-});
-function keep<T extends TestNode>(n: T): T {
-  nodes.push(n);
-  return n;
-}
+const { keep, cleanups } = stopAfterAll();
 
 /** GET `url` with its own connection; resolves with the status (0 for a failed request) and drops the body. */
 function getStatus(url: string, timeoutMs = 30_000): Promise<number> {

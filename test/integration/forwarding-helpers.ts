@@ -3,8 +3,29 @@
  * synthetic FLV tags carrying a sequence number (for hash/order checks).
  */
 import { createHash } from 'node:crypto';
+import { after } from 'node:test';
 import { createMediaTag, type MediaTag } from '../../dataplane/media/index.js';
 import { startNode, waitFor, type TestNode } from '../helpers/node.js';
+
+/**
+ * What a test file starts, stopped after all its tests: `cleanups` first (players,
+ * sources), then the kept nodes, each in reverse order. Call once at the file's top.
+ */
+export function stopAfterAll(): { keep<T extends TestNode>(n: T): T; cleanups: (() => unknown)[] } {
+  const nodes: TestNode[] = [];
+  const cleanups: (() => unknown)[] = [];
+  after(async () => {
+    for (const c of cleanups.reverse()) await c();
+    for (const n of nodes.reverse()) await n.stop().catch(() => {});
+  });
+  return {
+    keep(n) {
+      nodes.push(n);
+      return n;
+    },
+    cleanups,
+  };
+}
 
 export async function startHq(name = 'hq', extra: Record<string, unknown> = {}): Promise<TestNode> {
   return startNode({ name, 'cascade-server': { quic: { listenaddr: '127.0.0.1:0' } }, ...extra });
@@ -65,6 +86,25 @@ export function syntheticTag(seq: number, gop = 25, stepMs = 40): MediaTag {
   }
   new DataView(body.buffer).setUint32(5, seq, false);
   return createMediaTag(video ? 'video' : 'audio', 1000 + n * stepMs, body);
+}
+
+/**
+ * Writes numbered synthetic tags (GOP 25, 4 ms of media each, so a run stays within every
+ * queue bound even when the loop runs far ahead of a link) to `pub`, keeping each one.
+ */
+export function syntheticWriter(pub: { write(tag: MediaTag): void }): { sent: MediaTag[]; write(n: number): void } {
+  const sent: MediaTag[] = [];
+  let seq = 0;
+  return {
+    sent,
+    write(n) {
+      for (let i = 0; i < n; i++) {
+        const t = syntheticTag(seq++, 25, 4);
+        sent.push(t);
+        pub.write(t);
+      }
+    },
+  };
 }
 
 /** Sequence number of a synthetic tag (null for headers/metadata). */

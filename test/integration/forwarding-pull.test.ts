@@ -2,7 +2,7 @@
  * Pull rules, on-demand pulls (sibling edge through the region, HQ downwards),
  * the idle grace period, refusals (busy, loop) with in-process nodes.
  */
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -10,21 +10,12 @@ import { UpperLink, StreamKind } from '../../dataplane/cascade/index.js';
 import { defaultTransport } from '../../dataplane/transport/index.js';
 import { createMediaFrameDecoder, decodeMediaFrame, encodeMediaFrame, MediaRefuseCode, type MediaFrame } from '../../dataplane/protocol/index.js';
 import type { LinkStream } from '../../dataplane/transport/link.js';
-import { waitFor, type TestNode } from '../helpers/node.js';
+import { waitFor } from '../helpers/node.js';
 import { startCapturedNode } from '../helpers/captured-node.js';
-import { flvUrl, liveSynthetic, playFlv, sleep, startHq, startLower, waitOnline } from './forwarding-helpers.js';
+import { flvUrl, liveSynthetic, playFlv, sleep, startHq, startLower, stopAfterAll, waitOnline } from './forwarding-helpers.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const nodes: TestNode[] = [];
-const cleanups: (() => unknown)[] = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-  for (const n of nodes.reverse()) await n.stop().catch(() => {});
-});
-function keep<T extends TestNode>(n: T): T {
-  nodes.push(n);
-  return n;
-}
+const { keep, cleanups } = stopAfterAll();
 const GRACE = { forwarding: { ondemandgrace: 1000 } };
 
 async function firstFrame(s: LinkStream): Promise<MediaFrame | null> {

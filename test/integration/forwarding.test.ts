@@ -3,22 +3,15 @@
  * and two hops (ffmpeg publish at the edge, play at HQ), tag payload hashes and
  * order, pull rules, on-demand pulls, loops refused.
  */
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MediaTag } from '../../dataplane/media/index.js';
 import { probe, publishTestStream } from '../helpers/ffmpeg.js';
-import { waitFor, type TestNode } from '../helpers/node.js';
+import { waitFor } from '../helpers/node.js';
 import { requireFfmpeg } from '../helpers/requirements.js';
-import { aacHeader, avcHeader, flvUrl, hashOf, rtmpUrl, seqOf, sleep, startHq, startLower, syntheticTag } from './forwarding-helpers.js';
+import { aacHeader, avcHeader, flvUrl, hashOf, rtmpUrl, seqOf, sleep, startHq, startLower, stopAfterAll, syntheticWriter } from './forwarding-helpers.js';
 
-const nodes: TestNode[] = [];
-after(async () => {
-  for (const n of nodes.reverse()) await n.stop().catch(() => {});
-});
-function keep(n: TestNode): TestNode {
-  nodes.push(n);
-  return n;
-}
+const { keep } = stopAfterAll();
 
 describe('forwarding: tag integrity', () => {
   test('tags published at the edge arrive at HQ two hops up unaltered and in order', async () => {
@@ -28,17 +21,8 @@ describe('forwarding: tag integrity', () => {
     const pub = edge.app.hub.publish('live/hash', { protocol: 'test', remote: 'test' });
     pub.write(avcHeader());
     pub.write(aacHeader());
-    const sent: MediaTag[] = [];
-    let seq = 0;
-    const write = (n: number): void => {
-      for (let i = 0; i < n; i++) {
-        // 4 ms of media per frame: the whole run is ~2.4 s of media, within every queue bound
-        // even if the loop runs far ahead of the link (no slow-consumer skip is expected).
-        const t = syntheticTag(seq++, 25, 4);
-        sent.push(t);
-        pub.write(t);
-      }
-    };
+    // ~2.4 s of media in all: no slow-consumer skip is expected.
+    const { sent, write } = syntheticWriter(pub);
     write(2);
     await waitFor(() => hq.app.hub.has('live/hash'), 10_000, 'stream at HQ');
     const sub = hq.app.hub.subscribe('live/hash', { protocol: 'test', remote: 'test' })!;
@@ -50,7 +34,7 @@ describe('forwarding: tag integrity', () => {
       write(20);
       await sleep(10);
     }
-    const last = seq - 1;
+    const last = sent.length - 1; // the sequence number of the last tag written
     await waitFor(() => got.some((t) => seqOf(t) === last), 20_000, 'last tag at HQ');
     pub.close('done');
     await reading;

@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MediaTag } from '../../dataplane/media/index.js';
 import { startNode, waitFor, type TestNode } from '../helpers/node.js';
-import { aacHeader, avcHeader, sleep, startHq, startLower, syntheticTag } from './forwarding-helpers.js';
+import { aacHeader, avcHeader, sleep, startHq, startLower, syntheticTag, syntheticWriter } from './forwarding-helpers.js';
 
 const nodes: TestNode[] = [];
 after(async () => {
@@ -93,16 +93,9 @@ describe('metrics: an HQ and a lower node', () => {
     // gets all of it even if the push subscribes after the first writes.
     const path = 'live/metrics';
     const pub = edge.app.hub.publish(path, { protocol: 'test', remote: 'test' });
-    const sent: MediaTag[] = [avcHeader(), aacHeader()];
+    const { sent, write } = syntheticWriter(pub);
+    sent.push(avcHeader(), aacHeader());
     for (const t of sent) pub.write(t);
-    let seq = 0;
-    const write = (n: number): void => {
-      for (let i = 0; i < n; i++) {
-        const t = syntheticTag(seq++, 25, 4);
-        sent.push(t);
-        pub.write(t);
-      }
-    };
     write(10);
     await waitFor(() => hq.app.hub.has(path), 10_000, 'stream at HQ');
     for (let i = 0; i < 20; i++) {

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { CloseCode, MediaRefuseCode, mediaRefuseName, ProtocolError } from '../../protocol/index.js';
-import { isValidStreamPath } from '../../media/stream-hub.js';
+import { isValidStreamPath } from '../../media/stream-path.js';
 import type { LinkStream } from '../../transport/link.js';
 import type { StreamHub } from '../../media/stream-hub.js';
 import { MediaStreamIo } from './media-stream.js';

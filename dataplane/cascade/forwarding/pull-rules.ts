@@ -4,7 +4,7 @@
  * node, retried every `retryMs` (PROTOCOL.md §10).
  */
 import { StreamKind } from '../../protocol/index.js';
-import { isValidStreamPath } from '../../media/stream-hub.js';
+import { isValidStreamPath } from '../../media/stream-path.js';
 import type { ForwardingHost } from './media-open.js';
 import { pullIn, type PullHandle } from './media-pull.js';
 import type { UpperSide } from './context.js';
