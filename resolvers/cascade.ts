@@ -112,7 +112,7 @@ builder.subscriptionFields((t) => ({
   authRejected: t.field({
     type: AuthRejectedRef,
     description: 'Refused connection attempts of lower nodes (server role).',
-    subscribe: (_r, _a, ctx) => ctx.services.events.subscribe('authRejected'),
+    subscribe: (_r, _a, ctx) => ctx.services.feed.subscribe('authRejected'),
     resolve: (e) => e,
   }),
 }));

@@ -18,6 +18,11 @@ export const ClientRef = builder.objectRef<ClientRecord>('CascadeClient').implem
     lastSeen: t.expose('lastSeen', { type: 'DateTime', nullable: true }),
     createdTime: t.expose('createdTime', { type: 'DateTime' }),
     updatedTime: t.expose('updatedTime', { type: 'DateTime' }),
+    replica: t.string({
+      nullable: true,
+      description: 'On a cluster of replicas: the replica holding its link (null when offline, or on a single node).',
+      resolve: (c, _a, ctx) => (ctx.services.cluster && c.online ? ctx.services.cluster.holderOf(c.id) : null),
+    }),
   }),
 });
 
@@ -79,7 +84,7 @@ builder.subscriptionField('clientChanged', (t) =>
   t.field({
     type: ClientEventRef,
     description: 'Every change to a client record or its online state.',
-    subscribe: (_r, _a, ctx) => ctx.services.events.subscribe('clientChanged'),
+    subscribe: (_r, _a, ctx) => ctx.services.feed.subscribe('clientChanged'),
     resolve: (e) => e,
   }),
 );

@@ -7,6 +7,7 @@ import './stream.js';
 import './cascade.js';
 import './forwarding.js';
 import './topology.js';
+import './cluster.js';
 
 export type { GraphQLContext } from './builder.js';
 

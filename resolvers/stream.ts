@@ -65,7 +65,7 @@ builder.subscriptionField('streamChanged', (t) =>
   t.field({
     type: StreamEventRef,
     description: 'Streams published, updated, unpublished; subscriber counts (throttled).',
-    subscribe: (_r, _a, ctx) => ctx.services.events.subscribe('streamChanged'),
+    subscribe: (_r, _a, ctx) => ctx.services.feed.subscribe('streamChanged'),
     resolve: (e) => e,
   }),
 );

@@ -26,7 +26,7 @@ builder.subscriptionField('topologyChanged', (t) =>
   t.field({
     type: TopologyNodeRef,
     description: 'The whole tree again whenever a node goes online/offline or a stream is announced or ends.',
-    subscribe: (_r, _a, ctx) => ctx.services.events.subscribe('topologyChanged'),
+    subscribe: (_r, _a, ctx) => ctx.services.feed.subscribe('topologyChanged'),
     resolve: (n) => n,
   }),
 );

@@ -43,6 +43,7 @@ import type { NodeRole, Services } from './services/index.js';
 import { StreamService } from './services/stream.service.js';
 import { VERSION } from './version.js';
 import { startMetrics, type MetricsPart } from './metrics/index.js';
+import { ClusterNode } from './cluster/cluster-node.js';
 
 export interface App {
   readonly config: Config;
@@ -144,7 +145,8 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
   const db = await parts.start('database', () => openDatabase(config.database, logger), (d) => d.close());
   const events = new EventBus<NodeEvents>((err, topic) => logger.error({ err, topic }, 'event listener failed'));
   const clients = await openClientService(db, events, config.datadir, logger);
-  const n = await clients.markAllOffline();
+  const cluster = config.cluster ? await parts.start('cluster', () => ClusterNode.join(config.cluster!, { clients, events, logger }), (c) => c.close()) : null;
+  const n = cluster ? await cluster.markStaleOffline() : await clients.markAllOffline();
   if (n > 0) logger.info({ count: n }, 'clients marked offline at start');
   const transport = linkTransport(config, logger);
   const hub = await parts.start('stream hub', () => new StreamHub({ logger }), (h) => h.close());
@@ -152,7 +154,7 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
 
   // The optional cascade roles: built now, started once HTTP listens.
   const { cascadeServer: sc, cascadeClient: cc } = config;
-  const lower = sc ? await buildCascadeServer(config, sc, { transport, clients, events, logger }) : null;
+  const lower = sc ? await buildCascadeServer(config, sc, { transport, clients, events, logger, cluster }) : null;
   const upper = cc ? await buildUpperLink(config, cc, { transport, events, logger }) : null;
   const server = lower?.server ?? null;
   const forwarding =
@@ -170,6 +172,7 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
       : null;
   const pullRules = new PullRuleService(db, cc?.pull ?? [], upper && forwarding ? (rules) => forwarding.setPullRules(rules) : null);
   await pullRules.load();
+  if (cluster) pullRules.setChangeListener(cluster.onPeerChange('pull-rules', () => void pullRules.load().catch((err: unknown) => logger.warn({ err }, 'pull rules not reloaded'))));
   const services: Services = {
     node: { name: config.name, version: VERSION, startedAt: new Date(), roles, fingerprint: server?.fingerprint ?? null, security: nodeSecurity(config) },
     clients,
@@ -178,6 +181,8 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
     forwarding: new ForwardingService(forwarding, hub, clients, server, upper, pullRules, events, config.name),
     relay: new RelayService(clients, server),
     events,
+    feed: cluster?.feed ?? events,
+    cluster: cluster?.view ?? null,
     logger,
   };
   /** Marks requests this node's relay executor sends to its own HTTP listener (never leaves the process). */
@@ -225,6 +230,7 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
       await h.close();
     },
   );
+  cluster?.advertise(http.address);
   if (lower) {
     const { authority } = lower;
     await parts.start('cascade authority', () => authority, (a) => a.close());
@@ -244,15 +250,15 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
 async function buildCascadeServer(
   config: Config,
   sc: NonNullable<Config['cascadeServer']>,
-  deps: { transport: Transport; clients: ClientService; events: EventBus<NodeEvents>; logger: Logger },
+  deps: { transport: Transport; clients: ClientService; events: EventBus<NodeEvents>; logger: Logger; cluster: ClusterNode | null },
 ): Promise<{ server: CascadeServer; authority: DatabaseCascadeAuthority }> {
-  const { transport, clients, events, logger } = deps;
+  const { transport, clients, events, logger, cluster } = deps;
   const authority = new DatabaseCascadeAuthority(clients, sc.autoregister, logger);
   const server = new CascadeServer({
     transport,
     listen: { host: sc.listen.host ?? '0.0.0.0', port: sc.listen.port },
     tls: await serverIdentity(config),
-    authority,
+    authority: cluster ? cluster.wrapAuthority(authority) : authority,
     logger,
     serverName: config.name,
     version: VERSION,
@@ -264,9 +270,11 @@ async function buildCascadeServer(
   });
   // Status updates lost during a database outage are re-synced from the live links.
   authority.setLiveLinks(() => server.sessions());
-  clients.setLinkKicker((id, why) => {
+  const kick = (id: number, why: 'deleted' | 'secret-changed'): void => {
     void server.kick(id, why === 'deleted' ? CloseCode.ClientDeleted : CloseCode.SecretChanged);
-  });
+  };
+  clients.setLinkKicker(cluster ? cluster.linkKicker(kick) : kick);
+  cluster?.bindServer(server);
   server.on('rejected', (e) =>
     events.publish('authRejected', { remoteAddress: e.remoteAddress, name: e.name, code: e.code, reason: e.reason, at: new Date() }),
   );

@@ -17,6 +17,7 @@ import {
   parseDialAddress,
   parseListenAddress,
 } from './net-address.js';
+import { clusterSchema, normaliseCluster, type ClusterConfig } from './cluster/cluster-config.js';
 
 /** A user's configuration mistake: printed as one line, never with a stack trace. */
 export class ConfigError extends Error {
@@ -220,6 +221,7 @@ const fileSchema = z.strictObject({
     })
     .nullable()
     .optional(),
+  cluster: clusterSchema,
   'cascade-client': z
     .strictObject({
       server: dialAddr,
@@ -335,6 +337,8 @@ export interface Config {
   metrics: { listen: ListenAddress | null; maxStreamLabels: number };
   cascadeServer: CascadeServerConfig | null;
   cascadeClient: CascadeClientConfig | null;
+  /** `cluster`: this node is one replica of a clustered upper node; null: a single node. */
+  cluster: ClusterConfig | null;
 }
 
 function describeIssue(issue: z.core.$ZodIssue, raw: unknown): { path: string; message: string }[] {
@@ -366,7 +370,7 @@ function article(t: string): string {
 }
 
 /** Keys whose values are credentials: an error names their type, never the value. */
-const SECRET_KEYS = new Set(['token', 'secret', 'keys', 'paths', 'hook', 'url']);
+const SECRET_KEYS = new Set(['token', 'secret', 'keys', 'paths', 'hook', 'url', 'redis']);
 
 function isSecretPath(p: readonly PropertyKey[]): boolean {
   return p.some((k) => typeof k === 'string' && SECRET_KEYS.has(k));
@@ -487,6 +491,7 @@ function normalise(file: string | null, c: FileConfig, baseDir: string): Config 
           localAddress: client.localaddr ?? null,
         }
       : null,
+    cluster: normaliseCluster(c.cluster, c.name ?? os.hostname()),
   });
 }
 

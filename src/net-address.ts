@@ -106,3 +106,14 @@ export function cidrContains(cidr: Cidr, ip: string): boolean {
 export function allowedBy(list: readonly Cidr[], ip: string): boolean {
   return list.length === 0 || list.some((c) => cidrContains(c, ip));
 }
+
+/** A URL with its password hidden, for logs and errors (`invalid` when it does not parse). */
+export function redactPassword(url: string, invalid: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return invalid;
+  }
+}

@@ -12,6 +12,7 @@ import { InstallationFactSchema } from './entities/installation.entity.js';
 import { pgliteDriverModule } from './pglite-pool.js';
 import { DatabaseError, openPglite, takePrestartedPglite } from './pglite-open.js';
 import type { PgliteThread } from './pglite-thread.js';
+import { redactPassword } from '../net-address.js';
 
 /** Every entity, listed explicitly (globs break under tsx). */
 const ENTITIES = [LowerNodeSchema, PullRuleSchema, InstallationFactSchema];
@@ -103,13 +104,4 @@ export async function openDatabase(cfg: DatabaseConfig, logger: Logger, opts: Op
   };
 }
 
-/** Hides a password in a postgres URL for logs and errors. */
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'postgres://(invalid url)';
-  }
-}
+const redactUrl = (url: string): string => redactPassword(url, 'postgres://(invalid url)');

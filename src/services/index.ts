@@ -4,6 +4,7 @@
  */
 import type { Logger } from '../logger.js';
 import type { CascadeService } from './cascade.service.js';
+import type { ClusterView } from './cluster-view.js';
 import type { ClientService } from './client.service.js';
 import type { EventBus } from './event-bus.js';
 import type { ForwardingService } from './forwarding.service.js';
@@ -34,5 +35,9 @@ export interface Services {
   forwarding: ForwardingService;
   relay: RelayService;
   events: EventBus<NodeEvents>;
+  /** What subscriptions deliver: `events`, or on a cluster replica the events of every replica. */
+  feed: EventBus<NodeEvents>;
+  /** The cluster this node is a replica of; null on a single node. */
+  cluster: ClusterView | null;
   logger: Logger;
 }

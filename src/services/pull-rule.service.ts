@@ -20,6 +20,7 @@ export interface PullRuleRecord {
 
 export class PullRuleService {
   private dbRules: PullRuleRecord[] = [];
+  private changed: () => void = () => {};
 
   constructor(
     private readonly db: Database,
@@ -33,6 +34,11 @@ export class PullRuleService {
     const rows = await this.db.dataSource.getRepository(PullRule).find({ order: { id: 'ASC' } });
     this.dbRules = rows.map((r) => ({ streamPath: r.streamPath, pullUrl: r.pullUrl, source: 'API' as const, createdTime: r.createdTime }));
     this.push();
+  }
+
+  /** Told after this node changed the stored rules (cluster replicas reload theirs). */
+  setChangeListener(l: () => void): void {
+    this.changed = l;
   }
 
   list(): PullRuleRecord[] {
@@ -57,6 +63,7 @@ export class PullRuleService {
     const rec: PullRuleRecord = { streamPath, pullUrl, source: 'API', createdTime: row.createdTime ?? new Date() };
     this.dbRules.push(rec);
     this.push();
+    this.changed();
     return rec;
   }
 
@@ -70,6 +77,7 @@ export class PullRuleService {
     await this.db.dataSource.getRepository(PullRule).delete({ streamPath });
     this.dbRules = this.dbRules.filter((r) => r !== rec);
     this.push();
+    this.changed();
     return rec;
   }
 

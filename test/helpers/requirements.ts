@@ -1,5 +1,5 @@
 /**
- * Gates for tests that need something outside Node: ffmpeg, Chromium, PostgreSQL, promtool and prometheus.
+ * Gates for tests that need something outside Node: ffmpeg, Chromium, PostgreSQL, Redis, promtool and prometheus.
  * Without it the test is skipped with a printed reason; with
  * STREAM_CASCADE_TEST_STRICT=1 (set by .ci/run) a missing requirement fails instead.
  *
@@ -71,6 +71,15 @@ export async function requirePostgres(): Promise<Gate> {
   const u = new URL(PG_ADMIN_URL);
   const ok = await tcpReachable(u.hostname, Number(u.port || 5432));
   return gate('postgresql', ok, `nothing listens at ${u.host} (start PostgreSQL or set STREAM_CASCADE_TEST_PG)`);
+}
+
+/** Redis for cluster tests (each test file uses its own key prefix). */
+export const REDIS_URL = process.env.STREAM_CASCADE_TEST_REDIS ?? 'redis://127.0.0.1:6379/0';
+
+export async function requireRedis(): Promise<Gate> {
+  const u = new URL(REDIS_URL);
+  const ok = await tcpReachable(u.hostname, Number(u.port || 6379));
+  return gate('redis', ok, `nothing listens at ${u.host} (start it with "redis-server --daemonize yes" or set STREAM_CASCADE_TEST_REDIS)`);
 }
 
 const ROOT = new URL('../../', import.meta.url);

@@ -23,6 +23,26 @@ function errorOf(fn: () => unknown): string {
 }
 
 describe('config', () => {
+  test('cluster: absent is a single node; present is a replica named like the node unless told', () => {
+    assert.equal(defaultConfig('/srv/x').cluster, null);
+    const c = configFromObject({ name: 'hq-1', cluster: { redis: 'redis://10.0.0.9:6379/2' } });
+    assert.deepEqual(c.cluster, { redisUrl: 'redis://10.0.0.9:6379/2', replica: 'hq-1', secret: null, prefix: 'stream-cascade', leaseTtlMs: 6_000 });
+    const d = configFromObject({ cluster: { redis: 'rediss://h:6380', replica: 'b', secret: 'sixteen-chars-at-least', leasettl: 3_000 } });
+    assert.equal(d.cluster?.replica, 'b');
+    assert.equal(d.cluster?.leaseTtlMs, 3_000);
+  });
+
+  test('cluster: bad keys name the key, never echo the Redis URL', () => {
+    const bad = errorOf(() => configFromObject({ cluster: { redis: 'http://user:pw@h:1' } }, 'hq.yaml'));
+    assert.match(bad, /^hq\.yaml: cluster\.redis: expected "redis:\/\/host:port"/);
+    assert.ok(!bad.includes('pw'), bad);
+    assert.match(errorOf(() => configFromObject({ cluster: {} }, 'hq.yaml')), /cluster\.redis/);
+    assert.match(errorOf(() => configFromObject({ cluster: { redis: 'redis://h:1', replica: 'a b' } }, 'hq.yaml')), /cluster\.replica: expected letters/);
+    assert.match(errorOf(() => configFromObject({ cluster: { redis: 'redis://h:1', secret: 'short' } }, 'hq.yaml')), /cluster\.secret: must be at least 16/);
+    assert.match(errorOf(() => configFromObject({ cluster: { redis: 'redis://h:1', leasettl: 100 } }, 'hq.yaml')), /cluster\.leasettl/);
+    assert.match(errorOf(() => configFromObject({ cluster: { redis: 'redis://h:1', bogus: 1 } }, 'hq.yaml')), /cluster.*bogus/);
+  });
+
   test('defaults: cascade server on, PGlite under ./data, the spec ports', () => {
     const c = defaultConfig('/srv/x');
     assert.equal(c.datadir, '/srv/x/data');

@@ -1,0 +1,138 @@
+/**
+ * Makes this node one replica of a clustered upper node: joins the cluster in Redis
+ * (lease, link owners), records which replica holds each lower node's link, closes
+ * links wherever they are when their record is deleted or its secret changes, and
+ * feeds the GraphQL subscriptions with the events of every replica (once each).
+ */
+import os from 'node:os';
+import type { CascadeAuthority, CascadeServer } from '../../dataplane/cascade/index.js';
+import type { Logger } from '../logger.js';
+import type { ClientService } from '../services/client.service.js';
+import type { ClusterView } from '../services/cluster-view.js';
+import { EventBus } from '../services/event-bus.js';
+import type { NodeEvents } from '../services/events.js';
+import type { ClusterConfig } from './cluster-config.js';
+import { ReplicaMembership } from './replica-membership.js';
+
+type LinkKicker = Parameters<ClientService['setLinkKicker']>[0];
+
+/** The events every replica's subscriptions deliver, wherever they happened. */
+const SHARED_TOPICS = ['clientChanged', 'streamChanged', 'topologyChanged', 'authRejected'] as const satisfies readonly (keyof NodeEvents)[];
+
+export class ClusterNode {
+  /** What subscriptions read: this replica's events and those of the others. */
+  readonly feed: EventBus<NodeEvents>;
+  readonly view: ClusterView;
+  private server: CascadeServer | null = null;
+  private readonly offs: (() => void)[] = [];
+
+  private constructor(
+    private readonly membership: ReplicaMembership,
+    private readonly clients: ClientService,
+    private readonly events: EventBus<NodeEvents>,
+    private readonly log: Logger,
+  ) {
+    this.feed = new EventBus<NodeEvents>((err, topic) => log.error({ err, topic }, 'event listener failed'));
+    const m = membership;
+    this.view = {
+      replica: m.replica,
+      replicas: () => m.replicas().map((r) => ({ name: r.replica, http: r.http, startedAt: new Date(r.startedAt), self: r.replica === m.replica })),
+      holderOf: (id) => m.holderOf(id),
+    };
+    for (const topic of SHARED_TOPICS) {
+      this.offs.push(
+        events.on(topic, (payload) => {
+          this.feed.publish(topic, payload);
+          m.broadcast('event', { topic, payload }).catch((err: unknown) => this.busDown(err));
+        }),
+      );
+    }
+    m.onMessage('event', (msg) => {
+      const topic = msg.topic as (typeof SHARED_TOPICS)[number];
+      if (SHARED_TOPICS.includes(topic)) this.feed.publish(topic, msg.payload as never);
+    });
+  }
+
+  static async join(config: ClusterConfig, deps: { clients: ClientService; events: EventBus<NodeEvents>; logger: Logger }): Promise<ClusterNode> {
+    let node: ClusterNode | null = null;
+    const membership = await ReplicaMembership.join({
+      config,
+      logger: deps.logger,
+      localLinks: () => node?.server?.sessions().map((s) => s.clientId) ?? [],
+      onReplicaDown: async (_replica, ids) => {
+        for (const id of ids) await deps.clients.setOffline(id);
+      },
+    });
+    node = new ClusterNode(membership, deps.clients, deps.events, deps.logger);
+    return node;
+  }
+
+  get replica(): string {
+    return this.membership.replica;
+  }
+
+  private busDown(err: unknown): void {
+    this.log.debug({ err: (err as Error).message }, 'cluster: message not sent (Redis away)');
+  }
+
+  /** At start: records shown online whose link no live replica holds are offline (instead of every record, as on a single node). */
+  async markStaleOffline(): Promise<number> {
+    const held = await this.membership.holders();
+    let n = 0;
+    for (const c of await this.clients.list({ online: true })) {
+      if (!held.has(c.id) && (await this.clients.setOffline(c.id))) n++;
+    }
+    return n;
+  }
+
+  /** The cascade server whose links this replica holds. */
+  bindServer(server: CascadeServer): void {
+    this.server = server;
+  }
+
+  /** Records the link's holder before the record goes online; after it goes down, only the holder marks it offline. */
+  wrapAuthority(inner: CascadeAuthority): CascadeAuthority {
+    const m = this.membership;
+    return {
+      authenticate: (req) => inner.authenticate(req),
+      linkUp: async (id, info) => {
+        await m.claimLink(id).catch((err: unknown) => this.log.warn({ err: (err as Error).message, clientId: id }, 'cluster: link owner not recorded (Redis away; retried with the lease)'));
+        await inner.linkUp(id, info);
+      },
+      linkDown: async (id, info) => {
+        const mine = await m.releaseLink(id).catch(() => true);
+        if (mine) await inner.linkDown(id, info);
+        else this.log.debug({ clientId: id }, 'cluster: link went down here but another replica holds it now');
+      },
+    };
+  }
+
+  /** Closes a record's link on whichever replica holds it. */
+  linkKicker(local: LinkKicker): LinkKicker {
+    this.membership.onMessage('kick', (msg) => {
+      const why = msg.why === 'deleted' ? 'deleted' : 'secret-changed';
+      if (typeof msg.clientId === 'number') local(msg.clientId, why);
+    });
+    return (id, why) => {
+      local(id, why);
+      this.membership.broadcast('kick', { clientId: id, why }).catch((err: unknown) => this.busDown(err));
+    };
+  }
+
+  /** Runs `apply` when another replica changed what `type` names (e.g. the pull rules in the database). */
+  onPeerChange(type: string, apply: () => void): () => void {
+    this.membership.onMessage(`changed:${type}`, () => apply());
+    return () => void this.membership.broadcast(`changed:${type}`, {}).catch((err: unknown) => this.busDown(err));
+  }
+
+  advertise(http: { host: string; port: number }): void {
+    // A wildcard listener is reached by this machine's name.
+    const host = http.host === '0.0.0.0' || http.host === '::' ? os.hostname() : http.host;
+    this.membership.advertise({ http: `http://${host.includes(':') ? `[${host}]` : host}:${http.port}` });
+  }
+
+  async close(): Promise<void> {
+    for (const off of this.offs) off();
+    await this.membership.leave();
+  }
+}

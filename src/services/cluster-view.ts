@@ -1,0 +1,22 @@
+/**
+ * What the APIs see of the cluster this node is a replica of (null on a single node).
+ */
+
+/** A live replica. */
+export interface ReplicaInfo {
+  name: string;
+  /** Its HTTP base URL, once it listens. */
+  http: string | null;
+  startedAt: Date;
+  /** True for the replica answering. */
+  self: boolean;
+}
+
+export interface ClusterView {
+  /** This replica's name. */
+  replica: string;
+  /** Live replicas, this one included. */
+  replicas(): ReplicaInfo[];
+  /** The replica holding client `id`'s link; null when none (offline). */
+  holderOf(clientId: number): Promise<string | null>;
+}

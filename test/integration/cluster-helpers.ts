@@ -1,0 +1,72 @@
+/**
+ * Clustered upper nodes for tests: replica processes sharing one fresh PostgreSQL
+ * database and one Redis key prefix (its own per test file, removed at the end).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { startProcessNodes, writeConfig, type ProcessNode } from '../helpers/process-node.js';
+import { REDIS_URL } from '../helpers/requirements.js';
+
+export interface Replica extends ProcessNode {
+  name: string;
+  quicPort: number;
+}
+
+/** A key prefix of its own for one test file. */
+export function testPrefix(file: string): string {
+  return `sc-test:${file}:${randomBytes(4).toString('hex')}`;
+}
+
+/** Deletes every key under `prefix` (only this test file's). */
+export async function dropPrefix(prefix: string): Promise<void> {
+  const r = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await r.connect();
+    let cursor = '0';
+    for (let i = 0; i < 10_000; i++) {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+      if (keys.length > 0) await r.del(...keys);
+      cursor = next;
+      if (cursor === '0') break;
+    }
+  } finally {
+    r.disconnect();
+  }
+}
+
+/**
+ * Starts replica processes (cascade server on, QUIC on a free port) named `names`,
+ * with the same secret key file (replicas of one database must share it).
+ */
+export async function startReplicas(
+  names: readonly string[],
+  opts: { tmp: string; dbUrl: string; prefix: string; extra?: Record<string, unknown> },
+): Promise<Replica[]> {
+  const key = randomBytes(32).toString('base64url');
+  const files = names.map((name) => {
+    const datadir = path.join(opts.tmp, name);
+    mkdirSync(datadir, { recursive: true });
+    writeFileSync(path.join(datadir, 'secret-hmac.key'), `${key}\n`, { mode: 0o600 });
+    return writeConfig(path.join(opts.tmp, `${name}.yaml`), {
+      name,
+      datadir,
+      http: { listenaddr: '127.0.0.1:0' },
+      rtmp: { listenaddr: '127.0.0.1:0' },
+      log: { level: 'info' },
+      database: { url: opts.dbUrl },
+      'cascade-server': { quic: { listenaddr: '127.0.0.1:0' }, autoregister: false },
+      cluster: { redis: REDIS_URL, replica: name, prefix: opts.prefix, secret: 'cluster-test-secret-0123456789' },
+      ...opts.extra,
+    });
+  });
+  const procs = await startProcessNodes(files);
+  return Promise.all(
+    procs.map(async (p, i) => {
+      const l = await p.waitLog((x) => x.msg === 'cascade server listening (QUIC)');
+      const addr = String(l.address);
+      return Object.assign(p, { name: names[i]!, quicPort: Number(addr.slice(addr.lastIndexOf(':') + 1)) });
+    }),
+  );
+}

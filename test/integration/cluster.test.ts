@@ -1,0 +1,117 @@
+/**
+ * Three replica processes of one upper node (shared PostgreSQL and Redis): records and
+ * secrets are shared, a subscription on one replica sees a lower node connect to
+ * another, deletes close links wherever they are, and a replica killed with -9 is
+ * noticed by the others (its lower nodes offline) within 10 s.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { gql, startNode, waitFor, type TestNode } from '../helpers/node.js';
+import { createPostgresDatabase, type TestDatabase } from '../helpers/db.js';
+import { requirePostgres, requireRedis } from '../helpers/requirements.js';
+import { removeDir, tempDir } from '../helpers/tmp.js';
+import { subscribe, type Collector } from '../helpers/ws-client.js';
+import {
+  ClusterClientChangedDocument,
+  ClusterClientsDocument,
+  ClusterReplicasDocument,
+  CreateClientDocument,
+  DeleteClientDocument,
+  type ClusterClientChangedSubscription,
+} from '../generated/graphql.js';
+import { dropPrefix, startReplicas, testPrefix, type Replica } from './cluster-helpers.js';
+
+const pgGate = await requirePostgres();
+const gate = pgGate.skip ? pgGate : await requireRedis();
+
+describe('cluster of three replicas', gate, () => {
+  const tmp = tempDir('sc-cluster-');
+  const prefix = testPrefix('cluster');
+  let db: TestDatabase;
+  let a: Replica, b: Replica, c: Replica;
+  const lowers: TestNode[] = [];
+  let changes: Collector<ClusterClientChangedSubscription>;
+
+  before(async () => {
+    db = await createPostgresDatabase();
+    [a, b, c] = (await startReplicas(['hq-a', 'hq-b', 'hq-c'], { tmp, dbUrl: db.url, prefix })) as [Replica, Replica, Replica];
+    changes = await subscribe(c.httpUrl, ClusterClientChangedDocument);
+  });
+  after(async () => {
+    await changes?.close();
+    for (const n of lowers) await n.stop().catch(() => {});
+    for (const r of [a, b, c]) await r?.stop('SIGKILL').catch(() => {});
+    await db?.drop();
+    await dropPrefix(prefix);
+    removeDir(tmp);
+  });
+
+  const lower = async (name: string, on: Replica, secret: string): Promise<TestNode> => {
+    const n = await startNode({ name, 'cascade-client': { server: `127.0.0.1:${on.quicPort}`, secret } });
+    lowers.push(n);
+    return n;
+  };
+
+  test('every replica sees the others', async () => {
+    for (const r of [a, b, c]) {
+      const res = await waitFor(async () => {
+        const q = await gql({ url: r.httpUrl }, ClusterReplicasDocument);
+        return q.data?.cluster?.replicas.length === 3 ? q.data.cluster : null;
+      }, 15_000, `${r.name} sees three replicas`);
+      assert.equal(res.replica, r.name);
+      assert.deepEqual(res.replicas.map((x) => [x.name, x.self]), [['hq-a', r === a], ['hq-b', r === b], ['hq-c', r === c]]);
+      assert.ok(res.replicas.every((x) => x.http?.startsWith('http://127.0.0.1:')));
+    }
+  });
+
+  test('a record made on B admits its lower node on A; C hears it online, and shows A holds the link', async () => {
+    const secret = 'edge-one-secret-123456';
+    const made = await gql({ url: b.httpUrl }, CreateClientDocument, { name: 'edge-1', secret });
+    assert.ifError(made.errors);
+    const id = made.data!.createClient.id;
+    const edge = await lower('edge-1', a, secret);
+    await waitFor(() => edge.app.services.cascade.upstream()?.state === 'online', 20_000, 'edge-1 online at A');
+    const ev = await changes.next((e) => e.clientChanged.kind === 'ONLINE' && e.clientChanged.client.id === id, 10_000);
+    assert.equal(ev.clientChanged.client.replica, 'hq-a');
+    for (const r of [a, b, c]) {
+      const q = await gql({ url: r.httpUrl }, ClusterClientsDocument);
+      assert.deepEqual(q.data?.clients.find((x) => x.id === id), { id, name: 'edge-1', online: true, replica: 'hq-a' }, `as ${r.name} shows it`);
+    }
+    // Exactly once: no replica repeats another's event.
+    await changes.next((e) => e.clientChanged.kind === 'CREATED' && e.clientChanged.client.id === id, 1_000);
+    assert.equal(changes.events.filter((e) => e.clientChanged.client.id === id && e.clientChanged.kind === 'ONLINE').length, 1);
+  });
+
+  test('deleting on C the record of a lower node linked to B closes that link within 1 s', async () => {
+    const secret = 'edge-two-secret-1234567';
+    const made = await gql({ url: c.httpUrl }, CreateClientDocument, { name: 'edge-2', secret });
+    const id = made.data!.createClient.id;
+    const edge = await lower('edge-2', b, secret);
+    await waitFor(() => edge.app.services.cascade.upstream()?.state === 'online', 20_000, 'edge-2 online at B');
+    const t0 = Date.now();
+    const del = await gql({ url: c.httpUrl }, DeleteClientDocument, { id });
+    assert.ifError(del.errors);
+    await waitFor(() => edge.app.services.cascade.upstream()?.state !== 'online', 5_000, 'edge-2 link closed');
+    const ms = Date.now() - t0;
+    assert.ok(ms < 1_000, `link closed ${ms} ms after the delete on another replica`);
+    await b.waitLog((l) => l.msg === 'closing client link on request' && l.clientId === id, 2_000);
+  });
+
+  test('kill -9 of A: B and C drop it and show its lower node offline within 10 s', async () => {
+    const id = (await gql({ url: c.httpUrl }, ClusterClientsDocument)).data!.clients.find((x) => x.name === 'edge-1')!.id;
+    const t0 = Date.now();
+    a.child.kill('SIGKILL');
+    await a.exited;
+    const ev = await changes.next((e) => e.clientChanged.kind === 'OFFLINE' && e.clientChanged.client.id === id, 12_000);
+    const ms = Date.now() - t0;
+    assert.equal(ev.clientChanged.client.online, false);
+    assert.ok(ms < 10_000, `offline after ${ms} ms`);
+    process.stdout.write(`# replica killed: its lower node offline on the others after ${ms} ms\n`);
+    for (const r of [b, c]) {
+      const q = await gql({ url: r.httpUrl }, ClusterReplicasDocument);
+      assert.deepEqual(q.data?.cluster?.replicas.map((x) => x.name), ['hq-b', 'hq-c']);
+    }
+    const q = await gql({ url: b.httpUrl }, ClusterClientsDocument);
+    assert.deepEqual(q.data?.clients.find((x) => x.id === id), { id, name: 'edge-1', online: false, replica: null });
+  });
+});
