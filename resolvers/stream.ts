@@ -1,4 +1,4 @@
-import type { AudioStreamInfo, StreamInfo, VideoStreamInfo } from '../src/services/models.js';
+import type { AudioStreamInfo, ReplicaStreamInfo, VideoStreamInfo } from '../src/services/models.js';
 import type { StreamEvent, StreamEventKind } from '../src/services/events.js';
 import { builder } from './builder.js';
 
@@ -19,14 +19,14 @@ const AudioRef = builder.objectRef<AudioStreamInfo>('AudioTrack').implement({
   }),
 });
 
-const PublisherRef = builder.objectRef<StreamInfo['publisher']>('StreamPublisher').implement({
+const PublisherRef = builder.objectRef<ReplicaStreamInfo['publisher']>('StreamPublisher').implement({
   fields: (t) => ({
     protocol: t.exposeString('protocol', { description: '"rtmp", "cascade", ...' }),
     remote: t.exposeString('remote', { description: 'Remote address, or the node it came from.' }),
   }),
 });
 
-export const StreamRef = builder.objectRef<StreamInfo>('Stream').implement({
+export const StreamRef = builder.objectRef<ReplicaStreamInfo>('Stream').implement({
   description: 'A live stream on this node.',
   fields: (t) => ({
     path: t.exposeString('path', { description: '"app/name", e.g. "live/camera1".' }),
@@ -36,6 +36,11 @@ export const StreamRef = builder.objectRef<StreamInfo>('Stream').implement({
     publisher: t.field({ type: PublisherRef, resolve: (s) => s.publisher }),
     subscribers: t.exposeInt('subscribers'),
     startedAt: t.expose('startedAt', { type: 'DateTime' }),
+    replica: t.string({
+      nullable: true,
+      description: 'On a cluster of replicas: the replica that has it (null on a single node).',
+      resolve: (s, _a, ctx) => s.replica ?? ctx.services.cluster?.replica ?? null,
+    }),
   }),
 });
 
@@ -48,11 +53,20 @@ const StreamEventRef = builder.objectRef<StreamEvent>('StreamEvent').implement({
     kind: t.field({ type: StreamEventKindEnum, resolve: (e) => e.kind }),
     path: t.exposeString('path'),
     stream: t.field({ type: StreamRef, nullable: true, resolve: (e) => e.stream }),
+    replica: t.string({
+      nullable: true,
+      description: 'On a cluster of replicas: the replica the stream is on (null on a single node).',
+      resolve: (e, _a, ctx) => e.replica ?? ctx.services.cluster?.replica ?? null,
+    }),
   }),
 });
 
 builder.queryFields((t) => ({
-  streams: t.field({ type: [StreamRef], resolve: (_r, _a, ctx) => ctx.services.streams.list() }),
+  streams: t.field({
+    type: [StreamRef],
+    description: 'Live streams; on a cluster replica those of every replica (a stream on two replicas is listed once for each).',
+    resolve: (_r, _a, ctx) => ctx.services.cluster?.streams() ?? ctx.services.streams.list(),
+  }),
   stream: t.field({
     type: StreamRef,
     nullable: true,

@@ -241,6 +241,7 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
     await parts.start('cascade client', () => startUpperLink(upper, execute), (u) => u.stop());
   }
   await parts.start('forwarding service', () => services.forwarding, (f) => f.close());
+  cluster?.bindLocal({ forwarding: services.forwarding, streams });
   // The first thing stopped: no pull or push is retried while the links close (stop is idempotent).
   if (forwarding) parts.stopFirst('forwarding', () => forwarding.stop());
   return { services, hub, transport, http, rtmp, server, metrics };

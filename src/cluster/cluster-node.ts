@@ -10,11 +10,21 @@ import type { Logger } from '../logger.js';
 import type { ClientService } from '../services/client.service.js';
 import type { ClusterView } from '../services/cluster-view.js';
 import { EventBus } from '../services/event-bus.js';
-import type { NodeEvents } from '../services/events.js';
+import type { NodeEvents, StreamEvent } from '../services/events.js';
+import type { ForwardingService } from '../services/forwarding.service.js';
+import type { ReplicaStreamInfo, TopologyNode } from '../services/models.js';
+import type { StreamService } from '../services/stream.service.js';
 import type { ClusterConfig } from './cluster-config.js';
 import { ReplicaMembership } from './replica-membership.js';
 
 type LinkKicker = Parameters<ClientService['setLinkKicker']>[0];
+
+/** What a replica stores for the others (bus-codec JSON). */
+interface ReplicaState {
+  streams: ReplicaStreamInfo[];
+  /** Its own tree (not merged). */
+  topology: TopologyNode;
+}
 
 /** The events every replica's subscriptions deliver, wherever they happened. */
 const SHARED_TOPICS = ['clientChanged', 'streamChanged', 'topologyChanged', 'authRejected'] as const satisfies readonly (keyof NodeEvents)[];
@@ -24,7 +34,11 @@ export class ClusterNode {
   readonly feed: EventBus<NodeEvents>;
   readonly view: ClusterView;
   private server: CascadeServer | null = null;
+  private local: { forwarding: ForwardingService; streams: StreamService } | null = null;
   private readonly offs: (() => void)[] = [];
+  /** Bus writes in order: a replica's stored state is updated before the event that tells of it. */
+  private outbox: Promise<void> = Promise.resolve();
+  private topoTimer: NodeJS.Timeout | null = null;
 
   private constructor(
     private readonly membership: ReplicaMembership,
@@ -38,19 +52,88 @@ export class ClusterNode {
       replica: m.replica,
       replicas: () => m.replicas().map((r) => ({ name: r.replica, http: r.http, startedAt: new Date(r.startedAt), self: r.replica === m.replica })),
       holderOf: (id) => m.holderOf(id),
+      streams: () => this.streams(),
     };
     for (const topic of SHARED_TOPICS) {
       this.offs.push(
         events.on(topic, (payload) => {
           this.feed.publish(topic, payload);
-          m.broadcast('event', { topic, payload }).catch((err: unknown) => this.busDown(err));
+          const stateChanged = topic === 'streamChanged' || topic === 'topologyChanged';
+          // The others rebuild the tree from the stored states: the event itself need not travel.
+          const body = { topic, payload: topic === 'topologyChanged' ? null : payload };
+          this.send(async () => {
+            if (stateChanged) await this.saveState();
+            await m.broadcast('event', body);
+          });
         }),
       );
     }
     m.onMessage('event', (msg) => {
       const topic = msg.topic as (typeof SHARED_TOPICS)[number];
-      if (SHARED_TOPICS.includes(topic)) this.feed.publish(topic, msg.payload as never);
+      if (topic === 'topologyChanged') this.refreshTopology();
+      else if (topic === 'streamChanged') {
+        const e = msg.payload as StreamEvent;
+        this.feed.publish(topic, { ...e, replica: msg.from, stream: e.stream ? { ...e.stream, replica: msg.from } : null });
+      } else if (SHARED_TOPICS.includes(topic)) this.feed.publish(topic, msg.payload as never);
     });
+  }
+
+  private send(write: () => Promise<void>): void {
+    this.outbox = this.outbox.then(write).catch((err: unknown) => this.busDown(err));
+  }
+
+  /** The streams and tree of this replica, stored for the others' answers. */
+  private async saveState(): Promise<void> {
+    if (!this.local) return;
+    const state: ReplicaState = { streams: this.local.streams.list(), topology: await this.local.forwarding.localTopology() };
+    await this.membership.setState(state);
+  }
+
+  private async otherStates(): Promise<Map<string, ReplicaState>> {
+    return (await this.membership.otherStates().catch(() => new Map())) as Map<string, ReplicaState>;
+  }
+
+  /** Every replica's streams, each with the replica that has it. */
+  private async streams(): Promise<ReplicaStreamInfo[]> {
+    const out: ReplicaStreamInfo[] = (this.local?.streams.list() ?? []).map((s) => ({ ...s, replica: this.replica }));
+    for (const [replica, st] of await this.otherStates()) out.push(...st.streams.map((s) => ({ ...s, replica })));
+    return out.sort((x, y) => x.path.localeCompare(y.path) || x.replica!.localeCompare(y.replica!));
+  }
+
+  /** This replica's tree with what the others hold: their streams, and the lower nodes linked to them. */
+  private async mergeTopology(local: TopologyNode): Promise<TopologyNode> {
+    const root: TopologyNode = { ...local, streams: [...local.streams], children: [...local.children] };
+    for (const st of (await this.otherStates()).values()) {
+      for (const p of st.topology.streams) if (!root.streams.includes(p)) root.streams.push(p);
+      for (const child of st.topology.children) {
+        if (!child.online) continue;
+        const i = root.children.findIndex((c) => c.name === child.name);
+        if (i < 0) root.children.push(child);
+        else if (!root.children[i]!.online) root.children[i] = child;
+      }
+    }
+    return root;
+  }
+
+  /** Another replica's tree changed: publish the merged tree again (once for changes within 100 ms). */
+  private refreshTopology(): void {
+    if (this.topoTimer || !this.local) return;
+    const fwd = this.local.forwarding;
+    this.topoTimer = setTimeout(() => {
+      this.topoTimer = null;
+      fwd.topology().then(
+        (t) => this.feed.publish('topologyChanged', t),
+        () => undefined,
+      );
+    }, 100);
+    this.topoTimer.unref();
+  }
+
+  /** What this replica has to show the others; from now on the tree the APIs show is the cluster's. */
+  bindLocal(local: { forwarding: ForwardingService; streams: StreamService }): void {
+    this.local = local;
+    local.forwarding.setTopologyView((t) => this.mergeTopology(t));
+    this.send(() => this.saveState());
   }
 
   static async join(config: ClusterConfig, deps: { clients: ClientService; events: EventBus<NodeEvents>; logger: Logger }): Promise<ClusterNode> {
@@ -61,6 +144,7 @@ export class ClusterNode {
       localLinks: () => node?.server?.sessions().map((s) => s.clientId) ?? [],
       onReplicaDown: async (_replica, ids) => {
         for (const id of ids) await deps.clients.setOffline(id);
+        node?.local?.forwarding.topologyChanged();
       },
     });
     node = new ClusterNode(membership, deps.clients, deps.events, deps.logger);
@@ -133,6 +217,8 @@ export class ClusterNode {
 
   async close(): Promise<void> {
     for (const off of this.offs) off();
+    if (this.topoTimer) clearTimeout(this.topoTimer);
+    await this.outbox;
     await this.membership.leave();
   }
 }

@@ -16,6 +16,7 @@ import { ConfigError } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { ClusterConfig } from './cluster-config.js';
 import { closeRedis, connectRedis } from './redis-connection.js';
+import { decode, encode } from './bus-codec.js';
 
 /** A live replica as the others see it. */
 interface ReplicaFacts {
@@ -163,7 +164,7 @@ export class ReplicaMembership {
       await this.opts.onReplicaDown(dead, ids);
     } finally {
       await this.cmd.srem(this.key('replicas'), dead);
-      await this.cmd.del(this.key('reap', dead));
+      await this.cmd.del(this.key('state', dead), this.key('reap', dead));
     }
     this.log.warn({ peer: dead, links: ids.length }, 'cluster: dead replica reaped; its lower nodes are offline until they reconnect');
   }
@@ -222,6 +223,24 @@ export class ReplicaMembership {
     return (await this.cmd.hexists(this.key('links'), String(id))) === 0;
   }
 
+  /** Stores what this replica has that the others show (its streams and tree), until it leaves or is reaped. */
+  async setState(state: unknown): Promise<void> {
+    await this.cmd.set(this.key('state', this.replica), encode(state));
+  }
+
+  /** The states the other live replicas stored (absent: none stored yet). */
+  async otherStates(): Promise<Map<string, unknown>> {
+    const others = [...this.live.keys()].filter((n) => n !== this.replica);
+    if (others.length === 0) return new Map();
+    const values = await this.cmd.mget(others.map((n) => this.key('state', n)));
+    const out = new Map<string, unknown>();
+    others.forEach((n, i) => {
+      const v = values[i];
+      if (v) out.set(n, decode(v));
+    });
+    return out;
+  }
+
   /** Sends a message to every other replica (at most once each; none while Redis is away). */
   async broadcast(type: string, body: Record<string, unknown>): Promise<void> {
     await this.cmd.publish(this.key('bus'), encode({ ...body, from: this.replica, type }));
@@ -266,7 +285,7 @@ export class ReplicaMembership {
     if (this.watchTimer) clearInterval(this.watchTimer);
     try {
       await this.dropLinksOf(this.replica);
-      await this.cmd.del(this.key('lease', this.replica));
+      await this.cmd.del(this.key('lease', this.replica), this.key('state', this.replica));
       await this.cmd.srem(this.key('replicas'), this.replica);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'cluster: could not leave cleanly (the lease lapses by itself)');
@@ -275,22 +294,4 @@ export class ReplicaMembership {
     await closeRedis(this.cmd);
     this.log.info('cluster: left');
   }
-}
-
-/** JSON that keeps Dates (events carry them). */
-function encode(v: unknown): string {
-  return JSON.stringify(v, function (this: Record<string, unknown>, k: string, val: unknown) {
-    const raw = this[k];
-    return raw instanceof Date ? { $date: raw.toISOString() } : val;
-  });
-}
-
-function decode(text: string): unknown {
-  return JSON.parse(text, (_k, v: unknown) => {
-    if (v && typeof v === 'object' && !Array.isArray(v)) {
-      const o = v as Record<string, unknown>;
-      if (typeof o.$date === 'string' && Object.keys(o).length === 1) return new Date(o.$date);
-    }
-    return v;
-  });
 }

@@ -77,7 +77,7 @@ export async function openDatabase(cfg: DatabaseConfig, logger: Logger, opts: Op
   try {
     await dataSource.initialize();
     if (opts.migrate !== false && !opts.synchronize) {
-      const ran = await dataSource.runMigrations({ transaction: 'each' });
+      const ran = await migrateAlone(dataSource, cfg.kind);
       for (const m of ran) logger.info({ migration: m.name }, 'database migration applied');
     }
   } catch (err) {
@@ -102,6 +102,22 @@ export async function openDatabase(cfg: DatabaseConfig, logger: Logger, opts: Op
       unlock();
     },
   };
+}
+
+/** Advisory lock key of the migrations ("sc-migr"): replicas starting together on one PostgreSQL migrate one after the other. */
+const MIGRATION_LOCK = 0x73632d6d696772n;
+
+async function migrateAlone(dataSource: DataSource, kind: Database['kind']): Promise<{ name: string }[]> {
+  if (kind === 'pglite') return dataSource.runMigrations({ transaction: 'each' });
+  const lock = dataSource.createQueryRunner();
+  await lock.connect();
+  try {
+    await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK.toString()]);
+    return await dataSource.runMigrations({ transaction: 'each' });
+  } finally {
+    await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK.toString()]).catch(() => undefined);
+    await lock.release();
+  }
 }
 
 const redactUrl = (url: string): string => redactPassword(url, 'postgres://(invalid url)');

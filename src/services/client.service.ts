@@ -90,6 +90,16 @@ export class ClientService {
    * Returns how many rows were converted.
    */
   async prepareSecrets(keyFile: string): Promise<number> {
+    try {
+      return await this.prepareSecretsOnce(keyFile);
+    } catch (err) {
+      // Replicas starting together on a new database: another one recorded the key check first.
+      if (uniqueViolation(err) === null) throw err;
+      return this.prepareSecretsOnce(keyFile);
+    }
+  }
+
+  private async prepareSecretsOnce(keyFile: string): Promise<number> {
     return this.db.transaction(async (m) => {
       const facts = m.getRepository(InstallationFact);
       const check = this.secrets.keyCheck();

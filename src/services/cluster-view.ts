@@ -1,3 +1,5 @@
+import type { ReplicaStreamInfo } from './models.js';
+
 /**
  * What the APIs see of the cluster this node is a replica of (null on a single node).
  */
@@ -19,4 +21,6 @@ export interface ClusterView {
   replicas(): ReplicaInfo[];
   /** The replica holding client `id`'s link; null when none (offline). */
   holderOf(clientId: number): Promise<string | null>;
+  /** The streams of every replica, each with its replica. */
+  streams(): Promise<ReplicaStreamInfo[]>;
 }

@@ -1,9 +1,8 @@
 /**
  * The node's event map: what services publish and GraphQL subscriptions push.
  */
-import type { StreamInfo } from '../../dataplane/media/index.js';
 import type { UpstreamStatus } from './cascade.service.js';
-import type { ClientRecord, TopologyNode } from './models.js';
+import type { ClientRecord, ReplicaStreamInfo, TopologyNode } from './models.js';
 
 export type ClientEventKind = 'CREATED' | 'UPDATED' | 'DELETED' | 'ONLINE' | 'OFFLINE';
 
@@ -29,7 +28,9 @@ export interface StreamEvent {
   kind: StreamEventKind;
   path: string;
   /** The stream now; null once unpublished. */
-  stream: StreamInfo | null;
+  stream: ReplicaStreamInfo | null;
+  /** On a cluster replica: the replica the stream is on (absent: this one). */
+  replica?: string;
 }
 
 export interface NodeEvents {

@@ -20,6 +20,7 @@ const EMPTY: StreamForwarding = { direction: 'LOCAL', peer: null, chain: [], onD
 
 export class ForwardingService {
   private topoTimer: NodeJS.Timeout | null = null;
+  private view: (local: TopologyNode) => Promise<TopologyNode> = (t) => Promise.resolve(t);
   private readonly offs: (() => void)[] = [];
 
   constructor(
@@ -66,8 +67,18 @@ export class ForwardingService {
     return out;
   }
 
-  /** The tree below (and including) this node. */
+  /** How the APIs see the tree: this node's, or on a cluster replica the tree of every replica merged. */
+  setTopologyView(view: (local: TopologyNode) => Promise<TopologyNode>): void {
+    this.view = view;
+  }
+
+  /** The tree below (and including) this node, as the APIs show it. */
   async topology(): Promise<TopologyNode> {
+    return this.view(await this.localTopology());
+  }
+
+  /** The tree below (and including) this node, from its own links only. */
+  async localTopology(): Promise<TopologyNode> {
     const root: TopologyNode = {
       name: this.nodeName,
       self: true,
@@ -107,7 +118,8 @@ export class ForwardingService {
     return this.pullRules.list();
   }
 
-  private topologyChanged(): void {
+  /** Publishes the tree again soon (changes within 100 ms make one event). */
+  topologyChanged(): void {
     if (this.topoTimer) return;
     this.topoTimer = setTimeout(() => {
       this.topoTimer = null;

@@ -3,6 +3,7 @@
  * apart from the services so the event map and every service can share them
  * without importing each other.
  */
+import type { StreamInfo } from '../../dataplane/media/index.js';
 
 /** A client record as APIs show it: never the secret or its hash. */
 export interface ClientRecord {
@@ -34,3 +35,6 @@ export interface TopologyNode {
 
 /** A stream of this node as the APIs show it (the hub's view: codecs, bitrate, players). */
 export type { AudioStreamInfo, StreamInfo, VideoStreamInfo } from '../../dataplane/media/index.js';
+
+/** A stream with, on a cluster replica, the replica that has it (absent: this one). */
+export type ReplicaStreamInfo = StreamInfo & { replica?: string };

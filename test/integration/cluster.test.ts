@@ -12,13 +12,20 @@ import { requirePostgres, requireRedis } from '../helpers/requirements.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 import { subscribe, type Collector } from '../helpers/ws-client.js';
 import {
+  AuthRejectedDocument,
   ClusterClientChangedDocument,
+  ClusterStreamChangedDocument,
+  ClusterStreamsDocument,
+  ClusterTopologyDocument,
+  type AuthRejectedSubscription,
+  type ClusterStreamChangedSubscription,
   ClusterClientsDocument,
   ClusterReplicasDocument,
   CreateClientDocument,
   DeleteClientDocument,
   type ClusterClientChangedSubscription,
 } from '../generated/graphql.js';
+import { liveSynthetic } from './forwarding-helpers.js';
 import { dropPrefix, startReplicas, testPrefix, type Replica } from './cluster-helpers.js';
 
 const pgGate = await requirePostgres();
@@ -31,14 +38,19 @@ describe('cluster of three replicas', gate, () => {
   let a: Replica, b: Replica, c: Replica;
   const lowers: TestNode[] = [];
   let changes: Collector<ClusterClientChangedSubscription>;
+  let streamChanges: Collector<ClusterStreamChangedSubscription>;
+  let rejections: Collector<AuthRejectedSubscription>;
 
   before(async () => {
     db = await createPostgresDatabase();
     [a, b, c] = (await startReplicas(['hq-a', 'hq-b', 'hq-c'], { tmp, dbUrl: db.url, prefix })) as [Replica, Replica, Replica];
     changes = await subscribe(c.httpUrl, ClusterClientChangedDocument);
+    streamChanges = await subscribe(c.httpUrl, ClusterStreamChangedDocument);
+    rejections = await subscribe(c.httpUrl, AuthRejectedDocument);
   });
   after(async () => {
-    await changes?.close();
+    for (const s of [changes, streamChanges, rejections]) await s?.close();
+    publishing?.stop();
     for (const n of lowers) await n.stop().catch(() => {});
     for (const r of [a, b, c]) await r?.stop('SIGKILL').catch(() => {});
     await db?.drop();
@@ -46,8 +58,9 @@ describe('cluster of three replicas', gate, () => {
     removeDir(tmp);
   });
 
+  let publishing: { stop(): void } | undefined;
   const lower = async (name: string, on: Replica, secret: string): Promise<TestNode> => {
-    const n = await startNode({ name, 'cascade-client': { server: `127.0.0.1:${on.quicPort}`, secret } });
+    const n = await startNode({ name, 'cascade-client': { server: `127.0.0.1:${on.quicPort}`, secret, autopush: true } });
     lowers.push(n);
     return n;
   };
@@ -77,9 +90,37 @@ describe('cluster of three replicas', gate, () => {
       const q = await gql({ url: r.httpUrl }, ClusterClientsDocument);
       assert.deepEqual(q.data?.clients.find((x) => x.id === id), { id, name: 'edge-1', online: true, replica: 'hq-a' }, `as ${r.name} shows it`);
     }
+    const listed = await fetch(`${c.httpUrl}/api/cascade/clients`).then((r) => r.json() as Promise<{ data: { name: string; online: boolean }[] }>);
+    assert.equal(listed.data.find((x) => x.name === 'edge-1')?.online, true, 'REST on C');
     // Exactly once: no replica repeats another's event.
     await changes.next((e) => e.clientChanged.kind === 'CREATED' && e.clientChanged.client.id === id, 1_000);
     assert.equal(changes.events.filter((e) => e.clientChanged.client.id === id && e.clientChanged.kind === 'ONLINE').length, 1);
+  });
+
+  test('a stream pushed to A: C lists it with replica A, its tree shows it under the lower node, its subscription heard it', async () => {
+    const edge = lowers[0]!;
+    publishing = liveSynthetic(edge, 'live/cluster-cam');
+    const ev = await streamChanges.next((e) => e.streamChanged.kind === 'PUBLISHED' && e.streamChanged.path === 'live/cluster-cam', 15_000);
+    assert.equal(ev.streamChanged.replica, 'hq-a');
+    for (const r of [b, c]) {
+      const q = await gql({ url: r.httpUrl }, ClusterStreamsDocument);
+      assert.deepEqual(q.data?.streams, [{ path: 'live/cluster-cam', replica: 'hq-a' }], `streams on ${r.name}`);
+    }
+    const topo = await waitFor(async () => {
+      const t = (await gql({ url: c.httpUrl }, ClusterTopologyDocument)).data?.topology;
+      return t?.children.find((x) => x.name === 'edge-1')?.streams.includes('live/cluster-cam') ? t : null;
+    }, 5_000, "C's tree shows the stream under edge-1");
+    assert.equal(topo.name, 'hq-c');
+    assert.ok(topo.streams.includes('live/cluster-cam'), 'the logical HQ has it');
+    assert.equal(topo.children.find((x) => x.name === 'edge-1')?.online, true);
+  });
+
+  test('a refused lower node at A is heard by a subscription on C', async () => {
+    const n = await lower('intruder', a, 'not-a-known-secret-0000');
+    const ev = await rejections.next((e) => e.authRejected.name === 'intruder', 15_000);
+    assert.match(ev.authRejected.reason, /secret/i);
+    await n.stop();
+    lowers.splice(lowers.indexOf(n), 1);
   });
 
   test('deleting on C the record of a lower node linked to B closes that link within 1 s', async () => {
