@@ -179,7 +179,7 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
     streams,
     cascade: new CascadeService(server, upper, sc?.autoregister ?? false),
     forwarding: new ForwardingService(forwarding, hub, clients, server, upper, pullRules, events, config.name),
-    relay: new RelayService(clients, server),
+    relay: new RelayService(clients, server, cluster?.view ?? null),
     events,
     feed: cluster?.feed ?? events,
     cluster: cluster?.view ?? null,
@@ -223,7 +223,14 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
         admin,
         graphql: config.http.graphql,
         graphqlPlugins: metrics.graphqlPlugins,
-        relay: createRelayRoute({ policy: sc?.relayApi ?? null, admin, relay: services.relay, internal: relayInternal, observe: metrics.observeRelay }),
+        relay: createRelayRoute({
+          policy: sc?.relayApi ?? null,
+          admin,
+          relay: services.relay,
+          internal: relayInternal,
+          observe: metrics.observeRelay,
+          replicaSecret: config.cluster?.secret ?? null,
+        }),
       }),
     async (h) => {
       flv.close();

@@ -8,7 +8,9 @@ import os from 'node:os';
 import type { CascadeAuthority, CascadeServer } from '../../dataplane/cascade/index.js';
 import type { Logger } from '../logger.js';
 import type { ClientService } from '../services/client.service.js';
-import type { ClusterView } from '../services/cluster-view.js';
+import type { ClusterView, ReplicaRelay } from '../services/cluster-view.js';
+import { AppError } from '../errors.js';
+import { forwardRelay } from './relay-forward.js';
 import { EventBus } from '../services/event-bus.js';
 import type { NodeEvents, StreamEvent } from '../services/events.js';
 import type { ForwardingService } from '../services/forwarding.service.js';
@@ -41,6 +43,7 @@ export class ClusterNode {
   private topoTimer: NodeJS.Timeout | null = null;
 
   private constructor(
+    private readonly secret: string | null,
     private readonly membership: ReplicaMembership,
     private readonly clients: ClientService,
     private readonly events: EventBus<NodeEvents>,
@@ -53,6 +56,7 @@ export class ClusterNode {
       replicas: () => m.replicas().map((r) => ({ name: r.replica, http: r.http, startedAt: new Date(r.startedAt), self: r.replica === m.replica })),
       holderOf: (id) => m.holderOf(id),
       streams: () => this.streams(),
+      relayVia: (id) => this.relayVia(id),
     };
     for (const topic of SHARED_TOPICS) {
       this.offs.push(
@@ -76,6 +80,17 @@ export class ClusterNode {
         this.feed.publish(topic, { ...e, replica: msg.from, stream: e.stream ? { ...e.stream, replica: msg.from } : null });
       } else if (SHARED_TOPICS.includes(topic)) this.feed.publish(topic, msg.payload as never);
     });
+  }
+
+  private async relayVia(id: number): Promise<ReplicaRelay | null> {
+    const holder = await this.membership.holderOf(id);
+    if (holder === null || holder === this.replica) return null;
+    const http = this.membership.replicas().find((r) => r.replica === holder)?.http ?? null;
+    const secret = this.secret;
+    if (http === null || secret === null) {
+      throw new AppError('UNAVAILABLE', `instance ${id} is linked to replica ${holder}${secret === null ? ' and cluster.secret is not set (no forwarding between replicas)' : ', not reachable yet'}`);
+    }
+    return (request) => forwardRelay(http, secret, id, request);
   }
 
   private send(write: () => Promise<void>): void {
@@ -147,7 +162,7 @@ export class ClusterNode {
         node?.local?.forwarding.topologyChanged();
       },
     });
-    node = new ClusterNode(membership, deps.clients, deps.events, deps.logger);
+    node = new ClusterNode(config.secret, membership, deps.clients, deps.events, deps.logger);
     return node;
   }
 

@@ -17,6 +17,7 @@ import type { RelayService } from '../services/relay.service.js';
 import { bearerMatches, type AdminPolicy } from './admin-token.js';
 import { sendError, sendJson } from './envelope.js';
 import type { RelayInternal } from './relay-executor.js';
+import { forwardedHeaders, REPLICA_HEADER } from '../cluster/relay-forward.js';
 import {
   callerAddress,
   endToEndHeaders,
@@ -44,6 +45,8 @@ interface RelayRouteOptions {
   internal: RelayInternal;
   /** Told of every relayed call when its answer ends: the status sent (0: none) and the seconds it took. */
   observe?: (status: number, seconds: number) => void;
+  /** `cluster.secret`: requests another replica forwards carry it (null: none accepted). */
+  replicaSecret?: string | null;
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -79,22 +82,29 @@ export function createRelayRoute(opts: RelayRouteOptions): RelayRequestHandler {
   };
 }
 
-/** Who is calling: the peer, and the original caller (through our own executor or trusted proxies). */
-function identify(req: IncomingMessage, opts: RelayRouteOptions): { caller: string; peer: string } {
+/** Who is calling: the peer, and the original caller (through our own executor, trusted proxies or another replica). */
+function identify(req: IncomingMessage, opts: RelayRouteOptions): { caller: string; peer: string; fromReplica: boolean } {
   const peer = plainAddress(req.socket.remoteAddress ?? '');
+  const replicaSecret = header(req, REPLICA_HEADER.secret);
+  const replicaCaller = header(req, REPLICA_HEADER.caller);
+  if (opts.replicaSecret && replicaSecret !== undefined && replicaCaller !== undefined && sameSecret(replicaSecret, opts.replicaSecret)) {
+    return { caller: plainAddress(replicaCaller), peer, fromReplica: true };
+  }
   const internalToken = header(req, RELAY_INTERNAL_HEADER.token);
   const internalCaller = header(req, RELAY_INTERNAL_HEADER.caller);
   // A request relayed to this node by its own executor carries the original caller.
   const relayedHere = internalToken !== undefined && internalCaller !== undefined && isLoopback(peer) && sameSecret(internalToken, opts.internal.token);
   const caller = relayedHere ? plainAddress(internalCaller) : callerAddress(peer, req.headers['x-forwarded-for'], opts.policy?.trustedProxies ?? []);
-  return { caller, peer };
+  return { caller, peer, fromReplica: false };
 }
 
 /** Throws unless `caller` may relay `target` under this node's policy and admin token. */
-function authorize(opts: RelayRouteOptions, req: IncomingMessage, res: ServerResponse, caller: string, target: string): RelayPolicy {
+function authorize(opts: RelayRouteOptions, req: IncomingMessage, res: ServerResponse, caller: string, target: string, fromReplica: boolean): RelayPolicy {
   const policy = opts.policy;
   if (!policy || !opts.relay.available) throw new AppError('FORBIDDEN', 'API relay is not available: this node is not a cascade server');
   if (!policy.enable) throw new AppError('FORBIDDEN', 'API relay is disabled on this node (cascade-server.relayapi.enable)');
+  // The replica that forwarded it checked the caller and the admin token already.
+  if (fromReplica) return policy;
   if (!allowedBy(policy.whitelist, caller)) throw new AppError('FORBIDDEN', `caller ${caller} is not in the relay whitelist`);
   if (!bearerMatches(opts.admin, req.headers.authorization)) {
     res.setHeader('www-authenticate', 'Bearer');
@@ -152,9 +162,9 @@ async function sendResponse(
 
 async function handle(opts: RelayRouteOptions, req: IncomingMessage, res: ServerResponse, instance: string, target: string, log: Logger): Promise<void> {
   const started = Date.now();
-  const { caller, peer } = identify(req, opts);
+  const { caller, peer, fromReplica } = identify(req, opts);
   const method = req.method ?? 'GET';
-  const fields = { caller, peer, instance, method, path: target.split('?')[0] ?? '' };
+  const fields = { caller, peer, instance, method, path: target.split('?')[0] ?? '', ...(fromReplica ? { fromReplica } : {}) };
   let status = 0;
   const finish = (extra: Record<string, unknown> = {}): void => {
     const durationMs = Date.now() - started;
@@ -172,9 +182,11 @@ async function handle(opts: RelayRouteOptions, req: IncomingMessage, res: Server
     if (!res.writableFinished) abort.abort();
   });
   try {
-    const policy = authorize(opts, req, res, caller, target);
-    const lower = await opts.relay.target(instance);
-    const head: RelayRequestHead = { method, target, headers: relayedHeaders(req, opts.admin), caller };
+    const policy = authorize(opts, req, res, caller, target, fromReplica);
+    const lower = await opts.relay.target(instance, { localOnly: fromReplica });
+    // From a replica the headers come as it would have sent them down (rewritten there).
+    const headers = fromReplica ? endToEndHeaders(forwardedHeaders(req.rawHeaders).flat()) : relayedHeaders(req, opts.admin);
+    const head: RelayRequestHead = { method, target, headers, caller };
     const body = await requestBody(req, head, policy.maxBodyBytes);
     const outcome = await opts.relay.relay(lower, { head, body, timeoutMs: policy.timeoutMs, signal: abort.signal });
     if (outcome.kind === 'refused') {

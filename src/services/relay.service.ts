@@ -7,17 +7,21 @@
 import { relayRequest, StreamKind, type CascadeServer, type RelayOutcome, type RelayRequest } from '../../dataplane/cascade/index.js';
 import { AppError, expectedError } from '../errors.js';
 import type { ClientService } from './client.service.js';
+import type { ClusterView, ReplicaRelay } from './cluster-view.js';
 
 /** A lower node found online, ready to take a relayed request. */
 interface RelayTarget {
   id: number;
   name: string;
+  /** Set when another replica of this cluster holds its link: relays through that replica. */
+  via?: ReplicaRelay;
 }
 
 export class RelayService {
   constructor(
     private readonly clients: ClientService,
     private readonly server: CascadeServer | null,
+    private readonly cluster: ClusterView | null = null,
   ) {}
 
   /** Whether this node can relay at all (it is a cascade server). */
@@ -29,12 +33,15 @@ export class RelayService {
    * The online lower node with record id `instance` (the path segment as given).
    * Throws NOT_FOUND for an unknown or malformed id, UNAVAILABLE when it is offline.
    */
-  async target(instance: string): Promise<RelayTarget> {
+  async target(instance: string, opts: { localOnly?: boolean } = {}): Promise<RelayTarget> {
     const id = /^[1-9]\d{0,14}$/.test(instance) ? Number(instance) : null;
     const record = id === null ? null : await this.clients.find(id);
     if (id === null || !record) throw new AppError('NOT_FOUND', `unknown instance ${instance.slice(0, 64)}`);
-    if (!this.server?.session(id)) throw offline({ id, name: record.name });
-    return { id, name: record.name };
+    if (this.server?.session(id)) return { id, name: record.name };
+    // On a cluster replica: the replica holding the link relays it (never again from there).
+    const via = opts.localOnly || !this.cluster ? null : await this.cluster.relayVia(id);
+    if (!via) throw offline({ id, name: record.name });
+    return { id, name: record.name, via };
   }
 
   /**
@@ -43,6 +50,7 @@ export class RelayService {
    */
   async relay(target: RelayTarget, request: RelayRequest): Promise<RelayOutcome> {
     if (!this.server) throw new AppError('FORBIDDEN', 'API relay is not available: this node is not a cascade server');
+    if (target.via) return target.via(request);
     let stream;
     try {
       stream = await this.server.openStream(target.id, StreamKind.ApiRelay);

@@ -56,7 +56,7 @@ export async function startReplicas(
       rtmp: { listenaddr: '127.0.0.1:0' },
       log: { level: 'info' },
       database: { url: opts.dbUrl },
-      'cascade-server': { quic: { listenaddr: '127.0.0.1:0' }, autoregister: false },
+      'cascade-server': { quic: { listenaddr: '127.0.0.1:0' }, autoregister: false, relayapi: { enable: true, whitelist: ['127.0.0.0/8'] } },
       cluster: { redis: REDIS_URL, replica: name, prefix: opts.prefix, secret: 'cluster-test-secret-0123456789' },
       ...opts.extra,
     });

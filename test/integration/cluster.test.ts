@@ -25,7 +25,7 @@ import {
   DeleteClientDocument,
   type ClusterClientChangedSubscription,
 } from '../generated/graphql.js';
-import { liveSynthetic } from './forwarding-helpers.js';
+import { liveSynthetic, playFlv } from './forwarding-helpers.js';
 import { dropPrefix, startReplicas, testPrefix, type Replica } from './cluster-helpers.js';
 
 const pgGate = await requirePostgres();
@@ -60,7 +60,10 @@ describe('cluster of three replicas', gate, () => {
 
   let publishing: { stop(): void } | undefined;
   const lower = async (name: string, on: Replica, secret: string): Promise<TestNode> => {
-    const n = await startNode({ name, 'cascade-client': { server: `127.0.0.1:${on.quicPort}`, secret, autopush: true } });
+    const n = await startNode({
+      name,
+      'cascade-client': { server: `127.0.0.1:${on.quicPort}`, secret, autopush: true, relayapi: { enable: true, whitelist: ['127.0.0.0/8'] } },
+    });
     lowers.push(n);
     return n;
   };
@@ -113,6 +116,31 @@ describe('cluster of three replicas', gate, () => {
     assert.equal(topo.name, 'hq-c');
     assert.ok(topo.streams.includes('live/cluster-cam'), 'the logical HQ has it');
     assert.equal(topo.children.find((x) => x.name === 'edge-1')?.online, true);
+  });
+
+  test('relay through B to a lower node on A: status, headers and a streaming body come through', async () => {
+    const id = (await gql({ url: b.httpUrl }, ClusterClientsDocument)).data!.clients.find((x) => x.name === 'edge-1')!.id;
+    const list = await fetch(`${b.httpUrl}/api/relay/${id}/api/stream/list`);
+    assert.equal(list.status, 200, list.status === 200 ? '' : await list.clone().text());
+    assert.match(list.headers.get('content-type') ?? '', /json/);
+    const body = (await list.json()) as { code: number; data: { path?: string; streamPath?: string }[] };
+    assert.equal(body.code, 0);
+    assert.ok(JSON.stringify(body.data).includes('live/cluster-cam'), JSON.stringify(body.data));
+    const missing = await fetch(`${b.httpUrl}/api/relay/${id}/api/no-such-thing`);
+    assert.equal(missing.status, 404, "the lower node's own status");
+    await missing.body?.cancel();
+    const t0 = Date.now();
+    const flv = await playFlv(`${b.httpUrl}/api/relay/${id}/live/cluster-cam.flv`, 50_000, 15_000);
+    flv.stop();
+    assert.ok(flv.got >= 50_000, `FLV streamed through two replicas (${flv.got} bytes in ${Date.now() - t0} ms)`);
+    await a.waitLog((l) => l.msg === 'relayed request' && l.fromReplica === true && l.status === 200, 5_000);
+    // A caller cannot pose as a replica without the cluster secret.
+    const forged = await fetch(`${a.httpUrl}/api/relay/${id}/api/stream/list`, {
+      headers: { 'x-stream-cascade-replica-secret': 'wrong-secret-wrong-secret', 'x-stream-cascade-replica-caller': '203.0.113.9' },
+    });
+    assert.equal(forged.status, 200, 'treated as an ordinary caller (loopback is whitelisted)');
+    await forged.body?.cancel();
+    await a.waitLog((l) => l.msg === 'relayed request' && l.caller === '127.0.0.1' && l.fromReplica === undefined, 5_000);
   });
 
   test('a refused lower node at A is heard by a subscription on C', async () => {
