@@ -145,10 +145,11 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
   const db = await parts.start('database', () => openDatabase(config.database, logger), (d) => d.close());
   const events = new EventBus<NodeEvents>((err, topic) => logger.error({ err, topic }, 'event listener failed'));
   const clients = await openClientService(db, events, config.datadir, logger);
-  const cluster = config.cluster ? await parts.start('cluster', () => ClusterNode.join(config.cluster!, { clients, events, logger }), (c) => c.close()) : null;
+  const transport = linkTransport(config, logger);
+  const cc0 = config.cluster;
+  const cluster = cc0 ? await parts.start('cluster', () => ClusterNode.join(cc0, { clients, events, logger, transport, nodeName: config.name, version: VERSION }), (c) => c.close()) : null;
   const n = cluster ? await cluster.markStaleOffline() : await clients.markAllOffline();
   if (n > 0) logger.info({ count: n }, 'clients marked offline at start');
-  const transport = linkTransport(config, logger);
   const hub = await parts.start('stream hub', () => new StreamHub({ logger }), (h) => h.close());
   const streams = await parts.start('stream service', () => new StreamService(hub, events), (s) => s.close());
 
@@ -165,6 +166,7 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
           nodeName: config.name,
           server,
           client: upper,
+          peers: cluster?.peers ?? null,
           autopush: cc?.autopush ?? false,
           onDemandGraceMs: config.forwarding.onDemandGraceMs,
           onDemand: config.forwarding.onDemand,
@@ -237,7 +239,7 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
       await h.close();
     },
   );
-  cluster?.advertise(http.address);
+
   if (lower) {
     const { authority } = lower;
     await parts.start('cascade authority', () => authority, (a) => a.close());
@@ -249,6 +251,7 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
   }
   await parts.start('forwarding service', () => services.forwarding, (f) => f.close());
   cluster?.bindLocal({ forwarding: services.forwarding, streams });
+  cluster?.advertise(http.address, server?.address ?? null, server?.fingerprint ?? null);
   // The first thing stopped: no pull or push is retried while the links close (stop is idempotent).
   if (forwarding) parts.stopFirst('forwarding', () => forwarding.stop());
   return { services, hub, transport, http, rtmp, server, metrics };

@@ -28,6 +28,6 @@ export {
   type CloseCodeValue,
   type StreamKindValue,
 } from '../protocol/index.js';
-export { Forwarding, pullUrlPath, type ForwardingOptions, type PullRule, type StreamForwarding } from './forwarding/forwarding.js';
+export { Forwarding, pullUrlPath, type ForwardingOptions, type PeerStreams, type PullRule, type StreamForwarding, type StreamPeer } from './forwarding/forwarding.js';
 export { StreamRegistry, type StreamDirection, type InboundStream, type OutboundStream, type AnnouncedNode, type AnnouncedStream } from './forwarding/stream-origin.js';
 export * from './relay/index.js';

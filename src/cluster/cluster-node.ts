@@ -5,6 +5,10 @@
  * feeds the GraphQL subscriptions with the events of every replica (once each).
  */
 import os from 'node:os';
+import { timingSafeEqual } from 'node:crypto';
+import { CloseCode } from '../../dataplane/protocol/index.js';
+import type { Transport } from '../../dataplane/transport/index.js';
+import { PeerLinks } from './peer-links.js';
 import type { CascadeAuthority, CascadeServer } from '../../dataplane/cascade/index.js';
 import type { Logger } from '../logger.js';
 import type { ClientService } from '../services/client.service.js';
@@ -18,6 +22,21 @@ import type { ReplicaStreamInfo, TopologyNode } from '../services/models.js';
 import type { StreamService } from '../services/stream.service.js';
 import type { ClusterConfig } from './cluster-config.js';
 import { ReplicaMembership } from './replica-membership.js';
+
+/** Link ids of the other replicas' stream links: far above any record id (a PostgreSQL serial), below 2^53. */
+const PEER_LINK_IDS = Number.MAX_SAFE_INTEGER - 1_000_000;
+const isPeerLink = (id: number): boolean => id >= PEER_LINK_IDS;
+
+/** A wildcard listener is reached by this machine's name. */
+function reachable(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? os.hostname() : host;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
 
 type LinkKicker = Parameters<ClientService['setLinkKicker']>[0];
 
@@ -45,6 +64,8 @@ export class ClusterNode {
   private constructor(
     private readonly secret: string | null,
     private readonly membership: ReplicaMembership,
+    /** Stream links to the other replicas (null without cluster.secret). */
+    readonly peers: PeerLinks | null,
     private readonly clients: ClientService,
     private readonly events: EventBus<NodeEvents>,
     private readonly log: Logger,
@@ -77,6 +98,7 @@ export class ClusterNode {
       if (topic === 'topologyChanged') this.refreshTopology();
       else if (topic === 'streamChanged') {
         const e = msg.payload as StreamEvent;
+        if (e.kind === 'PUBLISHED' || e.kind === 'UNPUBLISHED') this.refreshPeerIndex();
         this.feed.publish(topic, { ...e, replica: msg.from, stream: e.stream ? { ...e.stream, replica: msg.from } : null });
       } else if (SHARED_TOPICS.includes(topic)) this.feed.publish(topic, msg.payload as never);
     });
@@ -106,6 +128,20 @@ export class ClusterNode {
 
   private async otherStates(): Promise<Map<string, ReplicaState>> {
     return (await this.membership.otherStates().catch(() => new Map())) as Map<string, ReplicaState>;
+  }
+
+  /** Where the other replicas' streams are, for pulls from them (copies one pulled from another left out). */
+  private refreshPeerIndex(): void {
+    const peers = this.peers;
+    if (!peers) return;
+    void this.otherStates().then((states) => {
+      const nodes = new Set(this.membership.replicas().map((r) => r.node));
+      const index = new Map<string, string>();
+      for (const [replica, st] of states) {
+        for (const s of st.streams) if (!(s.publisher.protocol === 'cascade' && nodes.has(s.publisher.remote))) index.set(s.path, replica);
+      }
+      peers.setIndex(index);
+    });
   }
 
   /** Every replica's streams, each with the replica that has it. */
@@ -149,20 +185,34 @@ export class ClusterNode {
     this.local = local;
     local.forwarding.setTopologyView((t) => this.mergeTopology(t));
     this.send(() => this.saveState());
+    this.refreshPeerIndex();
   }
 
-  static async join(config: ClusterConfig, deps: { clients: ClientService; events: EventBus<NodeEvents>; logger: Logger }): Promise<ClusterNode> {
+  static async join(
+    config: ClusterConfig,
+    deps: { clients: ClientService; events: EventBus<NodeEvents>; logger: Logger; transport: Transport; nodeName: string; version: string },
+  ): Promise<ClusterNode> {
     let node: ClusterNode | null = null;
     const membership = await ReplicaMembership.join({
       config,
+      nodeName: deps.nodeName,
       logger: deps.logger,
-      localLinks: () => node?.server?.sessions().map((s) => s.clientId) ?? [],
+      // Links of lower nodes only (not the other replicas' stream links).
+      localLinks: () => node?.server?.sessions().flatMap((s) => (isPeerLink(s.clientId) ? [] : [s.clientId])) ?? [],
+      onPeerDown: (replica) => {
+        node?.peers?.drop(replica);
+        node?.refreshPeerIndex();
+      },
       onReplicaDown: async (_replica, ids) => {
         for (const id of ids) await deps.clients.setOffline(id);
         node?.local?.forwarding.topologyChanged();
       },
     });
-    node = new ClusterNode(config.secret, membership, deps.clients, deps.events, deps.logger);
+    const peers =
+      config.secret === null
+        ? null
+        : new PeerLinks({ transport: deps.transport, replica: config.replica, secret: config.secret, version: deps.version, logger: deps.logger, facts: (r) => membership.factsOf(r) });
+    node = new ClusterNode(config.secret, membership, peers, deps.clients, deps.events, deps.logger);
     return node;
   }
 
@@ -189,16 +239,33 @@ export class ClusterNode {
     this.server = server;
   }
 
-  /** Records the link's holder before the record goes online; after it goes down, only the holder marks it offline. */
+  /**
+   * Admits the other replicas' stream links (cluster.secret and a live replica's name;
+   * ids far above any record's, no record); records a lower node's link holder before its record
+   * goes online; after a link went down, only the holder marks it offline.
+   */
   wrapAuthority(inner: CascadeAuthority): CascadeAuthority {
     const m = this.membership;
+    const peerIds = new Map<string, number>();
     return {
-      authenticate: (req) => inner.authenticate(req),
+      authenticate: (req) => {
+        if (this.secret !== null && req.secret !== null && sameSecret(req.secret, this.secret)) {
+          if (req.name === m.replica || !m.isLive(req.name)) {
+            return Promise.resolve({ ok: false, code: CloseCode.AuthFailed, reason: 'authentication failed: not a live replica of this cluster' });
+          }
+          let id = peerIds.get(req.name);
+          if (id === undefined) peerIds.set(req.name, (id = PEER_LINK_IDS + peerIds.size));
+          return Promise.resolve({ ok: true, clientId: id, name: `replica ${req.name}` });
+        }
+        return inner.authenticate(req);
+      },
       linkUp: async (id, info) => {
+        if (isPeerLink(id)) return;
         await m.claimLink(id).catch((err: unknown) => this.log.warn({ err: (err as Error).message, clientId: id }, 'cluster: link owner not recorded (Redis away; retried with the lease)'));
         await inner.linkUp(id, info);
       },
       linkDown: async (id, info) => {
+        if (isPeerLink(id)) return;
         const mine = await m.releaseLink(id).catch(() => true);
         if (mine) await inner.linkDown(id, info);
         else this.log.debug({ clientId: id }, 'cluster: link went down here but another replica holds it now');
@@ -224,16 +291,21 @@ export class ClusterNode {
     return () => void this.membership.broadcast(`changed:${type}`, {}).catch((err: unknown) => this.busDown(err));
   }
 
-  advertise(http: { host: string; port: number }): void {
-    // A wildcard listener is reached by this machine's name.
-    const host = http.host === '0.0.0.0' || http.host === '::' ? os.hostname() : http.host;
-    this.membership.advertise({ http: `http://${host.includes(':') ? `[${host}]` : host}:${http.port}` });
+  /** Tells the others where this replica's HTTP listener and cascade server are. */
+  advertise(http: { host: string; port: number }, quic: { host: string; port: number } | null, fingerprint: string | null): void {
+    const h = reachable(http.host);
+    this.membership.advertise({
+      http: `http://${h.includes(':') ? `[${h}]` : h}:${http.port}`,
+      quic: quic ? { host: reachable(quic.host), port: quic.port } : null,
+      fingerprint,
+    });
   }
 
   async close(): Promise<void> {
     for (const off of this.offs) off();
     if (this.topoTimer) clearTimeout(this.topoTimer);
     await this.outbox;
+    await this.peers?.close();
     await this.membership.leave();
   }
 }

@@ -19,10 +19,15 @@ import { closeRedis, connectRedis } from './redis-connection.js';
 import { decode, encode } from './bus-codec.js';
 
 /** A live replica as the others see it. */
-interface ReplicaFacts {
+export interface ReplicaFacts {
   replica: string;
+  /** Its node name (`name:`; request chains hold node names). */
+  node: string;
   /** Its HTTP base URL (for forwarded requests), once it listens. */
   http: string | null;
+  /** Its cascade server's QUIC address and certificate fingerprint (stream links between replicas). */
+  quic: { host: string; port: number } | null;
+  fingerprint: string | null;
   startedAt: string;
 }
 
@@ -34,9 +39,13 @@ const HDEL_IF = `if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return 
 
 interface MembershipOptions {
   config: ClusterConfig;
+  /** This node's name. */
+  nodeName: string;
   logger: Logger;
   /** The links this replica holds now (re-published with every renewal). */
   localLinks: () => readonly number[];
+  /** A replica is no longer live (seen by this replica). */
+  onPeerDown?: (replica: string) => void;
   /** A dead replica's links were taken from it: mark these clients offline. Runs on one survivor. */
   onReplicaDown: (replica: string, clientIds: number[]) => Promise<void>;
 }
@@ -64,7 +73,7 @@ export class ReplicaMembership {
     this.p = opts.config.prefix;
     this.ttl = opts.config.leaseTtlMs;
     this.log = opts.logger.child({ replica: this.replica });
-    this.facts = { replica: this.replica, http: null, startedAt: new Date().toISOString() };
+    this.facts = { replica: this.replica, node: opts.nodeName, http: null, quic: null, fingerprint: null, startedAt: new Date().toISOString() };
   }
 
   /** Connects to Redis, takes this replica's lease (waiting out one left by a dead process of the same name) and starts renewing it. */
@@ -170,7 +179,9 @@ export class ReplicaMembership {
   }
 
   private forget(replica: string): void {
-    if (this.live.delete(replica)) this.log.warn({ peer: replica }, 'cluster: replica lease lapsed (replica down)');
+    if (!this.live.delete(replica)) return;
+    this.log.warn({ peer: replica }, 'cluster: replica lease lapsed (replica down)');
+    this.opts.onPeerDown?.(replica);
   }
 
   /** Removes the links `replica` holds; returns their client ids (a link another replica took meanwhile stays). */
@@ -192,8 +203,13 @@ export class ReplicaMembership {
     return this.live.has(replica);
   }
 
-  /** Tells the others where this replica's HTTP listener is. */
-  advertise(facts: { http: string }): void {
+  /** The live replica's facts (as of the last look). */
+  factsOf(replica: string): ReplicaFacts | undefined {
+    return this.live.get(replica);
+  }
+
+  /** Tells the others where this replica's listeners are. */
+  advertise(facts: Partial<Pick<ReplicaFacts, 'http' | 'quic' | 'fingerprint'>>): void {
     this.facts = { ...this.facts, ...facts };
     this.live.set(this.replica, this.facts);
     void this.renew();

@@ -58,6 +58,7 @@ export async function startReplicas(
       database: { url: opts.dbUrl },
       'cascade-server': { quic: { listenaddr: '127.0.0.1:0' }, autoregister: false, relayapi: { enable: true, whitelist: ['127.0.0.0/8'] } },
       cluster: { redis: REDIS_URL, replica: name, prefix: opts.prefix, secret: 'cluster-test-secret-0123456789' },
+      forwarding: { ondemandgrace: 1_000 },
       ...opts.extra,
     });
   });
@@ -69,4 +70,30 @@ export async function startReplicas(
       return Object.assign(p, { name: names[i]!, quicPort: Number(addr.slice(addr.lastIndexOf(':') + 1)) });
     }),
   );
+}
+
+/** Reads `bytes` of an HTTP-FLV answer; returns them with whether its first video frame (after the sequence header) is a keyframe. */
+export async function readFlv(url: string, bytes: number, timeoutMs = 15_000): Promise<{ got: number; firstVideoKey: boolean | null }> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  if (res.status !== 200) throw new Error(`HTTP ${res.status} for ${url}`);
+  const reader = res.body!.getReader();
+  const chunks: Uint8Array[] = [];
+  let got = 0;
+  while (got < bytes) {
+    const r = await reader.read();
+    if (r.done) break;
+    chunks.push(r.value);
+    got += r.value.byteLength;
+  }
+  await reader.cancel();
+  const all = Buffer.concat(chunks);
+  // FLV: 9-byte header + PreviousTagSize0, then tags (11-byte header, body, 4-byte size).
+  for (let at = 13; at + 11 <= all.length; ) {
+    const type = all[at]!;
+    const size = all.readUIntBE(at + 1, 3);
+    const body = all.subarray(at + 11, at + 11 + size);
+    if (type === 9 && body.length >= 2 && body[1] !== 0) return { got, firstVideoKey: body[0]! >> 4 === 1 };
+    at += 11 + size + 4;
+  }
+  return { got, firstVideoKey: null };
 }

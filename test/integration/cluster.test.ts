@@ -26,7 +26,7 @@ import {
   type ClusterClientChangedSubscription,
 } from '../generated/graphql.js';
 import { liveSynthetic, playFlv } from './forwarding-helpers.js';
-import { dropPrefix, startReplicas, testPrefix, type Replica } from './cluster-helpers.js';
+import { dropPrefix, readFlv, startReplicas, testPrefix, type Replica } from './cluster-helpers.js';
 
 const pgGate = await requirePostgres();
 const gate = pgGate.skip ? pgGate : await requireRedis();
@@ -141,6 +141,23 @@ describe('cluster of three replicas', gate, () => {
     assert.equal(forged.status, 200, 'treated as an ordinary caller (loopback is whitelisted)');
     await forged.body?.cancel();
     await a.waitLog((l) => l.msg === 'relayed request' && l.caller === '127.0.0.1' && l.fromReplica === undefined, 5_000);
+  });
+
+  test('a player on B of the stream pushed to A plays it from its keyframe; the pull from A closes after the last player left', async () => {
+    const t0 = Date.now();
+    const r = await readFlv(`${b.httpUrl}/live/cluster-cam.flv`, 60_000).catch((err: unknown) => {
+      for (const l of [...b.lines, ...a.lines].filter((x) => JSON.stringify(x).match(/replica|pull|link/i)).slice(-40)) console.log(JSON.stringify(l).slice(0, 400));
+      throw err;
+    });
+    const ms = Date.now() - t0;
+    assert.ok(r.got >= 60_000, `${r.got} bytes`);
+    assert.equal(r.firstVideoKey, true, 'starts on a keyframe (the GOP cache of A)');
+    process.stdout.write(`# player on B of a stream on A: ${r.got} bytes in ${ms} ms\n`);
+    await b.waitLog((l) => l.msg === 'cluster: stream link to replica opening' && l.peer === 'hq-a', 2_000);
+    await a.waitLog((l) => l.msg === 'stream forwarding started (pulled out by peer)' && l.peer === 'replica hq-b', 5_000);
+    await b.waitLog((l) => l.msg === 'on-demand pull idle: closing' && l.streamPath === 'live/cluster-cam', 10_000);
+    const streams = (await gql({ url: c.httpUrl }, ClusterStreamsDocument)).data?.streams;
+    assert.deepEqual(streams, [{ path: 'live/cluster-cam', replica: 'hq-a' }], 'the copy on B is gone');
   });
 
   test('a refused lower node at A is heard by a subscription on C', async () => {

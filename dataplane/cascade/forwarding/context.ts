@@ -14,6 +14,26 @@ export interface ForwardingContext extends ForwardingHost {
   server: CascadeServer | null;
   /** The link up (client role), or null. */
   upper: UpperLink | null;
+  /** Peers of this node (replicas of one clustered upper node), or null. */
+  peers: PeerStreams | null;
+}
+
+/** A peer that has a stream now, and how to open a cascade stream to it. */
+export interface StreamPeer {
+  /** Its node name (the request chain holds node names). */
+  name: string;
+  /** A new stream to it (connecting first when needed). */
+  open(kind: StreamKindValue): Promise<LinkStream>;
+}
+
+/**
+ * Other nodes that stand beside this one as equals (the replicas of a clustered upper
+ * node): a path no lower node announced is pulled from the peer that has it before
+ * asking the upper node.
+ */
+export interface PeerStreams {
+  /** A peer that has `path` now and is not named in `exclude`; null when none. */
+  find(path: string, exclude: readonly string[]): StreamPeer | null;
 }
 
 /** The link up as a policy uses it: online or not, the upper node's name, a new stream. */

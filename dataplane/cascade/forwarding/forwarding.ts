@@ -20,13 +20,14 @@ import type { CascadeServer } from '../link/cascade-server.js';
 import { acceptPush } from './media-push.js';
 import { servePull } from './media-pull.js';
 import { StreamRegistry, type StreamDirection } from './stream-origin.js';
-import { upperSide, type ForwardingContext } from './context.js';
+import { upperSide, type ForwardingContext, type PeerStreams } from './context.js';
 import { Autopush } from './autopush.js';
 import { Announcer } from './announcer.js';
 import { PullRules, type PullRule } from './pull-rules.js';
 import { DEFAULT_ON_DEMAND, OnDemand, type OnDemandLimits } from './on-demand.js';
 
 export { pullUrlPath, type PullRule } from './pull-rules.js';
+export type { PeerStreams, StreamPeer } from './context.js';
 
 /** Options of {@link Forwarding}. */
 export interface ForwardingOptions {
@@ -36,6 +37,8 @@ export interface ForwardingOptions {
   nodeName: string;
   server: CascadeServer | null;
   client: UpperLink | null;
+  /** Peers to pull missing streams from (cluster replicas), or none. */
+  peers?: PeerStreams | null;
   /** Push every local stream to the upper node (cascade-client.autopush). */
   autopush: boolean;
   /** How long an on-demand pull stays after its last subscriber left, ms (default 10 000). */
@@ -72,7 +75,7 @@ export class Forwarding {
   constructor(private readonly o: ForwardingOptions) {
     const logger = o.logger.child({ component: 'forwarding' });
     this.registry = new StreamRegistry(logger, o.hub);
-    this.ctx = { hub: o.hub, registry: this.registry, nodeName: o.nodeName, logger, server: o.server, upper: o.client };
+    this.ctx = { hub: o.hub, registry: this.registry, nodeName: o.nodeName, logger, server: o.server, upper: o.client, peers: o.peers ?? null };
     const retryMs = o.retryMs ?? 1_000;
     const upper = o.client ? upperSide(o.client) : null;
     this.autopush = upper && o.autopush ? new Autopush(this.ctx, upper, retryMs) : null;

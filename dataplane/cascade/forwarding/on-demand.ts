@@ -137,15 +137,17 @@ export class OnDemand {
     this.misses.clear();
   }
 
-  /** Open the pull from the lower node that announced `path`, else from the upper node; null when neither may have it. */
+  /** Open the pull from the lower node that announced `path`, else from a peer that has it, else from the upper node; null when none may have it. */
   private open(path: string, chain: string[]): PullHandle | null {
-    const { server, upper, nodeName } = this.ctx;
+    const { server, upper, peers, nodeName } = this.ctx;
     const exclude = [...chain, nodeName];
     const node = this.lowerWith(path, chain);
     const common = { remotePath: path, localPath: path, requestChain: chain, onDemand: true };
     if (node !== undefined && server) {
       return pullIn(this.ctx, { ...common, open: () => server.openStream(node.clientId, StreamKind.MediaPull), peerName: node.name, fromUpper: false });
     }
+    const peer = peers?.find(path, exclude) ?? null;
+    if (peer) return pullIn(this.ctx, { ...common, open: () => peer.open(StreamKind.MediaPull), peerName: peer.name, fromUpper: false });
     if (!upper) return null;
     const side = upperSide(upper);
     if (!side.online()) return null;
