@@ -16,17 +16,14 @@
  * its own lower node; sequential calls, p50/p95/p99 of the round trip.
  */
 import { performance } from 'node:perf_hooks';
-import path from 'node:path';
 import { loadavg } from 'node:os';
-import { print } from 'graphql';
-import { createClient } from 'graphql-ws';
-import WebSocket from 'ws';
+import { subscribe } from '../test/helpers/ws-client.js';
 import { gql, startNode, waitFor, type TestNode } from '../test/helpers/node.js';
 import { createPostgresDatabase, type TestDatabase } from '../test/helpers/db.js';
-import { startProcessNode, writeConfig, type ProcessNode } from '../test/helpers/process-node.js';
+import { startProcessNode, type ProcessNode } from '../test/helpers/process-node.js';
 import { removeDir, tempDir } from '../test/helpers/tmp.js';
 import { ClusterClientChangedDocument, CreateClientDocument, UpdateClientDocument } from '../test/generated/graphql.js';
-import { dropPrefix, startReplicas, testPrefix, type Replica } from '../test/integration/cluster-helpers.js';
+import { dropPrefix, serverNodeConfig, startReplicas, testPrefix, type Replica } from '../test/integration/cluster-helpers.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -41,32 +38,20 @@ function pct(xs: number[], p: number): number {
 }
 const fmt = (xs: number[]): string => `p50 ${pct(xs, 50).toFixed(1)} ms, p95 ${pct(xs, 95).toFixed(1)} ms, p99 ${pct(xs, 99).toFixed(1)} ms (n=${xs.length})`;
 
-/** A clientChanged subscription recording when each UPDATED event for a name arrived. */
+/** A clientChanged subscription: when each UPDATED event for a name first arrived. */
 async function arrivals(httpUrl: string): Promise<{ at: Map<string, number>; close(): Promise<void> }> {
+  const sub = await subscribe(httpUrl, ClusterClientChangedDocument);
   const at = new Map<string, number>();
-  const client = createClient({ url: `${httpUrl.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0 });
-  let ready!: () => void;
-  const connected = new Promise<void>((r) => (ready = r));
-  client.on('connected', () => ready());
-  const dispose = client.subscribe(
-    { query: print(ClusterClientChangedDocument) },
-    {
-      next: (v) => {
-        const e = (v.data as { clientChanged?: { kind: string; client: { name: string } } } | undefined)?.clientChanged;
-        if (e?.kind === 'UPDATED' && !at.has(e.client.name)) at.set(e.client.name, performance.now());
-      },
-      error: () => {},
-      complete: () => {},
-    },
-  );
-  await connected;
-  await new Promise((r) => setTimeout(r, 200));
+  let seen = 0;
   return {
-    at,
-    async close() {
-      dispose();
-      await client.dispose();
+    get at() {
+      for (; seen < sub.events.length; seen++) {
+        const e = sub.events[seen]!.clientChanged;
+        if (e.kind === 'UPDATED' && !at.has(e.client.name)) at.set(e.client.name, sub.arrivals[seen]!);
+      }
+      return at;
     },
+    close: () => sub.close(),
   };
 }
 
@@ -114,15 +99,7 @@ async function main(): Promise<void> {
   let single: ProcessNode | null = null;
   try {
     dbs.push(await createPostgresDatabase(), await createPostgresDatabase());
-    const singleCfg = writeConfig(path.join(tmp, 'single.yaml'), {
-      name: 'single',
-      datadir: path.join(tmp, 'single'),
-      http: { listenaddr: '127.0.0.1:0' },
-      rtmp: { listenaddr: '127.0.0.1:0' },
-      log: { level: 'info' },
-      database: { url: dbs[1]!.url },
-      'cascade-server': { quic: { listenaddr: '127.0.0.1:0' }, autoregister: false, relayapi: { enable: true, whitelist: ['127.0.0.0/8'] } },
-    });
+    const singleCfg = serverNodeConfig(tmp, 'single', dbs[1]!.url);
     [replicas, single] = await Promise.all([
       startReplicas(['hq-a', 'hq-b', 'hq-c'], { tmp, dbUrl: dbs[0]!.url, prefix }),
       startProcessNode(singleCfg),

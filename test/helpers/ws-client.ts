@@ -8,6 +8,8 @@ import WebSocket from 'ws';
 
 export interface Collector<T> {
   events: T[];
+  /** performance.now() at each event's arrival (same order as `events`). */
+  arrivals: number[];
   /** Waits for an event matching `pred` (bounded). */
   next(pred: (e: T) => boolean, timeoutMs?: number): Promise<T>;
   close(): Promise<void>;
@@ -25,6 +27,7 @@ export async function subscribe<R, V extends Record<string, unknown>>(
     retryAttempts: 0,
   });
   const events: R[] = [];
+  const arrivals: number[] = [];
   const waiters: { pred: (e: R) => boolean; resolve: (e: R) => void }[] = [];
   let acknowledged!: () => void;
   const ready = new Promise<void>((r) => (acknowledged = r));
@@ -36,6 +39,7 @@ export async function subscribe<R, V extends Record<string, unknown>>(
         if (!v.data) return;
         const e = v.data as R;
         events.push(e);
+        arrivals.push(performance.now());
         for (const w of [...waiters]) {
           if (w.pred(e)) {
             waiters.splice(waiters.indexOf(w), 1);
@@ -52,6 +56,7 @@ export async function subscribe<R, V extends Record<string, unknown>>(
   await new Promise((r) => setTimeout(r, 100));
   return {
     events,
+    arrivals,
     next(pred, timeoutMs = 5_000) {
       const found = events.find(pred);
       if (found) return Promise.resolve(found);

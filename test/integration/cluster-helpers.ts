@@ -36,6 +36,20 @@ export async function dropPrefix(prefix: string): Promise<void> {
   }
 }
 
+/** The config of a node process on loopback (port 0) with the cascade server on and the API relay open to loopback callers. */
+export function serverNodeConfig(tmp: string, name: string, dbUrl: string, extra: Record<string, unknown> = {}): string {
+  return writeConfig(path.join(tmp, `${name}.yaml`), {
+    name,
+    datadir: path.join(tmp, name),
+    http: { listenaddr: '127.0.0.1:0' },
+    rtmp: { listenaddr: '127.0.0.1:0' },
+    log: { level: 'info' },
+    database: { url: dbUrl },
+    'cascade-server': { quic: { listenaddr: '127.0.0.1:0' }, autoregister: false, relayapi: { enable: true, whitelist: ['127.0.0.0/8'] } },
+    ...extra,
+  });
+}
+
 /**
  * Starts replica processes (cascade server on, QUIC on a free port) named `names`,
  * with the same secret key file (replicas of one database must share it).
@@ -49,14 +63,7 @@ export async function startReplicas(
     const datadir = path.join(opts.tmp, name);
     mkdirSync(datadir, { recursive: true });
     writeFileSync(path.join(datadir, 'secret-hmac.key'), `${key}\n`, { mode: 0o600 });
-    return writeConfig(path.join(opts.tmp, `${name}.yaml`), {
-      name,
-      datadir,
-      http: { listenaddr: '127.0.0.1:0' },
-      rtmp: { listenaddr: '127.0.0.1:0' },
-      log: { level: 'info' },
-      database: { url: opts.dbUrl },
-      'cascade-server': { quic: { listenaddr: '127.0.0.1:0' }, autoregister: false, relayapi: { enable: true, whitelist: ['127.0.0.0/8'] } },
+    return serverNodeConfig(opts.tmp, name, opts.dbUrl, {
       cluster: { redis: REDIS_URL, replica: name, prefix: opts.prefix, secret: 'cluster-test-secret-0123456789' },
       forwarding: { ondemandgrace: 1_000 },
       ...opts.extra,
