@@ -60,6 +60,9 @@ export class ClusterNode {
   /** Bus writes in order: a replica's stored state is updated before the event that tells of it. */
   private outbox: Promise<void> = Promise.resolve();
   private topoTimer: NodeJS.Timeout | null = null;
+  private readonly sweepTimer: NodeJS.Timeout;
+  /** Records seen online with no live holder at the last sweep. */
+  private orphans = new Set<number>();
 
   private constructor(
     private readonly secret: string | null,
@@ -75,7 +78,8 @@ export class ClusterNode {
     this.view = {
       replica: m.replica,
       replicas: () => m.replicas().map((r) => ({ name: r.replica, http: r.http, startedAt: new Date(r.startedAt), self: r.replica === m.replica })),
-      holderOf: (id) => m.holderOf(id),
+      // While Redis is away nobody is known to hold a link (the records still answer from PostgreSQL).
+      holderOf: (id) => m.holderOf(id).catch(() => null),
       streams: () => this.streams(),
       relayVia: (id) => this.relayVia(id),
     };
@@ -93,6 +97,8 @@ export class ClusterNode {
         }),
       );
     }
+    this.sweepTimer = setInterval(() => void this.sweepOrphans(), m.leaseTtlMs);
+    this.sweepTimer.unref();
     m.onMessage('event', (msg) => {
       const topic = msg.topic as (typeof SHARED_TOPICS)[number];
       if (topic === 'topologyChanged') this.refreshTopology();
@@ -105,7 +111,7 @@ export class ClusterNode {
   }
 
   private async relayVia(id: number): Promise<ReplicaRelay | null> {
-    const holder = await this.membership.holderOf(id);
+    const holder = await this.membership.holderOf(id).catch(() => null);
     if (holder === null || holder === this.replica) return null;
     const http = this.membership.replicas().find((r) => r.replica === holder)?.http ?? null;
     const secret = this.secret;
@@ -113,6 +119,29 @@ export class ClusterNode {
       throw new AppError('UNAVAILABLE', `instance ${id} is linked to replica ${holder}${secret === null ? ' and cluster.secret is not set (no forwarding between replicas)' : ', not reachable yet'}`);
     }
     return (request) => forwardRelay(http, secret, id, request);
+  }
+
+  /**
+   * A record shown online that no live replica has held for a whole lease is offline: its
+   * replica died while Redis was away (no lease lapsed then to reap). One replica sweeps.
+   */
+  private async sweepOrphans(): Promise<void> {
+    try {
+      if (!(await this.membership.holdRole('sweeper', this.membership.leaseTtlMs * 2))) {
+        this.orphans.clear();
+        return;
+      }
+      const held = await this.membership.holders();
+      const now = new Set<number>();
+      for (const c of await this.clients.list({ online: true })) {
+        if (held.has(c.id)) continue;
+        if (!this.orphans.has(c.id)) now.add(c.id);
+        else if (await this.clients.setOffline(c.id)) this.log.warn({ clientId: c.id, name: c.name }, 'cluster: record online with no replica holding its link: offline');
+      }
+      this.orphans = now;
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'cluster: orphan sweep skipped');
+    }
   }
 
   private send(write: () => Promise<void>): void {
@@ -199,6 +228,10 @@ export class ClusterNode {
       logger: deps.logger,
       // Links of lower nodes only (not the other replicas' stream links).
       localLinks: () => node?.server?.sessions().flatMap((s) => (isPeerLink(s.clientId) ? [] : [s.clientId])) ?? [],
+      onRejoined: () => {
+        const n = node;
+        n?.send(() => n.saveState());
+      },
       onPeerDown: (replica) => {
         node?.peers?.drop(replica);
         node?.refreshPeerIndex();
@@ -303,6 +336,7 @@ export class ClusterNode {
 
   async close(): Promise<void> {
     for (const off of this.offs) off();
+    clearInterval(this.sweepTimer);
     if (this.topoTimer) clearTimeout(this.topoTimer);
     await this.outbox;
     await this.peers?.close();

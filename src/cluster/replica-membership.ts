@@ -44,6 +44,8 @@ interface MembershipOptions {
   logger: Logger;
   /** The links this replica holds now (re-published with every renewal). */
   localLinks: () => readonly number[];
+  /** The lease had to be taken again (Redis lost it): what this replica stored must be stored again. */
+  onRejoined?: () => void;
   /** A replica is no longer live (seen by this replica). */
   onPeerDown?: (replica: string) => void;
   /** A dead replica's links were taken from it: mark these clients offline. Runs on one survivor. */
@@ -130,6 +132,7 @@ export class ReplicaMembership {
       if (renewed === null) {
         await this.cmd.set(leaseKey, this.leaseValue(), 'PX', this.ttl);
         this.log.warn('cluster: lease was gone (Redis restarted or this replica stalled); taken again');
+        this.opts.onRejoined?.();
       }
       const links = this.opts.localLinks();
       const pipe = this.cmd.pipeline().sadd(this.key('replicas'), this.replica);
@@ -192,6 +195,19 @@ export class ReplicaMembership {
       if (holder === replica && (await this.cmd.eval(HDEL_IF, 1, this.key('links'), id, replica)) === 1) ids.push(Number(id));
     }
     return ids;
+  }
+
+  /** Takes or keeps the role `name` for `ms` (one replica at a time holds it): true while this replica holds it. */
+  async holdRole(name: string, ms: number): Promise<boolean> {
+    const key = this.key('role', name);
+    if (await this.cmd.set(key, this.replica, 'PX', ms, 'NX')) return true;
+    if ((await this.cmd.get(key)) !== this.replica) return false;
+    await this.cmd.pexpire(key, ms);
+    return true;
+  }
+
+  get leaseTtlMs(): number {
+    return this.ttl;
   }
 
   /** Live replicas (this one included), as of the last look (once a second). */

@@ -82,6 +82,11 @@ export async function requireRedis(): Promise<Gate> {
   return gate('redis', ok, `nothing listens at ${u.host} (start it with "redis-server --daemonize yes" or set STREAM_CASCADE_TEST_REDIS)`);
 }
 
+/** The redis-server program, for tests that run a Redis of their own (to kill and restart it). */
+export function requireRedisServer(): Gate {
+  return gate('redis-server', runs('redis-server', ['--version']), 'redis-server is not installed (apt-get install redis-server)');
+}
+
 const ROOT = new URL('../../', import.meta.url);
 export const BUILT_ADDON = new URL('build/Release/udp_batch.node', ROOT);
 export const BUILT_PROGRAM = new URL('dist/src/main.js', ROOT);

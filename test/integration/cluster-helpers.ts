@@ -2,12 +2,15 @@
  * Clustered upper nodes for tests: replica processes sharing one fresh PostgreSQL
  * database and one Redis key prefix (its own per test file, removed at the end).
  */
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { startProcessNodes, writeConfig, type ProcessNode } from '../helpers/process-node.js';
 import { REDIS_URL } from '../helpers/requirements.js';
+import { spawnTracked, stopProcess } from '../helpers/processes.js';
 
 export interface Replica extends ProcessNode {
   name: string;
@@ -56,7 +59,7 @@ export function serverNodeConfig(tmp: string, name: string, dbUrl: string, extra
  */
 export async function startReplicas(
   names: readonly string[],
-  opts: { tmp: string; dbUrl: string; prefix: string; extra?: Record<string, unknown> },
+  opts: { tmp: string; dbUrl: string; prefix: string; redisUrl?: string; extra?: Record<string, unknown> },
 ): Promise<Replica[]> {
   const key = randomBytes(32).toString('base64url');
   const files = names.map((name) => {
@@ -64,7 +67,7 @@ export async function startReplicas(
     mkdirSync(datadir, { recursive: true });
     writeFileSync(path.join(datadir, 'secret-hmac.key'), `${key}\n`, { mode: 0o600 });
     return serverNodeConfig(opts.tmp, name, opts.dbUrl, {
-      cluster: { redis: REDIS_URL, replica: name, prefix: opts.prefix, secret: 'cluster-test-secret-0123456789' },
+      cluster: { redis: opts.redisUrl ?? REDIS_URL, replica: name, prefix: opts.prefix, secret: 'cluster-test-secret-0123456789' },
       forwarding: { ondemandgrace: 1_000 },
       ...opts.extra,
     });
@@ -103,4 +106,36 @@ export async function readFlv(url: string, bytes: number, timeoutMs = 15_000): P
     at += 11 + size + 4;
   }
   return { got, firstVideoKey: null };
+}
+
+/** A Redis server of this test's own on `port` (no persistence): to kill and restart. */
+export async function startPrivateRedis(port: number): Promise<{ child: ChildProcess; stop(): Promise<void> }> {
+  const child = spawnTracked('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  for (let i = 0; i < 200; i++) {
+    if (await tcpOpen(port)) return { child, stop: async () => void (await stopProcess(child, 'SIGKILL')) };
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await stopProcess(child, 'SIGKILL');
+  throw new Error(`redis-server on port ${port} did not start`);
+}
+
+function tcpOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** A TCP port free now on 127.0.0.1. */
+export async function freeTcpPort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
 }
