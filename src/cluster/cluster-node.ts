@@ -61,8 +61,8 @@ export class ClusterNode {
   private outbox: Promise<void> = Promise.resolve();
   private topoTimer: NodeJS.Timeout | null = null;
   private readonly sweepTimer: NodeJS.Timeout;
-  /** Records seen online with no live holder at the last sweep. */
-  private orphans = new Set<number>();
+  /** Records seen online with no live holder, since when (monotonic ms). */
+  private orphans = new Map<number, number>();
 
   private constructor(
     private readonly secret: string | null,
@@ -132,13 +132,16 @@ export class ClusterNode {
         return;
       }
       const held = await this.membership.holders();
-      const now = new Set<number>();
+      const seen = new Map<number, number>();
+      const t = performance.now();
       for (const c of await this.clients.list({ online: true })) {
         if (held.has(c.id)) continue;
-        if (!this.orphans.has(c.id)) now.add(c.id);
+        const since = this.orphans.get(c.id) ?? t;
+        // A live holder re-publishes its links every third of a lease: a whole lease unheld is no holder.
+        if (t - since < this.membership.leaseTtlMs) seen.set(c.id, since);
         else if (await this.clients.setOffline(c.id)) this.log.warn({ clientId: c.id, name: c.name }, 'cluster: record online with no replica holding its link: offline');
       }
-      this.orphans = now;
+      this.orphans = seen;
     } catch (err) {
       this.log.debug({ err: (err as Error).message }, 'cluster: orphan sweep skipped');
     }

@@ -22,8 +22,10 @@ export async function connectRedis(url: string, role: string, logger: Logger, ti
     lazyConnect: true,
     connectionName: `stream-cascade-${role}`,
     connectTimeout: 3_000,
-    // Commands fail fast while Redis is away (the callers retry on their own clocks).
+    // Commands fail fast while Redis is away (the callers retry on their own clocks); none
+    // waits to run after the reconnect, when what it was about may no longer hold.
     maxRetriesPerRequest: 1,
+    enableOfflineQueue: role !== 'commands',
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2_000),
   });
   let down = false;

@@ -59,7 +59,7 @@ export function serverNodeConfig(tmp: string, name: string, dbUrl: string, extra
  */
 export async function startReplicas(
   names: readonly string[],
-  opts: { tmp: string; dbUrl: string; prefix: string; redisUrl?: string; extra?: Record<string, unknown> },
+  opts: { tmp: string; dbUrl: string; prefix: string; redisUrl?: string; leaseTtlMs?: number; extra?: Record<string, unknown> },
 ): Promise<Replica[]> {
   const key = randomBytes(32).toString('base64url');
   const files = names.map((name) => {
@@ -67,7 +67,7 @@ export async function startReplicas(
     mkdirSync(datadir, { recursive: true });
     writeFileSync(path.join(datadir, 'secret-hmac.key'), `${key}\n`, { mode: 0o600 });
     return serverNodeConfig(opts.tmp, name, opts.dbUrl, {
-      cluster: { redis: opts.redisUrl ?? REDIS_URL, replica: name, prefix: opts.prefix, secret: 'cluster-test-secret-0123456789' },
+      cluster: { redis: opts.redisUrl ?? REDIS_URL, replica: name, prefix: opts.prefix, secret: 'cluster-test-secret-0123456789', leasettl: opts.leaseTtlMs ?? 6_000 },
       forwarding: { ondemandgrace: 1_000 },
       ...opts.extra,
     });

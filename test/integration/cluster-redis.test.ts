@@ -2,7 +2,8 @@
  * Redis killed (-9) and restarted empty under a live cluster of two replicas, a lower
  * node and a stream: one warning per connection, the records and the stream keep
  * answering meanwhile, and within a few seconds of Redis' return the replicas have
- * re-registered their leases, links and streams and events cross again.
+ * re-registered their leases, links and streams and events cross again. A replica that
+ * dies while Redis is away has its lower node shown offline after Redis is back.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -40,7 +41,7 @@ describe('cluster: Redis restarted under load', gate, () => {
     port = await freeTcpPort();
     redis = await startPrivateRedis(port);
     db = await createPostgresDatabase();
-    [a, b] = (await startReplicas(['hq-a', 'hq-b'], { tmp, dbUrl: db.url, prefix, redisUrl: `redis://127.0.0.1:${port}/0` })) as [Replica, Replica];
+    [a, b] = (await startReplicas(['hq-a', 'hq-b'], { tmp, dbUrl: db.url, prefix, redisUrl: `redis://127.0.0.1:${port}/0`, leaseTtlMs: 2_000 })) as [Replica, Replica];
   });
   after(async () => {
     await changes?.close();
@@ -91,5 +92,20 @@ describe('cluster: Redis restarted under load', gate, () => {
       assert.equal(r.lines.filter((l) => Number(l.level) >= 50).length, 0, `${r.name} logged no error`);
       assert.equal(r.stderr, '', `${r.name} wrote nothing to stderr`);
     }
+  });
+
+  test('a replica killed while Redis is away: once Redis is back its lower node is shown offline', async () => {
+    const id = (await gql({ url: b.httpUrl }, ClusterClientsDocument)).data!.clients.find((c) => c.name === 'edge-r')!.id;
+    await redis!.stop();
+    a.child.kill('SIGKILL');
+    await a.exited;
+    redis = await startPrivateRedis(port);
+    const back = Date.now();
+    await waitFor(async () => {
+      const rec = (await gql({ url: b.httpUrl }, ClusterClientsDocument)).data?.clients.find((c) => c.id === id);
+      return rec?.online === false;
+    }, 20_000, 'edge-r offline');
+    process.stdout.write(`# replica killed while Redis was away: its lower node offline ${Date.now() - back} ms after Redis' return (lease 2 s)\n`);
+    await b.waitLog((l) => l.msg === 'cluster: record online with no replica holding its link: offline' && l.clientId === id, 1_000);
   });
 });
