@@ -29,8 +29,12 @@ export async function connectRedis(url: string, role: string, logger: Logger, ti
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2_000),
   });
   let down = false;
+  let connected = false;
+  let lastError: (Error & { code?: string }) | null = null;
   client.on('error', (err: Error & { code?: string }) => {
-    if (down) return;
+    lastError = err;
+    // Before the first connect the caller reports the failure itself.
+    if (down || !connected) return;
     down = true;
     log.warn({ err: err.code ?? err.message }, 'cluster: Redis unreachable; reconnecting');
   });
@@ -49,12 +53,12 @@ export async function connectRedis(url: string, role: string, logger: Logger, ti
     ]);
   } catch (err) {
     client.disconnect();
-    const e = err as Error & { code?: string };
+    const e = lastError ?? (err as Error & { code?: string });
     throw new ConfigError(`cluster.redis: cannot connect to ${redactRedisUrl(url)} (${e.code ?? e.message})`);
   } finally {
     clearTimeout(timer);
   }
-  down = false;
+  connected = true;
   return client;
 }
 

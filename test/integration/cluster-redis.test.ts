@@ -7,6 +7,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
+import { runProgram, writeConfig } from '../helpers/process-node.js';
 import { gql, startNode, waitFor, type TestNode } from '../helpers/node.js';
 import { createPostgresDatabase, type TestDatabase } from '../helpers/db.js';
 import { requirePostgres, requireRedisServer } from '../helpers/requirements.js';
@@ -52,6 +54,22 @@ describe('cluster: Redis restarted under load', gate, () => {
     await db?.drop();
     await dropPrefix(prefix).catch(() => {}); // the private Redis is gone; nothing of this file is in the shared one
     removeDir(tmp);
+  });
+
+  test('no Redis at start: the node exits with one line naming cluster.redis, without the password', async () => {
+    const closed = await freeTcpPort();
+    const cfg = writeConfig(path.join(tmp, 'no-redis.yaml'), {
+      name: 'no-redis',
+      datadir: path.join(tmp, 'no-redis'),
+      http: { listenaddr: '127.0.0.1:0' },
+      rtmp: { listenaddr: '127.0.0.1:0' },
+      database: { url: 'pglite://memory' },
+      cluster: { redis: `redis://:hunter2hunter2@127.0.0.1:${closed}/0` },
+    });
+    const r = await runProgram(['--config', cfg]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, new RegExp(`cluster\\.redis: cannot connect to redis://:\\*\\*\\*@127\\.0\\.0\\.1:${closed}/0 \\(ECONNREFUSED\\)`));
+    assert.ok(!(r.stdout + r.stderr).includes('hunter2'), 'the password is never printed');
   });
 
   test('clean errors while it is away, everything registered again and events crossing after it is back', async () => {
