@@ -144,7 +144,7 @@ function nodeRoles(config: Config): NodeRole[] {
 async function startParts(config: Config, logger: Logger, roles: NodeRole[], parts: Lifecycle): Promise<Running> {
   const db = await parts.start('database', () => openDatabase(config.database, logger), (d) => d.close());
   const events = new EventBus<NodeEvents>((err, topic) => logger.error({ err, topic }, 'event listener failed'));
-  const clients = await openClientService(db, events, config.datadir, logger);
+  const clients = await openClientService(db, events, config.datadir, logger, config.cluster !== null);
   const transport = linkTransport(config, logger);
   const cc0 = config.cluster;
   const cluster = cc0 ? await parts.start('cluster', () => ClusterNode.join(cc0, { clients, events, logger, transport, nodeName: config.name, version: VERSION }), (c) => c.close()) : null;

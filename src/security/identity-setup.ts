@@ -16,10 +16,17 @@ import { SecretDigest } from './secret-digest.js';
  * The client records' service with this installation's secret key (created in the
  * datadir on first start, mode 0600), legacy digests converted.
  */
-export async function openClientService(db: Database, events: EventBus<NodeEvents>, datadir: string, logger: Logger): Promise<ClientService> {
+export async function openClientService(
+  db: Database,
+  events: EventBus<NodeEvents>,
+  datadir: string,
+  logger: Logger,
+  /** A cluster replica: the database's key must be this one even before any secret is stored (the others use it). */
+  shared = false,
+): Promise<ClientService> {
   const keyFile = path.join(datadir, SECRET_HMAC_KEY_FILE);
   const clients = new ClientService(db, events, new SecretDigest(await loadOrCreateKeyFile(keyFile)));
-  const converted = await clients.prepareSecrets(keyFile);
+  const converted = await clients.prepareSecrets(keyFile, shared);
   if (converted > 0) logger.info({ count: converted, keyFile }, 'stored client secrets converted to keyed digests (HMAC-SHA-256)');
   return clients;
 }

@@ -89,23 +89,23 @@ export class ClientService {
    * records it on a database that holds no keyed secret yet, and converts rows still holding the legacy SHA-256.
    * Returns how many rows were converted.
    */
-  async prepareSecrets(keyFile: string): Promise<number> {
+  async prepareSecrets(keyFile: string, shared = false): Promise<number> {
     try {
-      return await this.prepareSecretsOnce(keyFile);
+      return await this.prepareSecretsOnce(keyFile, shared);
     } catch (err) {
       // Replicas starting together on a new database: another one recorded the key check first.
       if (uniqueViolation(err) === null) throw err;
-      return this.prepareSecretsOnce(keyFile);
+      return this.prepareSecretsOnce(keyFile, shared);
     }
   }
 
-  private async prepareSecretsOnce(keyFile: string): Promise<number> {
+  private async prepareSecretsOnce(keyFile: string, shared: boolean): Promise<number> {
     return this.db.transaction(async (m) => {
       const facts = m.getRepository(InstallationFact);
       const check = this.secrets.keyCheck();
       const stored = await facts.findOneBy({ key: KEY_CHECK });
       const repo = m.getRepository(LowerNode);
-      if (stored && stored.value !== check && (await repo.countBy({ secretScheme: SECRET_SCHEME })) > 0) {
+      if (stored && stored.value !== check && (shared || (await repo.countBy({ secretScheme: SECRET_SCHEME })) > 0)) {
         throw new ConfigError(
           `${keyFile} is not the key this database's secrets were stored with; restore the original key file ` +
             '(replicas sharing one database need the same file), or the lower nodes cannot authenticate',

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gql, startNode, waitFor, type TestNode } from '../helpers/node.js';
 import { createPostgresDatabase, type TestDatabase } from '../helpers/db.js';
-import { requirePostgres, requireRedis } from '../helpers/requirements.js';
+import { REDIS_URL, requirePostgres, requireRedis } from '../helpers/requirements.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 import { subscribe, type Collector } from '../helpers/ws-client.js';
 import {
@@ -26,7 +26,8 @@ import {
   type ClusterClientChangedSubscription,
 } from '../generated/graphql.js';
 import { liveSynthetic, playFlv } from './forwarding-helpers.js';
-import { dropPrefix, readFlv, startReplicas, testPrefix, type Replica } from './cluster-helpers.js';
+import { runProgram } from '../helpers/process-node.js';
+import { dropPrefix, readFlv, serverNodeConfig, startReplicas, testPrefix, type Replica } from './cluster-helpers.js';
 
 const pgGate = await requirePostgres();
 const gate = pgGate.skip ? pgGate : await requireRedis();
@@ -78,6 +79,13 @@ describe('cluster of three replicas', gate, () => {
       assert.deepEqual(res.replicas.map((x) => [x.name, x.self]), [['hq-a', r === a], ['hq-b', r === b], ['hq-c', r === c]]);
       assert.ok(res.replicas.every((x) => x.http?.startsWith('http://127.0.0.1:')));
     }
+  });
+
+  test('a replica whose secret key differs from the others is refused at start, naming the file', async () => {
+    const cfg = serverNodeConfig(tmp, 'hq-d', db.url, { cluster: { redis: REDIS_URL, replica: 'hq-d', prefix } });
+    const r = await runProgram(['--config', cfg]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /hq-d\/secret-hmac\.key is not the key this database's secrets were stored with.*replicas sharing one database need the same file/);
   });
 
   test('a record made on B admits its lower node on A; C hears it online, and shows A holds the link', async () => {
