@@ -121,6 +121,15 @@ export class ClusterNode {
     return (request) => forwardRelay(http, secret, id, request);
   }
 
+  /** After the lease was lost (a stall, a Redis restart) the others may have shown this replica's lower nodes offline: online again. */
+  private async reassertLinks(): Promise<void> {
+    for (const l of this.server?.sessions() ?? []) {
+      if (isPeerLink(l.clientId)) continue;
+      const rec = await this.clients.find(l.clientId).catch(() => null);
+      if (rec && !rec.online) await this.clients.setOnline(l.clientId, { ip: l.remoteAddress, version: l.version, since: l.connectedSince }).catch(() => null);
+    }
+  }
+
   /**
    * A record shown online that no live replica has held for a whole lease is offline: its
    * replica died while Redis was away (no lease lapsed then to reap). One replica sweeps.
@@ -234,6 +243,7 @@ export class ClusterNode {
       onRejoined: () => {
         const n = node;
         n?.send(() => n.saveState());
+        void n?.reassertLinks();
       },
       onPeerDown: (replica) => {
         node?.peers?.drop(replica);

@@ -112,6 +112,25 @@ describe('cluster: Redis restarted under load', gate, () => {
     }
   });
 
+  test('a replica stalled past its lease is reaped; when it runs again its lower node is online again, held by it', async () => {
+    const id = (await gql({ url: b.httpUrl }, ClusterClientsDocument)).data!.clients.find((c) => c.name === 'edge-r')!.id;
+    const rec = async (): Promise<{ online: boolean; replica?: string | null } | undefined> =>
+      (await gql({ url: b.httpUrl }, ClusterClientsDocument)).data?.clients.find((c) => c.id === id);
+    a.child.kill('SIGSTOP');
+    try {
+      await waitFor(async () => (await rec())?.online === false, 10_000, 'edge-r offline while A is stopped');
+    } finally {
+      a.child.kill('SIGCONT');
+    }
+    const resumed = Date.now();
+    await waitFor(async () => {
+      const r = await rec();
+      return r?.online === true && r.replica === 'hq-a';
+    }, 10_000, 'edge-r online again, held by A');
+    process.stdout.write(`# stalled replica: its lower node online again ${Date.now() - resumed} ms after it resumed\n`);
+    await a.waitLog((l) => l.msg === 'cluster: lease was gone (Redis restarted or this replica stalled); taken again', 1_000);
+  });
+
   test('a replica killed while Redis is away: once Redis is back its lower node is shown offline', async () => {
     const id = (await gql({ url: b.httpUrl }, ClusterClientsDocument)).data!.clients.find((c) => c.name === 'edge-r')!.id;
     await redis!.stop();

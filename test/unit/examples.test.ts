@@ -17,3 +17,19 @@ test('every example config is valid and the tree is wired HQ ← region ← edge
   assert.equal(new Set(ports).size, ports.length, 'distinct ports');
   assert.equal(new Set([hq, region, edge].map((c) => c!.datadir)).size, 3, 'distinct datadirs');
 });
+
+test('the cluster example: three replicas of one database and Redis, distinct names, ports and datadirs, one certificate', () => {
+  const cdir = fileURLToPath(new URL('../../examples/cluster/', import.meta.url));
+  const files = readdirSync(cdir).filter((f) => f.endsWith('.yaml')).sort();
+  assert.deepEqual(files, ['hq-1.yaml', 'hq-2.yaml', 'hq-3.yaml']);
+  const cs = files.map((f) => loadConfigFile(path.join(cdir, f)));
+  assert.equal(new Set(cs.map((c) => c.database.url)).size, 1, 'one database');
+  assert.equal(new Set(cs.map((c) => c.cluster?.redisUrl)).size, 1, 'one Redis');
+  assert.equal(new Set(cs.map((c) => c.cluster?.secret)).size, 1, 'one cluster secret');
+  assert.ok(cs.every((c) => c.database.kind === 'postgres' && c.cluster?.secret));
+  assert.deepEqual(cs.map((c) => c.cluster?.replica), ['hq-1', 'hq-2', 'hq-3']);
+  assert.equal(new Set(cs.map((c) => c.cascadeServer?.certFile)).size, 1, 'one certificate');
+  const ports = cs.flatMap((c) => [c.http.listen.port, c.rtmp.listen.port, c.cascadeServer?.listen.port]);
+  assert.equal(new Set(ports).size, 9, 'distinct ports');
+  assert.equal(new Set(cs.map((c) => c.datadir)).size, 3, 'distinct datadirs');
+});
