@@ -207,7 +207,8 @@ async function handle(opts: RelayRouteOptions, req: IncomingMessage, res: Server
 
 /** Request headers to send down: end-to-end ones, without this node's admin token and the internal ones. */
 function relayedHeaders(req: IncomingMessage, admin: AdminPolicy): Array<[string, string]> {
-  const drop = [RELAY_AUTHORIZATION_HEADER, 'x-forwarded-for'];
+  // A caller's own replica headers never travel on (they would mix with a forwarding replica's).
+  const drop = [RELAY_AUTHORIZATION_HEADER, 'x-forwarded-for', ...Object.values(REPLICA_HEADER)];
   if (admin.token !== null) drop.push('authorization');
   const next = header(req, RELAY_AUTHORIZATION_HEADER);
   if (next !== undefined) drop.push('authorization');
