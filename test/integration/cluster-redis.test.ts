@@ -20,6 +20,9 @@ import {
   ClusterReplicasDocument,
   ClusterStreamsDocument,
   CreateClientDocument,
+  AddPullRuleDocument,
+  PullRulesDocument,
+  RemovePullRuleDocument,
   type ClusterClientChangedSubscription,
 } from '../generated/graphql.js';
 import { liveSynthetic } from './forwarding-helpers.js';
@@ -43,7 +46,11 @@ describe('cluster: Redis restarted under load', gate, () => {
     port = await freeTcpPort();
     redis = await startPrivateRedis(port);
     db = await createPostgresDatabase();
-    [a, b] = (await startReplicas(['hq-a', 'hq-b'], { tmp, dbUrl: db.url, prefix, redisUrl: `redis://127.0.0.1:${port}/0`, leaseTtlMs: 2_000 })) as [Replica, Replica];
+    [a, b] = (await startReplicas(['hq-a', 'hq-b'], { tmp, dbUrl: db.url, prefix, redisUrl: `redis://127.0.0.1:${port}/0`,
+      leaseTtlMs: 2_000,
+      // A client role (its upper node never answers) so that pull rules can be changed here.
+      extra: { 'cascade-client': { server: '127.0.0.1:9', secret: 'no-upper-here-secret', trust: 'tofu' } },
+    })) as [Replica, Replica];
   });
   after(async () => {
     await changes?.close();
@@ -70,6 +77,16 @@ describe('cluster: Redis restarted under load', gate, () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, new RegExp(`cluster\\.redis: cannot connect to redis://:\\*\\*\\*@127\\.0\\.0\\.1:${closed}/0 \\(ECONNREFUSED\\)`));
     assert.ok(!(r.stdout + r.stderr).includes('hunter2'), 'the password is never printed');
+  });
+
+  test('a pull rule added on A is in force on B within 1 s', async () => {
+    const t0 = Date.now();
+    const added = await gql({ url: a.httpUrl }, AddPullRuleDocument, { streamPath: 'live/from-above', pullUrl: 'cascade://live/from-above' });
+    assert.ifError(added.errors);
+    await waitFor(async () => (await gql({ url: b.httpUrl }, PullRulesDocument)).data?.pullRules.some((r) => r.streamPath === 'live/from-above'), 2_000, 'rule on B');
+    assert.ok(Date.now() - t0 < 1_000, `${Date.now() - t0} ms`);
+    await gql({ url: b.httpUrl }, RemovePullRuleDocument, { streamPath: 'live/from-above' });
+    await waitFor(async () => (await gql({ url: a.httpUrl }, PullRulesDocument)).data?.pullRules.length === 0, 2_000, 'rule gone on A');
   });
 
   test('clean errors while it is away, everything registered again and events crossing after it is back', async () => {
