@@ -5,7 +5,6 @@
  * feeds the GraphQL subscriptions with the events of every replica (once each).
  */
 import os from 'node:os';
-import { timingSafeEqual } from 'node:crypto';
 import { CloseCode } from '../../dataplane/protocol/index.js';
 import type { Transport } from '../../dataplane/transport/index.js';
 import { PeerLinks } from './peer-links.js';
@@ -14,7 +13,7 @@ import type { Logger } from '../logger.js';
 import type { ClientService } from '../services/client.service.js';
 import type { ClusterView, ReplicaRelay } from '../services/cluster-view.js';
 import { AppError } from '../errors.js';
-import { forwardRelay } from './relay-forward.js';
+import { forwardRelay, sameSecret } from './relay-forward.js';
 import { EventBus } from '../services/event-bus.js';
 import type { NodeEvents, StreamEvent } from '../services/events.js';
 import type { ForwardingService } from '../services/forwarding.service.js';
@@ -30,12 +29,6 @@ const isPeerLink = (id: number): boolean => id >= PEER_LINK_IDS;
 /** A wildcard listener is reached by this machine's name. */
 function reachable(host: string): string {
   return host === '0.0.0.0' || host === '::' ? os.hostname() : host;
-}
-
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 type LinkKicker = Parameters<ClientService['setLinkKicker']>[0];
@@ -60,6 +53,7 @@ export class ClusterNode {
   /** Bus writes in order: a replica's stored state is updated before the event that tells of it. */
   private outbox: Promise<void> = Promise.resolve();
   private topoTimer: NodeJS.Timeout | null = null;
+  private saveTimer: NodeJS.Timeout | null = null;
   private readonly sweepTimer: NodeJS.Timeout;
   /** Records seen online with no live holder, since when (monotonic ms). */
   private orphans = new Map<number, number>();
@@ -87,11 +81,15 @@ export class ClusterNode {
       this.offs.push(
         events.on(topic, (payload) => {
           this.feed.publish(topic, payload);
-          const stateChanged = topic === 'streamChanged' || topic === 'topologyChanged';
+          // A stream that came or went, or a new tree, is stored before the event tells of it
+          // (the others read it on receipt); counts and bitrates are stored a little later.
+          const kind = topic === 'streamChanged' ? (payload as StreamEvent).kind : null;
+          const ordered = topic === 'topologyChanged' || kind === 'PUBLISHED' || kind === 'UNPUBLISHED';
+          if (kind === 'UPDATED' || kind === 'SUBSCRIBERS') this.saveStateSoon();
           // The others rebuild the tree from the stored states: the event itself need not travel.
           const body = { topic, payload: topic === 'topologyChanged' ? null : payload };
           this.send(async () => {
-            if (stateChanged) await this.saveState();
+            if (ordered) await this.saveState();
             await m.broadcast('event', body);
           });
         }),
@@ -165,6 +163,15 @@ export class ClusterNode {
     if (!this.local) return;
     const state: ReplicaState = { streams: this.local.streams.list(), topology: await this.local.forwarding.localTopology() };
     await this.membership.setState(state);
+  }
+
+  private saveStateSoon(): void {
+    if (this.saveTimer) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = null;
+      this.send(() => this.saveState());
+    }, 1_000);
+    this.saveTimer.unref();
   }
 
   private async otherStates(): Promise<Map<string, ReplicaState>> {
@@ -350,6 +357,7 @@ export class ClusterNode {
   async close(): Promise<void> {
     for (const off of this.offs) off();
     clearInterval(this.sweepTimer);
+    if (this.saveTimer) clearTimeout(this.saveTimer);
     if (this.topoTimer) clearTimeout(this.topoTimer);
     await this.outbox;
     await this.peers?.close();

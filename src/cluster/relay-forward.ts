@@ -6,8 +6,16 @@
  * the caller already checked); the holder checks nothing again but the secret.
  */
 import http from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import { RelayError, type RelayOutcome, type RelayRequest } from '../../dataplane/cascade/index.js';
+
+/** Compares two secrets in constant time (for equal lengths). */
+export function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
 
 /** Headers of a request one replica forwards to another. */
 export const REPLICA_HEADER = {

@@ -5,7 +5,6 @@
  * streams the answer back.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import { RelayError, type RelayOutcome } from '../../dataplane/cascade/index.js';
 import type { RelayRequestHead } from '../../dataplane/protocol/relay-frames.js';
@@ -17,7 +16,7 @@ import type { RelayService } from '../services/relay.service.js';
 import { bearerMatches, type AdminPolicy } from './admin-token.js';
 import { sendError, sendJson } from './envelope.js';
 import type { RelayInternal } from './relay-executor.js';
-import { forwardedHeaders, REPLICA_HEADER } from '../cluster/relay-forward.js';
+import { forwardedHeaders, REPLICA_HEADER, sameSecret } from '../cluster/relay-forward.js';
 import {
   callerAddress,
   endToEndHeaders,
@@ -47,12 +46,6 @@ interface RelayRouteOptions {
   observe?: (status: number, seconds: number) => void;
   /** `cluster.secret`: requests another replica forwards carry it (null: none accepted). */
   replicaSecret?: string | null;
-}
-
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
