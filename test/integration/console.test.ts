@@ -21,6 +21,7 @@ import { rtmpUrl, startHq, waitOnline } from './forwarding-helpers.js';
 const chromiumGate = requireChromium();
 const gate = chromiumGate.skip ? chromiumGate : requireFfmpeg();
 const STREAM = 'live/console';
+const TOKEN = 'console-test-admin-token';
 
 function screenshotPath(name: string): string {
   return process.env.STREAM_CASCADE_SCREENSHOTS === 'docs' ? path.join(ROOT, 'docs/images', name) : artifactPath(`console-${name}`);
@@ -50,6 +51,7 @@ describe('operator console in Chromium', gate, () => {
   const problems: string[] = [];
   let hq: TestNode;
   let edge: TestNode;
+  let guarded: TestNode;
   let region: ProcessNode;
   let ff: Publisher;
   let browser: Browser;
@@ -65,8 +67,9 @@ describe('operator console in Chromium', gate, () => {
     );
     const quic = await region.waitLog((l) => l.msg === 'cascade server listening (QUIC)');
     const regionQuic = String(quic.address);
-    [edge, browser] = await Promise.all([
+    [edge, guarded, browser] = await Promise.all([
       startNode({ name: 'console-edge', 'cascade-client': { server: regionQuic } }),
+      startNode({ name: 'console-guarded', http: { listenaddr: '127.0.0.1:0', token: TOKEN }, 'cascade-server': { quic: { listenaddr: '127.0.0.1:0' } } }),
       chromium.launch({
         executablePath: CHROMIUM_PATH,
         headless: true,
@@ -84,6 +87,7 @@ describe('operator console in Chromium', gate, () => {
     await browser?.close();
     await ff?.stop();
     await edge?.stop();
+    await guarded?.stop();
     await region?.stop('SIGKILL');
     await hq?.stop();
     removeDir(tmp);
@@ -174,6 +178,24 @@ describe('operator console in Chromium', gate, () => {
     assert.ok(tookMs < 5_000, `offline on screen after ${tookMs} ms`);
     assert.deepEqual(loads, [], 'no reload');
     await region.exited;
+  });
+
+  test('with http.token the console asks for the token and keeps it for the tab only', async () => {
+    const tab = await openConsole(browser, `${guarded.url}/#/clients`, problems);
+    await tab.getByLabel('Token', { exact: true }).fill(TOKEN);
+    await tab.getByRole('button', { name: 'Use token' }).click();
+    // Subscriptions and changes need the token: the socket goes live and a client can be made.
+    await tab.locator('[data-socket="live"]').waitFor({ timeout: 10_000 });
+    await tab.getByLabel('Name').fill('guarded-made');
+    await tab.getByRole('button', { name: 'Create client' }).click();
+    await tab.locator('tr[data-client="guarded-made"]').waitFor({ timeout: 10_000 });
+    assert.equal(await tab.evaluate(() => sessionStorage.getItem('stream-cascade.token')), TOKEN);
+    assert.equal(await tab.evaluate(() => localStorage.length), 0, 'nothing kept beyond the tab');
+    await tab.close();
+    // Another tab has no token: it asks again.
+    const other = await openConsole(browser, guarded.url, problems);
+    await other.getByLabel('Token', { exact: true }).waitFor({ timeout: 10_000 });
+    await other.close();
   });
 
   test('the page logged no error and asked nothing of another host', () => {
