@@ -9,10 +9,10 @@ type TreeNode = Pick<ConsoleTopologyTreeFragment, 'name' | 'self' | 'online' | '
   children?: TreeNode[];
 };
 
-function NodeRow({ node, depth, onOpen }: { node: TreeNode; depth: number; onOpen: (name: string) => void }) {
+function NodeRow({ node, onOpen }: { node: TreeNode; onOpen: (name: string) => void }) {
   const state = node.online ? 'online' : 'offline';
   return (
-    <li role="treeitem" aria-expanded={node.children?.length ? true : undefined} aria-level={depth + 1}>
+    <li>
       <div class={`node-row ${state}`} data-node={node.name} data-online={String(node.online)}>
         <span class={`dot ${state}`} aria-hidden="true" />
         <span class="node-name">
@@ -33,9 +33,9 @@ function NodeRow({ node, depth, onOpen }: { node: TreeNode; depth: number; onOpe
         </button>
       </div>
       {node.children?.length ? (
-        <ul role="group">
+        <ul aria-label={`Lower nodes of ${node.name}`}>
           {node.children.map((c) => (
-            <NodeRow key={c.name} node={c} depth={depth + 1} onOpen={onOpen} />
+            <NodeRow key={c.name} node={c} onOpen={onOpen} />
           ))}
         </ul>
       ) : null}
@@ -66,8 +66,8 @@ export function TopologyView({ onOpenNode }: { onOpenNode: (name: string) => voi
       </p>
       <ErrorLine error={q.error} />
       {q.data ? (
-        <ul role="tree" class="tree" aria-label="Cascade tree">
-          <NodeRow node={q.data.topology} depth={0} onOpen={onOpenNode} />
+        <ul class="tree" aria-label="Cascade tree">
+          <NodeRow node={q.data.topology} onOpen={onOpenNode} />
         </ul>
       ) : null}
     </section>
