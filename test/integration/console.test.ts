@@ -3,9 +3,9 @@
  * region (a process, to be killed) ← edge (in-process) with ffmpeg publishing at the
  * edge. The page shows the tree, plays the edge's stream at HQ through the cascade,
  * creates and deletes a client, adds and removes a pull rule on the region, and marks
- * the region offline within 5 s of its kill -9, with no console error and no request
- * leaving the node. Screenshots of the views go to .tmp/console/ (git-ignored), or to
- * docs/images/ with STREAM_CASCADE_SCREENSHOTS=docs.
+ * the region offline within 5 s of its kill -9, asks for the admin token where one is
+ * set, with no console error and no request leaving the node. Screenshots of the views
+ * go to .tmp/ (git-ignored), or to docs/images/ with STREAM_CASCADE_SCREENSHOTS=docs.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,7 +24,7 @@ const STREAM = 'live/console';
 const TOKEN = 'console-test-admin-token';
 
 function screenshotPath(name: string): string {
-  return process.env.STREAM_CASCADE_SCREENSHOTS === 'docs' ? path.join(ROOT, 'docs/images', name) : artifactPath(`console-${name}`);
+  return process.env.STREAM_CASCADE_SCREENSHOTS === 'docs' ? path.join(ROOT, 'docs/images', name) : artifactPath(name);
 }
 
 /** Opens a page on `url` that fails the test on any console error or request to another origin. */
@@ -129,8 +129,9 @@ describe('operator console in Chromium', gate, () => {
   test('creates a client (secret shown once) and deletes it', async () => {
     await page.getByRole('link', { name: 'Clients' }).click();
     await page.locator('tr[data-client="console-region"][data-online="true"]').waitFor({ timeout: 10_000 });
+    // By keyboard: the form submits with Enter.
     await page.getByLabel('Name').fill('made-in-console');
-    await page.getByRole('button', { name: 'Create client' }).click();
+    await page.getByLabel('Name').press('Enter');
     const secret = await page.locator('[data-secret-for="made-in-console"] .secret-value').innerText({ timeout: 10_000 });
     assert.match(secret, /^[A-Za-z0-9_-]{32}$/);
     await page.locator('tr[data-client="made-in-console"]').waitFor({ timeout: 10_000 });
