@@ -8,8 +8,9 @@
  *   early   — VmRSS of the process (main thread and the PGlite worker: one process)
  *             3 s after ready;
  *   idle    — VmRSS --settle seconds (default 35) after ready, with no streams: the
- *             steady state once GraphQL has loaded (2 s after start) and the node
- *             has given back the young generation start-up grew (src/memory-settle.ts).
+ *             steady state, once the node has given back the young generation
+ *             start-up grew (src/memory-settle.ts). GraphQL is not loaded (it loads
+ *             at its first request; ~15-20 MB more once it has).
  * The node runs with the environment `npm start` gives it (package.json's start script).
  *
  * Each case runs --runs times (default 5); min/median/max are printed beside a plain

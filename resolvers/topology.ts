@@ -9,6 +9,10 @@ TopologyNodeRef.implement({
     self: t.exposeBoolean('self', { description: 'True for this node.' }),
     online: t.exposeBoolean('online'),
     rttMs: t.exposeFloat('rttMs', { nullable: true, description: 'RTT of its link to its parent (this node: to its upper node), ms.' }),
+    version: t.exposeString('version', {
+      nullable: true,
+      description: 'Program version: of this node, or of a direct lower node from its last hello; null deeper down.',
+    }),
     streams: t.exposeStringList('streams', { description: 'Streams live on that node (announced by it, or local for this node).' }),
     children: t.field({ type: [TopologyNodeRef], resolve: (n) => n.children }),
   }),

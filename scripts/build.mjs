@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // `npm run build` (and `prepare`, so `npm install`/`npm ci`): compiles the program to
-// dist/ (tsconfig.build.json), copies the files tsc does not emit, and makes the PGlite
-// template (src/db/pglite-template.ts) that new embedded databases are copied from.
+// dist/ (tsconfig.build.json), copies the files tsc does not emit, makes the PGlite
+// template (src/db/pglite-template.ts) that new embedded databases are copied from, and
+// builds the operator console (console/, Vite) into dist/console/, which the node serves
+// at `/`. Without the dev dependencies (vite) the console is skipped with a note.
 // Plain JavaScript: it runs before anything is compiled.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -26,3 +28,10 @@ for (const f of ['src/db/pglite-worker.mjs']) {
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 writeFileSync(path.join(dist, 'package.json'), `${JSON.stringify({ name: pkg.name, version: pkg.version, type: 'module', private: true }, null, 2)}\n`);
 run([path.join(dist, 'src/db/make-template.js')]);
+
+const vite = path.join(root, 'node_modules/vite/bin/vite.js');
+if (existsSync(vite)) {
+  run([vite, 'build', '--config', path.join(root, 'console/vite.config.ts')]);
+} else {
+  process.stderr.write('build: vite is not installed (dev dependencies omitted): the console (dist/console/) is not built; `/` will say so\n');
+}

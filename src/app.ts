@@ -27,6 +27,7 @@ import { CascadeService } from './services/cascade.service.js';
 import { openDatabase } from './db/database.js';
 import { clientRoutes } from './http/rest-clients.js';
 import { streamRoutes } from './http/rest-streams.js';
+import { consoleFiles } from './http/console-files.js';
 import { startHttpServer, type HttpServer } from './http/http-server.js';
 import { createRelayExecutor } from './http/relay-executor.js';
 import { createRelayRoute } from './http/relay-route.js';
@@ -221,7 +222,7 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
         services,
         logger,
         routes: [...clientRoutes, ...streamRoutes],
-        extensions: [flv, ...metrics.extensions],
+        extensions: [flv, ...metrics.extensions, consoleFiles(logger)],
         admin,
         graphql: config.http.graphql,
         graphqlPlugins: metrics.graphqlPlugins,

@@ -21,7 +21,7 @@ type Gc = (options: { type: 'minor'; execution: 'sync' }) => void;
 
 /**
  * After start: every 3 s for half a minute (start-up ends at a time that depends on
- * the machine, GraphQL loads 2 s after the first listener, and V8 acts on the second
+ * the machine, GraphQL loads at its first request, and V8 acts on the second
  * collection after a quiet spell), then every `everyMs`.
  */
 const FIRST_MS = Array.from({ length: 10 }, (_, i) => (i + 1) * 3_000);

@@ -1,6 +1,6 @@
 /**
  * The PGlite template: a data directory made once at install time (initdb plus every
- * migration, `npm run build`), from which every new embedded database is copied instead
+ * migration, without initdb's template databases; `npm run build`), from which every new embedded database is copied instead
  * of running initdb (~4 s and ~800 MB of memory) and the migrations at first start.
  *
  * It is a tar from PGlite's `dumpDataDir`, stored outside git under
@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Bumped when the way the template is made changes. */
-const FORMAT = 1;
+const FORMAT = 2;
 
 function pgliteRoot(): string {
   // .../node_modules/@electric-sql/pglite/dist/index.js

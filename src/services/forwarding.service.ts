@@ -11,6 +11,7 @@ import type { EventBus } from './event-bus.js';
 import type { NodeEvents } from './events.js';
 import type { PullRuleRecord, PullRuleService } from './pull-rule.service.js';
 import type { TopologyNode } from './models.js';
+import { VERSION } from '../version.js';
 
 export type { TopologyNode } from './models.js';
 
@@ -84,6 +85,7 @@ export class ForwardingService {
       self: true,
       online: true,
       rttMs: this.client?.status().rttMs ?? null,
+      version: VERSION,
       streams: this.hub.list().map((s) => s.path),
       children: [],
     };
@@ -92,7 +94,15 @@ export class ForwardingService {
     const records = await this.clients.list();
     for (const rec of records) {
       const live = this.server.session(rec.id);
-      const child: TopologyNode = { name: rec.name, self: false, online: live !== null, rttMs: live?.rttMs ?? null, streams: [], children: [] };
+      const child: TopologyNode = {
+        name: rec.name,
+        self: false,
+        online: live !== null,
+        rttMs: live?.rttMs ?? null,
+        version: rec.version,
+        streams: [],
+        children: [],
+      };
       const a = announced.get(rec.id);
       for (const s of a?.streams.values() ?? []) {
         // chain: the node that has the stream first, `rec` last.
@@ -101,7 +111,7 @@ export class ForwardingService {
           const name = s.chain[i]!;
           let next = node.children.find((c) => c.name === name);
           if (!next) {
-            next = { name, self: false, online: live !== null, rttMs: null, streams: [], children: [] };
+            next = { name, self: false, online: live !== null, rttMs: null, version: null, streams: [], children: [] };
             node.children.push(next);
           }
           node = next;

@@ -28,6 +28,8 @@ export interface TopologyNode {
   online: boolean;
   /** RTT of its link to its parent, ms (direct lower nodes only). */
   rttMs: number | null;
+  /** Program version: this node's, or a direct lower node's from its last hello; null deeper down. */
+  version: string | null;
   /** Streams live on that node (announced as its own). */
   streams: string[];
   children: TopologyNode[];

@@ -43,6 +43,22 @@ export function writeConfig(file: string, config: Record<string, unknown>): stri
   return file;
 }
 
+/**
+ * Writes `DIR/NAME.yaml` for a node process on loopback, every listener on port 0,
+ * datadir `DIR/NAME`, JSON logs at info (what {@link startProcessNode} reads), with
+ * `extra` keys over those.
+ */
+export function writeNodeConfig(dir: string, name: string, extra: Record<string, unknown> = {}): string {
+  return writeConfig(path.join(dir, `${name}.yaml`), {
+    name,
+    datadir: path.join(dir, name),
+    http: { listenaddr: '127.0.0.1:0' },
+    rtmp: { listenaddr: '127.0.0.1:0' },
+    log: { level: 'info' },
+    ...extra,
+  });
+}
+
 /** Runs the program with arguments; resolves when it exits (killed after `timeoutMs`, a safety net). */
 export function runProgram(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {

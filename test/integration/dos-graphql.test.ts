@@ -7,9 +7,8 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { startNode, waitFor, type TestNode } from '../helpers/node.js';
-import { startProcessNode, writeConfig, type ProcessNode } from '../helpers/process-node.js';
+import { startProcessNode, writeNodeConfig, type ProcessNode } from '../helpers/process-node.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 
 const dir = tempDir('sc-dos-graphql-');
@@ -51,15 +50,7 @@ describe('GraphQL: document size bounded before parsing', () => {
 
   test('sixteen 1 MB queries at once at the upper node: refused with 413 unparsed, the link keeps its session, a small query answers', async () => {
     hq = await startProcessNode(
-      writeConfig(path.join(dir, 'hq.yaml'), {
-        name: 'hq',
-        datadir: path.join(dir, 'hq'),
-        http: { listenaddr: '127.0.0.1:0' },
-        rtmp: { listenaddr: '127.0.0.1:0' },
-        database: { url: 'pglite://memory' },
-        log: { level: 'info' },
-        'cascade-server': { quic: { listenaddr: '127.0.0.1:0' } },
-      }),
+      writeNodeConfig(dir, 'hq', { database: { url: 'pglite://memory' }, 'cascade-server': { quic: { listenaddr: '127.0.0.1:0' } } }),
     );
     const h = hq;
     const quic = String((await h.waitLog((l) => l.msg === 'cascade server listening (QUIC)')).address);

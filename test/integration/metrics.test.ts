@@ -1,13 +1,17 @@
 /**
  * GET /metrics on real nodes: an HQ and a lower node with autopush, scraped before and
  * during a push of synthetic FLV tags and around one relayed API call; a refused lower
- * node; the token with http.protectreads; a listener of its own; the bounded path labels.
+ * node; the upstream reconnect counter across restarts of the upper node; the token with
+ * http.protectreads; a listener of its own; the bounded path labels.
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { copyFileSync } from 'node:fs';
+import path from 'node:path';
 import type { MediaTag } from '../../dataplane/media/index.js';
+import { removeDir, tempDir } from '../helpers/tmp.js';
 import { startNode, waitFor, type TestNode } from '../helpers/node.js';
-import { aacHeader, avcHeader, sleep, startHq, startLower, syntheticTag, syntheticWriter } from './forwarding-helpers.js';
+import { aacHeader, avcHeader, sleep, startHq, startLower, syntheticTag, syntheticWriter, waitOnline } from './forwarding-helpers.js';
 
 const nodes: TestNode[] = [];
 after(async () => {
@@ -184,6 +188,41 @@ describe('metrics: an HQ and a lower node', () => {
     assert.equal(value(h4, 'cascade_clients', { state: 'online' }), 0);
     assert.equal(value(h4, 'cascade_clients', { state: 'offline' }), 1);
     assert.equal(value(h4, 'cascade_link_rtt_seconds', { link: 'lower', peer: 'm-edge' }), undefined);
+  });
+});
+
+describe('metrics: the upstream link reconnect counter', () => {
+  test('the upper node drops the link: one upstream reconnect once the link is back; the failed attempts in between count none', async () => {
+    let hq = keep(await startHq('r-hq'));
+    // The upper node comes back with its identity (the lower node trusts it on first use) and port.
+    const identity = tempDir('sc-metrics-identity-');
+    after(() => removeDir(identity));
+    for (const f of ['cascade-cert.pem', 'cascade-key.pem']) copyFileSync(path.join(hq.datadir, f), path.join(identity, f));
+    const quic = {
+      listenaddr: `127.0.0.1:${hq.app.addresses.quic!.port}`,
+      certfile: path.join(identity, 'cascade-cert.pem'),
+      keyfile: path.join(identity, 'cascade-key.pem'),
+    };
+    const edge = keep(await startLower(hq, 'r-edge'));
+    let failed = 0; // attempts that ended before coming online
+    let last = 'online';
+    edge.app.services.events.on('upstreamChanged', (u) => {
+      if (last === 'connecting' && u.state === 'backoff') failed++;
+      last = u.state;
+    });
+    assert.equal(value(await scrape(edge), 'cascade_link_reconnects_total', { link: 'upstream' }), 0);
+    // The upper node goes (its process ends: every link it holds drops), stays away until an
+    // attempt of the lower node has failed, and comes back on the same port.
+    await hq.stop();
+    await waitFor(() => failed > 0, 30_000, 'a failed attempt while the upper node is away');
+    hq = keep(await startHq('r-hq', { 'cascade-server': { quic } }));
+    await waitOnline(edge);
+    const e = await scrape(edge);
+    assert.ok(failed >= 1);
+    assert.equal(value(e, 'cascade_link_reconnects_total', { link: 'upstream' }), 1, `one reconnect, whatever the ${failed} failed attempts`);
+    assert.equal(value(e, 'cascade_link_up', { link: 'upstream', peer: 'r-hq' }), 1);
+    // The new upper node has seen this lower node once: no reconnect there.
+    assert.equal(value(await scrape(hq), 'cascade_link_reconnects_total', { link: 'lower' }), 0);
   });
 });
 
