@@ -5,7 +5,7 @@
  * (reconnects, refused links, relayed requests). Names and labels: README "Metrics".
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { CascadeServer, Forwarding, UpperLink } from '../../dataplane/cascade/index.js';
+import type { CascadeServer, Forwarding, Upstream } from '../../dataplane/cascade/index.js';
 import type { StreamHub, StreamTraffic } from '../../dataplane/media/index.js';
 import { closeCodeInfo } from '../../dataplane/protocol/index.js';
 import type { Logger } from '../logger.js';
@@ -20,7 +20,7 @@ export interface NodeMetricsSources {
   clients: ClientService;
   events: EventBus<NodeEvents>;
   server: CascadeServer | null;
-  upper: UpperLink | null;
+  upper: Upstream | null;
   forwarding: Forwarding | null;
   logger: Logger;
   /** Stream paths with their own byte counters (`metrics.maxstreamlabels`). */
