@@ -127,11 +127,8 @@ export function pullIn(host: ForwardingHost, o: PullOptions): PullHandle {
         cur.reset(CloseCode.Normal);
         return refusal.reason;
       }
-      const publisher = host.hub.publish(
-        o.localPath,
-        { protocol: 'cascade', remote: o.peerName },
-        host.registry.inbound({ path: o.localPath, direction: 'PULLED_IN', peer: o.peerName, fromUpper: o.fromUpper, chain, onDemand: o.onDemand }),
-      );
+      const inbound = host.registry.inbound({ path: o.localPath, direction: 'PULLED_IN', peer: o.peerName, fromUpper: o.fromUpper, chain, onDemand: o.onDemand });
+      const publisher = host.hub.publish(o.localPath, { protocol: 'cascade', remote: o.peerName }, inbound);
       publisher.once('close', () => io?.reset(CloseCode.Normal));
       acceptedResolve(true);
       log.info({ chain, onDemand: o.onDemand }, 'stream forwarding started (pulled in)');
@@ -169,6 +166,8 @@ export function pullIn(host: ForwardingHost, o: PullOptions): PullHandle {
         }
         cur = next;
         splice.resume();
+        inbound.peer = o.resume.peerName();
+        inbound.chain = chain;
         log.info({ peer: o.resume.peerName(), chain, tookMs: Math.round(performance.now() - lostAt) }, 'pull resumed from a new source; players go on at its next keyframe');
       }
     } catch (err) {
