@@ -259,16 +259,28 @@ describe('streams under faults: impaired link (userspace relay, 2 % loss, 50 ms 
     const rtt = typeof id === 'number' ? hq.app.services.cascade.link(id)?.rttMs : undefined;
     const dropped = relay.stats.dropped - dropped0;
     const total = relay.stats.forwarded + relay.stats.dropped - sent0;
-    log(
-      `impaired link (${KBPS} kbit/s, ${CC}): ${window.length} media tags in 8 s at HQ (${video.length} video, ${mediaSpan} ms of media, ${missing} missing), ` +
-        `max inter-arrival gap ${Math.round(gap)} ms, delay edge→HQ player p50 ${Math.round(p50)} / max ${Math.round(maxDelay)} / last ${Math.round(lastDelay)} ms, ` +
-        `relay dropped ${dropped}/${total} datagrams in the window, link RTT ${typeof rtt === 'number' ? Math.round(rtt) : '?'} ms`,
-    );
-    assert.ok(dropped > 0, 'the relay dropped datagrams');
-    assert.ok(gap < 1_000, `no gap over 1 s between tags (max ${Math.round(gap)} ms)`);
+    // Falling behind shows as a delay that grows over the window, and stays high at its
+    // end. A single retransmission stall near the window's end is neither (the burst
+    // after it catches up); the gap check already bounds such a stall.
+    const arrivalSpan = video.length > 1 ? video[video.length - 1]!.at - video[0]!.at : 0;
+    const delayGrowth = arrivalSpan - mediaSpan;
+    const tail = window.flatMap((t) => {
+      const at = t.seq === null || t.at < t1 - 2_000 ? undefined : f.sentAt(t.seq);
+      return at === undefined ? [] : [t.at - at];
+    });
+    const tailMin = tail.length > 0 ? Math.min(...tail) : NaN;
+    const figures =
+      `impaired link (${KBPS} kbit/s, ${CC}): ${window.length} media tags in 8 s at HQ (${video.length} video, ${mediaSpan} ms of media ` +
+      `over ${Math.round(arrivalSpan)} ms of arrivals, ${missing} missing), max inter-arrival gap ${Math.round(gap)} ms, ` +
+      `delay edge→HQ player p50 ${Math.round(p50)} / max ${Math.round(maxDelay)} / last ${Math.round(lastDelay)} / least in the last 2 s ${Math.round(tailMin)} ms, ` +
+      `relay dropped ${dropped}/${total} datagrams in the window, link RTT ${typeof rtt === 'number' ? Math.round(rtt) : '?'} ms`;
+    log(figures);
+    assert.ok(dropped > 0, `the relay dropped datagrams (${figures})`);
+    assert.ok(gap < 1_000, `no gap over 1 s between tags (${figures})`);
     // Not falling behind either (a lagging link can trickle tags without gaps, late).
-    assert.ok(mediaSpan >= 7_000, `media kept flowing at real time (${mediaSpan} ms of media in 8 s)`);
-    assert.ok(lastDelay < 1_000, `the player at HQ is not falling behind (last tag ${Math.round(lastDelay)} ms after it was written)`);
-    assert.equal(missing, 0, 'no tag lost or skipped (QUIC retransmits; no slow-consumer skip)');
+    assert.ok(video.length >= 150, `video kept arriving (${figures})`);
+    assert.ok(delayGrowth < 1_000, `media kept pace with the clock: the delay grew by ${Math.round(delayGrowth)} ms (${figures})`);
+    assert.ok(tailMin < 1_000, `the player at HQ is not falling behind (${figures})`);
+    assert.equal(missing, 0, `no tag lost or skipped: QUIC retransmits, no slow-consumer skip (${figures})`);
   });
 });
