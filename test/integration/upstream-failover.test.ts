@@ -12,7 +12,9 @@ import dgram from 'node:dgram';
 import path from 'node:path';
 import { FlvDemuxer, FlvTagType } from '../../dataplane/media/index.js';
 import { publishTestStream, type Publisher } from '../helpers/ffmpeg.js';
-import { startNode, waitFor } from '../helpers/node.js';
+import { UpstreamServersDocument, UpstreamSwitchesDocument } from '../generated/graphql.js';
+import { gql, startNode, waitFor } from '../helpers/node.js';
+import { subscribe } from '../helpers/ws-client.js';
 import { startProcessNode, writeConfig, type ProcessNode } from '../helpers/process-node.js';
 import { requireFfmpeg } from '../helpers/requirements.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
@@ -194,6 +196,8 @@ describe('several upper nodes: failover, players kept, failback without flapping
     await waitFor(() => upstream().servers.find((s) => s.server === bKey)?.state === 'standby', 10_000, 'HQ-B probed: standby');
 
     // 1. kill -9 of HQ-A.
+    const watch = await subscribe(lower.url, UpstreamSwitchesDocument);
+    cleanups.push(() => watch.close());
     const before = player.tags.length;
     const headersBefore = player.tags.filter((x) => x.header).length;
     const killedAt = performance.now();
@@ -210,6 +214,20 @@ describe('several upper nodes: failover, players kept, failback without flapping
     await waitFor(() => framesSince(resumedAt) >= 25, 20_000, 'lower player goes on');
     const s1 = upstream();
     assert.equal(s1.server, bKey);
+    const pushedSwitch = await watch.next((e) => e.upstreamChanged.lastSwitch?.to === bKey, 5_000);
+    assert.match(pushedSwitch.upstreamChanged.lastSwitch!.reason, /^failover: /, 'upstreamChanged pushes the switch');
+    const q = (await gql(lower, UpstreamServersDocument)).data!.upstream!;
+    assert.deepEqual(
+      q.servers.map((s) => [s.server, s.priority, s.state]),
+      [
+        [aKey, 1, 'DOWN'],
+        [bKey, 2, 'CURRENT'],
+      ],
+    );
+    assert.ok(q.servers[0]!.lastError && q.servers[0]!.lastErrorAt && q.servers[0]!.nextRetryAt, 'DOWN with its last error, when, and the next retry');
+    assert.equal(q.lastSwitch?.from, aKey);
+    assert.equal(q.lastSwitch?.to, bKey);
+    assert.ok(q.lastSwitch!.tookMs >= 0 && q.lastSwitch!.at);
     assert.equal(s1.lastSwitch?.to, bKey);
     assert.match(s1.lastSwitch!.reason, /^failover: /);
     const a1 = s1.servers.find((s) => s.server === aKey)!;

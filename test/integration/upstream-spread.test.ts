@@ -19,12 +19,14 @@ import pino from 'pino';
 import { UpstreamSupervisor } from '../../dataplane/cascade/index.js';
 import { preferenceOrder } from '../../dataplane/cascade/link/upstream-selector.js';
 import { defaultTransport } from '../../dataplane/transport/index.js';
-import { waitFor } from '../helpers/node.js';
+import { startNode, waitFor } from '../helpers/node.js';
 import { startProcessNode, writeConfig, type ProcessNode } from '../helpers/process-node.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
-import { startHq, stopAfterAll } from './forwarding-helpers.js';
+import { stopAfterAll } from './forwarding-helpers.js';
 
 const FAILBACK_MS = 2_000;
+/** All 12 lower nodes register from 127.0.0.1: more than the default 10 per address and hour. */
+const REGISTRATIONS = { peraddress: 100 };
 
 async function freeUdpPort(): Promise<number> {
   const s = dgram.createSocket('udp4');
@@ -51,11 +53,11 @@ describe('several upper nodes of equal priority: spread by rendezvous hashing', 
       http: { listenaddr: '127.0.0.1:0' },
       rtmp: { listenaddr: '127.0.0.1:0' },
       log: { level: 'info' },
-      'cascade-server': { quic: { listenaddr: `127.0.0.1:${quic1}` } },
+      'cascade-server': { quic: { listenaddr: `127.0.0.1:${quic1}` }, autoregisterlimit: REGISTRATIONS },
     });
     const starting = startProcessNode(cfg1);
-    const up2 = keep(await startHq('sp-up-2'));
-    const up3 = keep(await startHq('sp-up-3'));
+    const up2 = keep(await startNode({ name: 'sp-up-2', 'cascade-server': { quic: { listenaddr: '127.0.0.1:0' }, autoregisterlimit: REGISTRATIONS } }));
+    const up3 = keep(await startNode({ name: 'sp-up-3', 'cascade-server': { quic: { listenaddr: '127.0.0.1:0' }, autoregisterlimit: REGISTRATIONS } }));
     let up1 = await starting;
     procs.push(up1);
     const keys = [`127.0.0.1:${quic1}`, `127.0.0.1:${up2.app.addresses.quic!.port}`, `127.0.0.1:${up3.app.addresses.quic!.port}`];
