@@ -21,6 +21,8 @@ import { removeDir, tempDir } from '../helpers/tmp.js';
 import { liveSynthetic, startHq, stopAfterAll } from './forwarding-helpers.js';
 
 const FAILBACK_MS = 3_000;
+/** Published at both HQs: live/src is kept pulled by a pull rule, live/od is pulled on demand for a player. */
+const SOURCES = ['live/src', 'live/od'];
 
 /** A UDP relay in front of one server: forwards both ways, or drops everything while `blocked`. */
 async function udpRelay(targetPort: number): Promise<{ port: number; blocked: boolean; close(): Promise<void> }> {
@@ -146,7 +148,7 @@ describe('several upper nodes: failover, players kept, failback without flapping
       procs.push(a);
       const rtmp = await a.waitLog((l) => l.msg === 'rtmp server listening');
       // The same source as at HQ-B: same encoder settings, so the same codec headers.
-      ffs.push(publishTestStream(`rtmp://127.0.0.1:${String(rtmp.port)}/live/src`, 120, { size: '160x120', gop: 25 }));
+      ffs.push(publishTestStream(SOURCES.map((p) => `rtmp://127.0.0.1:${String(rtmp.port)}/${p}`), 120, { size: '160x120', gop: 25 }));
       return a;
     };
     let hqA = await startA();
@@ -156,7 +158,7 @@ describe('several upper nodes: failover, players kept, failback without flapping
     const pulledFrom = (): string | null => lower.app.services.forwarding.forwardingOf('live/src').peer;
     /** Video frames the lower player got from when `since` (performance.now()) on. */
     const framesSince = (since: number): number => player!.tags.filter((x) => x.type === FlvTagType.Video && !x.header && x.at > since).length;
-    ffs.push(publishTestStream(`rtmp://127.0.0.1:${hqB.app.addresses.rtmp.port}/live/src`, 120, { size: '160x120', gop: 25 }));
+    ffs.push(publishTestStream(SOURCES.map((p) => `rtmp://127.0.0.1:${hqB.app.addresses.rtmp.port}/${p}`), 120, { size: '160x120', gop: 25 }));
     const lower = keep(
       await startNode({
         name: 'fo-region',
@@ -193,12 +195,19 @@ describe('several upper nodes: failover, players kept, failback without flapping
     player = await flvPlayer(`${lower.url}/live/src.flv`);
     cleanups.push(() => player.stop());
     await waitFor(() => player.tags.filter((x) => x.type === FlvTagType.Video && !x.header).length >= 25, 20_000, 'player at the lower node plays');
+    // A player of a path the lower node does not have: pulled on demand from HQ-A.
+    const odPlayer = await flvPlayer(`${lower.url}/live/od.flv`);
+    cleanups.push(() => odPlayer.stop());
+    const odFrames = (since: number): number => odPlayer.tags.filter((x) => x.type === FlvTagType.Video && !x.header && x.at > since).length;
+    await waitFor(() => odFrames(0) >= 25, 20_000, 'on-demand player at the lower node plays');
+    assert.equal(lower.app.services.forwarding.forwardingOf('live/od').onDemand, true);
     await waitFor(() => upstream().servers.find((s) => s.server === bKey)?.state === 'standby', 10_000, 'HQ-B probed: standby');
 
     // 1. kill -9 of HQ-A.
     const watch = await subscribe(lower.url, UpstreamSwitchesDocument);
     cleanups.push(() => watch.close());
     const before = player.tags.length;
+    const odBefore = odPlayer.tags.length;
     const headersBefore = player.tags.filter((x) => x.header).length;
     const killedAt = performance.now();
     hqA.child.kill('SIGKILL');
@@ -212,6 +221,9 @@ describe('several upper nodes: failover, players kept, failback without flapping
     await waitFor(() => pulledFrom() === 'fo-hq-b', 15_000, 'live/src pulled from HQ-B');
     const resumedAt = performance.now();
     await waitFor(() => framesSince(resumedAt) >= 25, 20_000, 'lower player goes on');
+    await waitFor(() => lower.app.services.forwarding.forwardingOf('live/od').peer === 'fo-hq-b' && odFrames(resumedAt) >= 25, 20_000, 'on-demand pull rerouted to HQ-B, its player goes on');
+    const odGap = largestVideoGap(odPlayer.tags, Math.max(0, odBefore - 2));
+    assertMonotonicVideo(odPlayer.tags);
     const s1 = upstream();
     assert.equal(s1.server, bKey);
     const pushedSwitch = await watch.next((e) => e.upstreamChanged.lastSwitch?.to === bKey, 5_000);
@@ -238,7 +250,7 @@ describe('several upper nodes: failover, players kept, failback without flapping
     assertMonotonicVideo(player.tags);
     t.diagnostic(
       `kill -9 → pushed stream at HQ-B ${Math.round(pushedAtB)} ms, playing there ${Math.round(playingAtB)} ms (switch took ${s1.lastSwitch!.tookMs} ms after the loss was noticed); ` +
-        `lower player gap ${gap1.gapMs} ms (timestamps +${gap1.tsGapMs} ms)`,
+        `lower player gap ${gap1.gapMs} ms (timestamps +${gap1.tsGapMs} ms), on-demand player gap ${odGap.gapMs} ms`,
     );
     assert.ok(pushedAtB <= 5_000, `the lower node's stream at HQ-B ${Math.round(pushedAtB)} ms after the kill (at most 5 s)`);
 
@@ -270,7 +282,10 @@ describe('several upper nodes: failover, players kept, failback without flapping
     }
     t.diagnostic(`toggled 10 s: ${during.length} switch(es): ${during.map((s) => `${Math.round(s.at - toggleStart)} ms ${s.reason}`).join('; ')}`);
     await waitFor(() => upstream().server === aKey && upstream().state === 'online', 20_000, 'on HQ-A once the link is steady');
-    assert.equal(await Promise.race([player.ended, new Promise((r) => setTimeout(() => r('open'), 10))]), 'open', 'the lower player stayed connected throughout');
+    for (const p of [player, odPlayer]) {
+      assert.equal(await Promise.race([p.ended, new Promise((r) => setTimeout(() => r('open'), 10))]), 'open', 'the lower players stayed connected throughout');
+    }
+    assertMonotonicVideo(odPlayer.tags);
     assertMonotonicVideo(player.tags);
     const metrics = await (await fetch(`${lower.url}/metrics`)).text();
     const count = (reason: string): number => Number(new RegExp(`^cascade_upstream_switches_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(metrics)?.[1]);
