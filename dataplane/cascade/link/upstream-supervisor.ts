@@ -96,6 +96,8 @@ export class UpstreamSupervisor extends Emitter<UpstreamEvents> {
   private readonly selector: UpstreamSelector;
   private readonly servers: Map<string, UpstreamServerOptions & { verifier: ServerVerifier | null; lastProbeAt: number }>;
   private readonly handlers = new Map<StreamKindValue, CascadeStreamHandler>();
+  /** Unregister functions of the handlers on the last link made. */
+  private readonly linkHandlerOffs = new Map<StreamKindValue, () => void>();
   private readonly probes = new Set<Promise<void>>();
   private readonly probing = new Set<string>();
   /** Monotonic ms → wall clock, for the dates shown. */
@@ -193,11 +195,14 @@ export class UpstreamSupervisor extends Emitter<UpstreamEvents> {
 
   /** Handle streams of `kind` opened by the server, on every link. Returns an unregister function. */
   onStream(kind: StreamKindValue, handler: CascadeStreamHandler): () => void {
-    const off = this.link?.onStream(kind, handler);
+    const off = this.lastLink.onStream(kind, handler); // throws for the control stream
     this.handlers.set(kind, handler);
+    this.linkHandlerOffs.set(kind, off);
     return () => {
-      if (this.handlers.get(kind) === handler) this.handlers.delete(kind);
-      off?.();
+      if (this.handlers.get(kind) !== handler) return;
+      this.handlers.delete(kind);
+      this.linkHandlerOffs.get(kind)?.();
+      this.linkHandlerOffs.delete(kind);
     };
   }
 
@@ -218,7 +223,8 @@ export class UpstreamSupervisor extends Emitter<UpstreamEvents> {
     const s = this.servers.get(key)!;
     const { servers: _s, failbackMs: _f, probeIntervalMs: _p, ...common } = this.opts;
     const link = new UpperLink({ ...common, server: s.server, secret: s.secret, verify: s.verify });
-    for (const [kind, h] of this.handlers) link.onStream(kind, h);
+    this.linkHandlerOffs.clear();
+    for (const [kind, h] of this.handlers) this.linkHandlerOffs.set(kind, link.onStream(kind, h));
     this.link = link;
     this.lastLink = link;
     this.linkKey = key;
