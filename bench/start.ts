@@ -5,13 +5,18 @@
  *   ready   — ms from spawn to the first 200 answer of GET /api/cascade/clients
  *             (polled every 10 ms), on an empty datadir and on the datadir the
  *             previous run left (existing);
- *   idle    — VmRSS of the process (main thread and the PGlite worker: one process)
- *             read --settle seconds after ready, with no streams.
+ *   early   — VmRSS of the process (main thread and the PGlite worker: one process)
+ *             3 s after ready;
+ *   idle    — VmRSS --settle seconds (default 35) after ready, with no streams: the
+ *             steady state once GraphQL has loaded (2 s after start) and the node
+ *             has given back the young generation start-up grew (src/memory-settle.ts).
+ * The node runs with the environment `npm start` gives it (package.json's start script).
  *
  * Each case runs --runs times (default 5); min/median/max are printed beside a plain
  * `node -e` HTTP server started the same way in the same run (the floor of Node
- * itself on this machine). With --before DIR, a second checkout (e.g. the main
- * branch) is measured in the same run with `node --import tsx src/main.ts`.
+ * itself on this machine; its RSS is read 3 s after ready, it has nothing to settle).
+ * With --before DIR, a second checkout (e.g. the main branch) is measured in the same
+ * run with `node --import tsx src/main.ts`.
  *
  *   npm run bench:start
  *   npm run bench:start -- --runs 5 --before ../main --before-runs 3
@@ -31,7 +36,7 @@ const out = (s: string): void => void process.stdout.write(`${s}\n`);
 const { values: opts } = parseArgs({
   options: {
     runs: { type: 'string', default: '5' },
-    settle: { type: 'string', default: '3' },
+    settle: { type: 'string', default: '35' },
     before: { type: 'string' },
     'before-runs': { type: 'string' },
     cmd: { type: 'string', default: 'auto' },
@@ -59,13 +64,28 @@ async function get(port: number, urlPath: string): Promise<number> {
 
 interface Sample {
   readyMs: number;
+  earlyMb: number;
   idleMb: number;
 }
 
+const EARLY_MS = 3_000;
+
+/** The `VAR=value` words before `node` in package.json's start script: what `npm start` runs the node with. */
+function startEnv(): NodeJS.ProcessEnv {
+  const script: string = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.start;
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const word of script.split(/\s+/)) {
+    const m = /^([A-Z_][A-Z0-9_]*)=(\S*)$/.exec(word);
+    if (!m) break;
+    env[m[1]!] = m[2];
+  }
+  return env;
+}
+
 /** Spawns `argv` in `cwd`, waits for a 200 on `urlPath`, reads RSS after the settle time, stops it. */
-async function measure(argv: string[], cwd: string, port: number, urlPath: string): Promise<Sample> {
+async function measure(argv: string[], cwd: string, port: number, urlPath: string, env = process.env, settleMs = SETTLE_MS): Promise<Sample> {
   const t0 = performance.now();
-  const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()).length > 8_000 && (stderr = stderr.slice(-4_000)));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -80,8 +100,10 @@ async function measure(argv: string[], cwd: string, port: number, urlPath: strin
       await new Promise((r) => setTimeout(r, 10));
     }
     if (Number.isNaN(readyMs)) throw new Error(`no answer within ${READY_TIMEOUT_MS} ms: ${stderr.slice(-2_000)}`);
-    await new Promise((r) => setTimeout(r, SETTLE_MS));
-    return { readyMs, idleMb: rssMb(child.pid!) };
+    await new Promise((r) => setTimeout(r, Math.min(EARLY_MS, settleMs)));
+    const earlyMb = rssMb(child.pid!);
+    await new Promise((r) => setTimeout(r, Math.max(0, settleMs - EARLY_MS)));
+    return { readyMs, earlyMb, idleMb: rssMb(child.pid!) };
   } finally {
     child.kill('SIGTERM');
     const hard = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -114,14 +136,14 @@ interface Series {
 }
 
 /** Runs the node of checkout `root` with `argv` RUNS times on an empty datadir, each followed by a start on the datadir it made. */
-async function nodeSeries(root: string, argv: string[], runs: number): Promise<Series> {
+async function nodeSeries(root: string, argv: string[], runs: number, env = process.env): Promise<Series> {
   const s: Series = { empty: [], existing: [] };
   for (let i = 0; i < runs; i++) {
     const dir = mkdtempSync(path.join(tmpdir(), 'bench-start-'));
     try {
       const { file, port } = await nodeConfig(dir);
-      s.empty.push(await measure([...argv, '--config', file], root, port, '/api/cascade/clients'));
-      s.existing.push(await measure([...argv, '--config', file], root, port, '/api/cascade/clients'));
+      s.empty.push(await measure([...argv, '--config', file], root, port, '/api/cascade/clients', env));
+      s.existing.push(await measure([...argv, '--config', file], root, port, '/api/cascade/clients', env));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -134,7 +156,7 @@ async function plainSeries(): Promise<Sample[]> {
   for (let i = 0; i < RUNS; i++) {
     const port = await freePort('tcp');
     const code = `require('node:http').createServer((q, s) => s.end('[]')).listen(${port}, '127.0.0.1')`;
-    s.push(await measure([process.execPath, '-e', code], ROOT, port, '/'));
+    s.push(await measure([process.execPath, '-e', code], ROOT, port, '/', process.env, EARLY_MS));
   }
   return s;
 }
@@ -152,7 +174,10 @@ const fmt = (xs: number[], digits = 0): string => {
 };
 
 function row(label: string, samples: Sample[]): void {
-  out(`${label.padEnd(34)} ready ms ${fmt(samples.map((x) => x.readyMs))}   idle RSS MB ${fmt(samples.map((x) => x.idleMb))}`);
+  out(
+    `${label.padEnd(34)} ready ms ${fmt(samples.map((x) => x.readyMs))}   RSS MB at ${EARLY_MS / 1000} s ${fmt(samples.map((x) => x.earlyMb))}` +
+      `   idle RSS MB ${fmt(samples.map((x) => x.idleMb))}`,
+  );
 }
 
 function thisCheckoutArgv(): { argv: string[]; label: string } {
@@ -180,10 +205,10 @@ async function main(): Promise<void> {
     row(`before, existing datadir`, before.existing);
   }
   const { argv, label } = thisCheckoutArgv();
-  const now = await nodeSeries(ROOT, argv, RUNS);
+  const now = await nodeSeries(ROOT, argv, RUNS, startEnv());
   row(`empty datadir`, now.empty);
   row(`existing datadir`, now.existing);
-  out(`(this checkout: ${label}; load average at end ${load()})`);
+  out(`(this checkout: ${label} with npm start's environment; load average at end ${load()})`);
   const verdict = (ok: boolean): string => (ok ? 'met' : 'MISSED');
   const e = stats(now.empty.map((x) => x.readyMs)).med;
   const x = stats(now.existing.map((x) => x.readyMs)).med;

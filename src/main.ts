@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, defaultConfig, loadConfigFile, type Config } from './config.js';
 import { prestartPglite } from './db/pglite-open.js';
+import { startMemorySettle } from './memory-settle.js';
 import { VERSION } from './version.js';
 
 const USAGE = `usage: stream-cascade [--config FILE]
@@ -110,6 +111,7 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (reason) => app.logger.error({ err: reason }, 'unhandled promise rejection'));
   try {
     await app.start();
+    startMemorySettle();
   } catch (err) {
     if (err instanceof DatabaseError || err instanceof ConfigError) fail(err.message);
     const e = err as NodeJS.ErrnoException;

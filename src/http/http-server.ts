@@ -93,8 +93,9 @@ export async function listenOn(server: http.Server, listen: ListenAddress): Prom
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   const log = opts.logger.child({ component: 'http' });
   const admin = opts.admin ?? { token: null, protectReads: false };
-  // GraphQL (yoga, the schema, graphql-ws) is the heaviest part to load: it loads on the
-  // first GraphQL request or shortly after the node listens, not before REST and media answer.
+  // GraphQL (yoga, the schema, graphql-ws: about 20 MB resident) is the heaviest part to
+  // load: it loads on the first GraphQL request, so REST and media answer without it and a
+  // node nobody queries over GraphQL does not carry it.
   let gqlLoading: Promise<GraphQLEndpoint> | null = null;
   const gql = (): Promise<GraphQLEndpoint> =>
     (gqlLoading ??= Promise.all([import('./graphql.js'), opts.graphqlPlugins?.() ?? []]).then(([m, plugins]) =>
@@ -187,15 +188,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       'HTTP listens beyond this host without http.token: reads and media are open to all; changes (REST, GraphQL mutations) are accepted from this host only',
     );
   }
-  const warm = setTimeout(() => void gql().catch((err: unknown) => log.error({ err }, 'GraphQL failed to load')), 2_000);
-  warm.unref();
 
   let closing: Promise<void> | null = null;
   return {
     address,
     close() {
       closing ??= (async () => {
-        clearTimeout(warm);
         if (gqlLoading) {
           await gqlLoading.then((g) => g.close()).catch((err: unknown) => log.warn({ err }, 'closing GraphQL WebSocket server'));
         }
