@@ -140,7 +140,7 @@ builder.queryField('upstream', (t) =>
 builder.subscriptionFields((t) => ({
   upstreamChanged: t.field({
     type: UpstreamRef,
-    description: 'Every state change of the link up, and every move to another upper node.',
+    description: 'Every state change of the link up, every move to another upper node, and every configured upper node going down or coming back.',
     subscribe: (_r, _a, ctx) => ctx.services.events.subscribe('upstreamChanged'),
     resolve: (s) => s,
   }),

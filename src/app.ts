@@ -329,6 +329,7 @@ async function buildUpperLink(
   const publish = (): void => deps.events.publish('upstreamChanged', { ...upper.status(), ...upper.overview() });
   upper.on('stateChanged', publish);
   upper.on('switched', publish);
+  upper.on('serversChanged', publish);
   return upper;
 }
 

@@ -98,19 +98,21 @@ async function flvPlayer(url: string): Promise<{ tags: SeenTag[]; ended: Promise
 }
 
 /** The largest wall-clock gap between two video frames after index `from`, and its place. */
-function largestVideoGap(tags: readonly SeenTag[], from: number): { gapMs: number; tsGapMs: number } {
+function largestVideoGap(tags: readonly SeenTag[], from: number): { gapMs: number; tsGapMs: number; startedAt: number } {
   let gapMs = 0;
   let tsGapMs = 0;
+  let startedAt = 0;
   let prev: SeenTag | null = null;
   for (const t of tags.slice(from)) {
     if (t.type !== FlvTagType.Video || t.header) continue;
     if (prev && t.at - prev.at > gapMs) {
       gapMs = t.at - prev.at;
       tsGapMs = t.ts - prev.ts;
+      startedAt = prev.at;
     }
     prev = t;
   }
-  return { gapMs: Math.round(gapMs), tsGapMs };
+  return { gapMs: Math.round(gapMs), tsGapMs, startedAt };
 }
 
 function assertMonotonicVideo(tags: readonly SeenTag[]): void {
@@ -250,13 +252,15 @@ describe('several upper nodes: failover, players kept, failback without flapping
     assertMonotonicVideo(player.tags);
     t.diagnostic(
       `kill -9 → pushed stream at HQ-B ${Math.round(pushedAtB)} ms, playing there ${Math.round(playingAtB)} ms (switch took ${s1.lastSwitch!.tookMs} ms after the loss was noticed); ` +
-        `lower player gap ${gap1.gapMs} ms (timestamps +${gap1.tsGapMs} ms), on-demand player gap ${odGap.gapMs} ms`,
+        `lower player gap ${gap1.gapMs} ms from ${Math.round(gap1.startedAt - killedAt)} ms after the kill (timestamps +${gap1.tsGapMs} ms), on-demand player gap ${odGap.gapMs} ms`,
     );
     assert.ok(pushedAtB <= 5_000, `the lower node's stream at HQ-B ${Math.round(pushedAtB)} ms after the kill (at most 5 s)`);
 
     // 2. HQ-A back: the link moves back after failback ms of health.
     const restartAt = performance.now();
     hqA = await startA();
+    const aBack = await watch.next((e) => e.upstreamChanged.servers.some((s) => s.server === aKey && s.state === 'STANDBY'), 20_000);
+    assert.equal(aBack.upstreamChanged.server, bKey, 'HQ-A answers probes again (pushed) while the link is still on HQ-B');
     await waitFor(() => upstream().server === aKey && upstream().state === 'online', 30_000, 'back on HQ-A');
     const before2 = switches.at(-1)!.tagIndex;
     const back = upstream().lastSwitch!;

@@ -80,6 +80,8 @@ export interface UpstreamOverview {
 /** Events of an {@link UpstreamSupervisor}: the current link's, and each switch. */
 type UpstreamEvents = UpperLinkEvents & {
   switched: [change: UpstreamSwitch];
+  /** A server not in use went down or came back (a probe). */
+  serversChanged: [];
 };
 
 /** What the link up looks like to its users (forwarding, services): one UpperLink or a supervisor. */
@@ -332,14 +334,26 @@ export class UpstreamSupervisor extends Emitter<UpstreamEvents> {
           connectTimeoutMs: Math.min(t.connectTimeoutMs, Math.max(1_000, 2 * this.opts.probeIntervalMs)),
         });
         await settleWithin(link.close(CloseCode.ClientShutdown, closeReason(CloseCode.ClientShutdown)), t.closeTimeoutMs, undefined);
-        if (this.linkKey !== key) this.selector.up(key, monoNow());
+        if (this.linkKey !== key) this.probed(key, null);
       } catch (err) {
-        if (this.linkKey !== key) this.selector.down(key, monoNow(), `probe failed: ${(err as Error).message}`);
+        if (this.linkKey !== key) this.probed(key, `probe failed: ${(err as Error).message}`);
       } finally {
         this.probing.delete(key);
       }
     })();
     this.probes.add(p);
     void p.finally(() => this.probes.delete(p));
+  }
+
+  /** Record a probe's outcome (`error` null: it answered); tell listeners when the server's health changed. */
+  private probed(key: string, error: string | null): void {
+    const was = this.selector.list().find((r) => r.key === key)?.health;
+    if (error === null) this.selector.up(key, monoNow());
+    else this.selector.down(key, monoNow(), error);
+    const now = this.selector.list().find((r) => r.key === key)?.health;
+    if (now !== was) {
+      this.logger.info({ server: key, health: now, ...(error ? { reason: error } : {}) }, now === 'up' ? 'upper node answers' : 'upper node not answering');
+      this.emit('serversChanged');
+    }
   }
 }
