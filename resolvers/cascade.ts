@@ -37,6 +37,39 @@ const UpstreamTrustEnum = builder.enumType('UpstreamTrust', {
   } as const,
 });
 
+const UpstreamServerStateEnum = builder.enumType('UpstreamServerState', {
+  description: 'What a configured upper node is to this node (cascade-client.servers).',
+  values: {
+    CURRENT: { description: 'The link in use, or being opened.' },
+    STANDBY: { description: 'Reachable at the last probe, or not tried yet.' },
+    DOWN: { description: 'The last link or probe failed; tried again at nextRetryAt.' },
+  } as const,
+});
+
+const UpstreamServerRef = builder.objectRef<UpstreamStatus['servers'][number]>('UpstreamServer').implement({
+  description: 'One configured upper node (cascade-client.servers, or the one server).',
+  fields: (t) => ({
+    server: t.exposeString('server', { description: '"host:port".' }),
+    priority: t.exposeInt('priority', { description: 'Lower is preferred; equal priorities are spread by rendezvous hashing of the node name.' }),
+    state: t.field({ type: UpstreamServerStateEnum, resolve: (s) => (s.state === 'current' ? 'CURRENT' : s.state === 'down' ? 'DOWN' : 'STANDBY') }),
+    lastError: t.exposeString('lastError', { nullable: true, description: 'Why its last link or probe failed.' }),
+    lastErrorAt: t.expose('lastErrorAt', { type: 'DateTime', nullable: true }),
+    nextRetryAt: t.expose('nextRetryAt', { type: 'DateTime', nullable: true, description: 'When a down server is tried again.' }),
+    healthySince: t.expose('healthySince', { type: 'DateTime', nullable: true, description: 'Since when it has answered without a break.' }),
+  }),
+});
+
+const UpstreamSwitchRef = builder.objectRef<NonNullable<UpstreamStatus['lastSwitch']>>('UpstreamSwitch').implement({
+  description: 'A move of the link up from one upper node to another.',
+  fields: (t) => ({
+    from: t.exposeString('from', { nullable: true }),
+    to: t.exposeString('to'),
+    reason: t.exposeString('reason', { description: '"failover: <why the link was lost>" or "failback: …".' }),
+    at: t.expose('at', { type: 'DateTime', description: 'When the new link came up.' }),
+    tookMs: t.exposeInt('tookMs', { description: 'From the decision to move to the new link online.' }),
+  }),
+});
+
 const UpstreamRef = builder.objectRef<UpstreamStatus>('Upstream').implement({
   description: "This node's link to its upper node (client role).",
   fields: (t) => ({
@@ -56,6 +89,8 @@ const UpstreamRef = builder.objectRef<UpstreamStatus>('Upstream').implement({
     serverFingerprint: t.exposeString('serverFingerprint', { nullable: true }),
     trust: t.field({ type: UpstreamTrustEnum, resolve: (s) => (s.trust === 'pin' ? 'PIN' : s.trust === 'ca' ? 'CA' : 'TOFU') }),
     nextAttemptAt: t.expose('nextAttemptAt', { type: 'DateTime', nullable: true }),
+    servers: t.field({ type: [UpstreamServerRef], description: 'Every configured upper node, most preferred first.', resolve: (s) => s.servers }),
+    lastSwitch: t.field({ type: UpstreamSwitchRef, nullable: true, description: 'The last move to another upper node.', resolve: (s) => s.lastSwitch }),
   }),
 });
 
@@ -105,7 +140,7 @@ builder.queryField('upstream', (t) =>
 builder.subscriptionFields((t) => ({
   upstreamChanged: t.field({
     type: UpstreamRef,
-    description: 'Every state change of the link up.',
+    description: 'Every state change of the link up, every move to another upper node, and every configured upper node going down or coming back.',
     subscribe: (_r, _a, ctx) => ctx.services.events.subscribe('upstreamChanged'),
     resolve: (s) => s,
   }),

@@ -7,7 +7,7 @@ import { createFlvHandler, startRtmpServer, StreamHub, type RtmpServer } from '.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { UpperLink, CascadeServer, Forwarding, relayResponder, type RelayExecutor } from '../dataplane/cascade/index.js';
+import { UpstreamSupervisor, CascadeServer, Forwarding, relayResponder, type RelayExecutor } from '../dataplane/cascade/index.js';
 import { CloseCode, StreamKind } from '../dataplane/protocol/index.js';
 import {
   createLeanQuicTransport,
@@ -171,6 +171,8 @@ async function startParts(config: Config, logger: Logger, roles: NodeRole[], par
           autopush: cc?.autopush ?? false,
           onDemandGraceMs: config.forwarding.onDemandGraceMs,
           onDemand: config.forwarding.onDemand,
+          // With several upper nodes a stream pulled from above outlives a failover.
+          holdMs: (cc?.servers.length ?? 0) > 1 ? HOLD_ACROSS_FAILOVER_MS : 0,
         })
       : null;
   const pullRules = new PullRuleService(db, cc?.pull ?? [], upper && forwarding ? (rules) => forwarding.setPullRules(rules) : null);
@@ -302,34 +304,52 @@ async function startCascadeServer(server: CascadeServer, config: Config, logger:
   return server;
 }
 
+/** How long players of a stream pulled from above wait for it while the link moves to another upper node. */
+const HOLD_ACROSS_FAILOVER_MS = 15_000;
+
 /** Answers API calls relayed from above with `execute`, then connects to the upper node. */
-function startUpperLink(upper: UpperLink, execute: RelayExecutor): UpperLink {
+function startUpperLink(upper: UpstreamSupervisor, execute: RelayExecutor): UpstreamSupervisor {
   upper.onStream(StreamKind.ApiRelay, relayResponder({ execute }));
   upper.start();
   return upper;
 }
 
-/** The cascade client role: the link to the upper node (not yet connecting). */
+/** The cascade client role: the link to the upper node, or to the best of several (not yet connecting). */
 async function buildUpperLink(
   config: Config,
   cc: NonNullable<Config['cascadeClient']>,
   deps: { transport: Transport; events: EventBus<NodeEvents>; logger: Logger },
-): Promise<UpperLink> {
-  const upper = new UpperLink({
+): Promise<UpstreamSupervisor> {
+  const nodeKey = await lowerNodeSecret(config, deps.logger);
+  const knownServersFile = path.join(config.datadir, 'known-servers');
+  const servers = [];
+  for (const [i, s] of cc.servers.entries()) {
+    const key = cc.servers.length > 1 ? `cascade-client.servers[${i}].cafile` : 'cascade-client.cafile';
+    servers.push({
+      server: s.server,
+      priority: s.priority,
+      secret: s.secret ?? nodeKey,
+      verify: {
+        ...(s.fingerprint ? { fingerprint: s.fingerprint } : {}),
+        ...(s.caFile ? { caPem: await readConfigFile(s.caFile, key) } : {}),
+        knownServersFile,
+      },
+    });
+  }
+  const upper = new UpstreamSupervisor({
     transport: deps.transport,
-    server: cc.server,
+    servers,
+    failbackMs: cc.failbackMs,
+    probeIntervalMs: cc.probeIntervalMs,
     ...(cc.localAddress !== null ? { localAddress: cc.localAddress } : {}),
-    secret: await lowerNodeSecret(config, deps.logger),
     name: config.name,
     version: VERSION,
-    verify: {
-      ...(cc.fingerprint ? { fingerprint: cc.fingerprint } : {}),
-      ...(cc.caFile ? { caPem: await readConfigFile(cc.caFile, 'cascade-client.cafile') } : {}),
-      knownServersFile: path.join(config.datadir, 'known-servers'),
-    },
     logger: deps.logger,
   });
-  upper.on('stateChanged', (s) => deps.events.publish('upstreamChanged', s));
+  const publish = (): void => deps.events.publish('upstreamChanged', { ...upper.status(), ...upper.overview() });
+  upper.on('stateChanged', publish);
+  upper.on('switched', publish);
+  upper.on('serversChanged', publish);
   return upper;
 }
 

@@ -75,6 +75,18 @@ const relayClient = z
   })
   .prefault({});
 
+/** One entry of `cascade-client.servers`. */
+const upstreamServer = z.strictObject({
+  server: dialAddr,
+  /** Lower is preferred; equal priorities share the load. */
+  priority: z.number().int().min(0).max(1_000).default(1),
+  /** Falls back to cascade-client.secret. */
+  secret: z.string().min(12, 'must be at least 12 characters').max(256, 'must be at most 256 characters').optional(),
+  /** Falls back to cascade-client.fingerprint / cafile (one of the two per server). */
+  fingerprint: fingerprint.optional(),
+  cafile: z.string().min(1).optional(),
+});
+
 const publishKey = z.string().min(8, 'must be at least 8 characters').max(256);
 
 /** `rtmp.publish`: who may publish. */
@@ -224,7 +236,14 @@ const fileSchema = z.strictObject({
   cluster: clusterSchema,
   'cascade-client': z
     .strictObject({
-      server: dialAddr,
+      /** The one upper node (shorthand of a one-entry `servers`). */
+      server: dialAddr.optional(),
+      /** Several upper nodes: lower priority first, equal priority spread by rendezvous hashing of `name`. */
+      servers: z.array(upstreamServer).min(1, 'must list at least one server').max(16, 'at most 16 servers').optional(),
+      /** How long a better server must stay healthy before the link moves back to it, ms; 0: never. */
+      failback: duration(30_000),
+      /** How often servers other than the current one are probed (QUIC handshake, no HELLO), ms. */
+      probeinterval: z.number().int().min(100).max(600_000).default(2_000),
       secret: z.string().min(12, 'must be at least 12 characters').max(256, 'must be at most 256 characters').optional(),
       /** How the upper node is verified: pinned fingerprint, CA, or trust on first use. */
       trust: z.enum(['pin', 'ca', 'tofu']).optional(),
@@ -241,13 +260,16 @@ const fileSchema = z.strictObject({
         .optional(),
     })
     .superRefine((c, ctx) => {
-      const serverFamily = isIP(c.server.host);
-      if (c.localaddr !== undefined && serverFamily !== 0 && isIP(c.localaddr) !== serverFamily) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['localaddr'],
-          message: `is IPv${isIP(c.localaddr)} but server ${c.server.host} is IPv${serverFamily}`,
-        });
+      for (const s of [...(c.server ? [c.server] : []), ...(c.servers ?? []).map((x) => x.server)]) {
+        const serverFamily = isIP(s.host);
+        if (c.localaddr !== undefined && serverFamily !== 0 && isIP(c.localaddr) !== serverFamily) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['localaddr'],
+            message: `is IPv${isIP(c.localaddr)} but server ${s.host} is IPv${serverFamily}`,
+          });
+          return;
+        }
       }
     })
     .optional(),
@@ -278,8 +300,26 @@ interface CascadeServerConfig {
   };
 }
 
-interface CascadeClientConfig {
+/** One upper node of a lower node, with its own credentials resolved (`cascade-client.servers[]`). */
+interface UpstreamServerConfig {
   server: { host: string; port: number };
+  priority: number;
+  /** This server's secret, else the client's; null: the node key. */
+  secret: string | null;
+  fingerprint: string | null;
+  caFile: string | null;
+  trust: 'pin' | 'ca' | 'tofu';
+}
+
+interface CascadeClientConfig {
+  /** The preferred upper node (the first of `servers`). */
+  server: { host: string; port: number };
+  /** Every upper node, in config order (one entry for the `server` shorthand). */
+  servers: readonly UpstreamServerConfig[];
+  /** How long a better server must stay healthy before moving back to it, ms; 0: never. */
+  failbackMs: number;
+  /** How often the servers other than the current one are probed, ms. */
+  probeIntervalMs: number;
   secret: string | null;
   autopush: boolean;
   fingerprint: string | null;
@@ -479,7 +519,9 @@ function normalise(file: string | null, c: FileConfig, baseDir: string): Config 
       : null,
     cascadeClient: client
       ? {
-          server: client.server,
+          ...upstreamServers(client, rel),
+          failbackMs: client.failback,
+          probeIntervalMs: client.probeinterval,
           secret: client.secret ?? null,
           autopush: client.autopush,
           fingerprint: client.fingerprint ?? null,
@@ -493,6 +535,28 @@ function normalise(file: string | null, c: FileConfig, baseDir: string): Config 
       : null,
     cluster: normaliseCluster(c.cluster, c.name ?? os.hostname()),
   });
+}
+
+/** `servers` (or the `server` shorthand) with each server's credentials resolved; the preferred one as `server`. */
+function upstreamServers(
+  c: NonNullable<FileConfig['cascade-client']>,
+  rel: (p: string | undefined) => string | null,
+): { server: { host: string; port: number }; servers: UpstreamServerConfig[] } {
+  const clientTrust = c.trust ?? (c.fingerprint ? 'pin' : c.cafile ? 'ca' : 'tofu');
+  const list = c.servers ?? (c.server ? [{ server: c.server, priority: 1 }] : []);
+  const servers = list.map((s): UpstreamServerConfig => {
+    const own = 'fingerprint' in s && s.fingerprint ? 'pin' : 'cafile' in s && s.cafile ? 'ca' : null;
+    return {
+      server: s.server,
+      priority: s.priority,
+      secret: ('secret' in s ? s.secret : undefined) ?? c.secret ?? null,
+      fingerprint: own ? (('fingerprint' in s ? s.fingerprint : undefined) ?? null) : (c.fingerprint ?? null),
+      caFile: own ? rel('cafile' in s ? s.cafile : undefined) : rel(c.cafile),
+      trust: own ?? clientTrust,
+    };
+  });
+  const preferred = [...servers].sort((a, b) => a.priority - b.priority)[0];
+  return { server: preferred!.server, servers };
 }
 
 /**
@@ -512,6 +576,13 @@ export function configFromObject(raw: unknown, label = 'config', baseDir = proce
     throw new ConfigError(`${label}: cascade-server.quic: certfile and keyfile go together (set both or neither)`);
   }
   const cc = c['cascade-client'];
+  if (cc && (cc.server === undefined) === (cc.servers === undefined)) {
+    throw new ConfigError(`${label}: ${cc.server ? 'cascade-client: set server or servers, not both' : 'cascade-client.server: is required'}`);
+  }
+  const twice = cc?.servers?.findIndex((s, i) => cc.servers!.findIndex((o) => o.server.host === s.server.host && o.server.port === s.server.port) !== i) ?? -1;
+  if (twice >= 0) throw new ConfigError(`${label}: cascade-client.servers[${twice}].server: listed twice`);
+  const both = cc?.servers?.findIndex((s) => s.fingerprint && s.cafile) ?? -1;
+  if (both >= 0) throw new ConfigError(`${label}: cascade-client.servers[${both}]: set fingerprint or cafile, not both`);
   if (cc?.fingerprint && cc.cafile) {
     throw new ConfigError(`${label}: cascade-client: set fingerprint or cafile, not both`);
   }

@@ -5,6 +5,7 @@
 export * from './link/authority.js';
 export * from './link/cascade-server.js';
 export * from './link/upper-link.js';
+export { UpstreamSupervisor, type Upstream, type UpstreamOverview, type UpstreamServerStatus, type UpstreamSwitch } from './link/upstream-supervisor.js';
 export type { CascadeServerVerification } from './link/server-verifier.js';
 export * from './stream-handler.js';
 export * from './errors.js';

@@ -5,7 +5,7 @@
  * (reconnects, refused links, relayed requests). Names and labels: README "Metrics".
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { CascadeServer, Forwarding, UpperLink } from '../../dataplane/cascade/index.js';
+import type { CascadeServer, Forwarding, Upstream } from '../../dataplane/cascade/index.js';
 import type { StreamHub, StreamTraffic } from '../../dataplane/media/index.js';
 import { closeCodeInfo } from '../../dataplane/protocol/index.js';
 import type { Logger } from '../logger.js';
@@ -20,7 +20,7 @@ export interface NodeMetricsSources {
   clients: ClientService;
   events: EventBus<NodeEvents>;
   server: CascadeServer | null;
-  upper: UpperLink | null;
+  upper: Upstream | null;
   forwarding: Forwarding | null;
   logger: Logger;
   /** Stream paths with their own byte counters (`metrics.maxstreamlabels`). */
@@ -97,14 +97,13 @@ export class NodeMetrics {
       },
     });
 
-    const reconnects = new Counter({
-      name: 'cascade_link_reconnects_total',
-      help: 'Cascade links that came up again after an earlier link of the same peer (link="upstream": this node to its upper node; link="lower": lower nodes to this node).',
-      labelNames: ['link'],
-      registers: reg,
-    });
-    reconnects.inc({ link: 'upstream' }, 0);
-    reconnects.inc({ link: 'lower' }, 0);
+    const reconnects = zeroedCounter(
+      reg,
+      'cascade_link_reconnects_total',
+      'Cascade links that came up again after an earlier link of the same peer (link="upstream": this node to its upper node; link="lower": lower nodes to this node).',
+      'link',
+      ['upstream', 'lower'],
+    );
     const authFailures = new Counter({
       name: 'cascade_auth_failures_total',
       help: 'Lower-node connections this cascade server refused, by close code name.',
@@ -113,6 +112,21 @@ export class NodeMetrics {
     });
     this.offs.push(s.events.on('authRejected', (e) => authFailures.inc({ reason: closeCodeInfo(e.code).name })));
     if (s.upper) {
+      const switches = zeroedCounter(
+        reg,
+        'cascade_upstream_switches_total',
+        'Moves of the link up to another upper node (cascade-client.servers), by reason: failover (the link was lost) or failback (back to a preferred server).',
+        'reason',
+        ['failover', 'failback'],
+      );
+      let lastSwitch: object | null = null;
+      this.offs.push(
+        s.events.on('upstreamChanged', (u) => {
+          if (u.lastSwitch === null || u.lastSwitch === lastSwitch) return;
+          lastSwitch = u.lastSwitch;
+          switches.inc({ reason: u.lastSwitch.reason.startsWith('failback') ? 'failback' : 'failover' });
+        }),
+      );
       // A reconnect is a change to online after an earlier online (not a repeated online status).
       let state = 'connecting';
       let wasOnline = false;
@@ -279,4 +293,11 @@ async function readLinks(s: NodeMetricsSources, log: Logger): Promise<LinkSnapsh
   const st = s.upper?.status();
   const upstream = st ? { peer: st.serverName ?? st.server, up: st.state === 'online', rttMs: st.rttMs } : null;
   return { lower, upstream };
+}
+
+/** A counter with one label, every value of which is shown from the start (at 0). */
+function zeroedCounter<L extends string>(reg: Registry[], name: string, help: string, label: L, values: readonly string[]): Counter<L> {
+  const c = new Counter({ name, help, labelNames: [label], registers: reg });
+  for (const v of values) c.inc({ [label]: v } as Partial<Record<L, string>>, 0);
+  return c;
 }

@@ -2,9 +2,9 @@
  * The cascade roles of this node as the APIs see them: live facts of lower
  * nodes' links (server role) and the state of the link up (client role).
  */
-import type { UpperLink, UpperLinkStatus, CascadeServer, CascadeSessionInfo } from '../../dataplane/cascade/index.js';
+import type { UpperLinkStatus, UpstreamOverview, UpstreamSupervisor, CascadeServer, CascadeSessionInfo } from '../../dataplane/cascade/index.js';
 
-export type UpstreamStatus = UpperLinkStatus;
+export type UpstreamStatus = UpperLinkStatus & UpstreamOverview;
 type LinkInfo = CascadeSessionInfo;
 
 /** Auto-registration of lower nodes as configured and as it went (server role). */
@@ -26,7 +26,7 @@ export interface AutoregisterStatus {
 export class CascadeService {
   constructor(
     private readonly server: CascadeServer | null,
-    private readonly client: UpperLink | null,
+    private readonly client: UpstreamSupervisor | null,
     private readonly autoregisterOn = false,
   ) {}
 
@@ -54,6 +54,6 @@ export class CascadeService {
 
   /** The link up to this node's upper node; null without the client role. */
   upstream(): UpstreamStatus | null {
-    return this.client?.status() ?? null;
+    return this.client ? { ...this.client.status(), ...this.client.overview() } : null;
   }
 }

@@ -4,7 +4,7 @@
  * below this node (from the lower nodes' ANNOUNCEs). Publishes `topologyChanged`
  * and, for forwarding changes, `streamChanged` (kind UPDATED).
  */
-import type { UpperLink, CascadeServer, Forwarding, StreamDirection, StreamForwarding } from '../../dataplane/cascade/index.js';
+import type { Upstream, CascadeServer, Forwarding, StreamDirection, StreamForwarding } from '../../dataplane/cascade/index.js';
 import type { StreamHub } from '../../dataplane/media/index.js';
 import type { ClientService } from './client.service.js';
 import type { EventBus } from './event-bus.js';
@@ -29,7 +29,7 @@ export class ForwardingService {
     private readonly hub: StreamHub,
     private readonly clients: ClientService,
     private readonly server: CascadeServer | null,
-    private readonly client: UpperLink | null,
+    private readonly client: Upstream | null,
     readonly pullRules: PullRuleService,
     private readonly events: EventBus<NodeEvents>,
     private readonly nodeName: string,

@@ -13,15 +13,16 @@ export interface Publisher {
   exited: Promise<number | null>;
 }
 
-/** Publishes testsrc + sine as H.264/AAC FLV to `url` (real time) for `seconds`. */
-export function publishTestStream(url: string, seconds = 30, opts: { size?: string; gop?: number; extraOutputArgs?: string[] } = {}): Publisher {
+/** Publishes testsrc + sine as H.264/AAC FLV to `url` (real time) for `seconds`; several URLs get the same encoding (tee). */
+export function publishTestStream(url: string | readonly string[], seconds = 30, opts: { size?: string; gop?: number; extraOutputArgs?: string[] } = {}): Publisher {
   const args = [
     '-hide_banner', '-loglevel', 'error', '-re',
     '-f', 'lavfi', '-i', `testsrc=size=${opts.size ?? '320x240'}:rate=25`,
     '-f', 'lavfi', '-i', 'sine=frequency=1000:sample_rate=44100',
     '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(opts.gop ?? 50), '-pix_fmt', 'yuv420p',
     '-c:a', 'aac', '-b:a', '64k',
-    '-t', String(seconds), ...(opts.extraOutputArgs ?? []), '-f', 'flv', url,
+    '-t', String(seconds), ...(opts.extraOutputArgs ?? []),
+    ...(typeof url === 'string' ? ['-f', 'flv', url] : ['-map', '0:v', '-map', '1:a', '-f', 'tee', url.map((u) => `[f=flv:onfail=ignore]${u}`).join('|')]),
   ];
   const child = spawnTracked('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';

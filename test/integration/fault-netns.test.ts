@@ -16,7 +16,7 @@ import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createNetnsPair, probeNetns, type NetnsPair } from '../helpers/netns.js';
 import { onJsonLines } from '../helpers/json-lines.js';
-import { ROOT, START_TIMEOUT_MS, writeConfig } from '../helpers/process-node.js';
+import { NODE_ARGS, ROOT, START_TIMEOUT_MS, writeConfig } from '../helpers/process-node.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 
 const support = probeNetns();
@@ -32,7 +32,7 @@ interface NsProcess {
 }
 
 function startIn(pair: NetnsPair, which: 'a' | 'b', configFile: string): NsProcess {
-  const child = pair.spawnIn(which, [process.execPath, '--import', 'tsx', path.join(ROOT, 'src/main.ts'), '--config', configFile], {
+  const child = pair.spawnIn(which, [process.execPath, ...NODE_ARGS, '--config', configFile], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -168,6 +168,42 @@ describe('config', () => {
     assert.match(errorOf(() => configFromObject({ 'cascade-client': { server: 'h:1', fingerprint: 'md5:00' } }, 'p.yaml')), /cascade-client\.fingerprint: expected "sha256:"/);
   });
 
+  test('cascade-client.servers: several upper nodes, each with its own credentials or the client\'s', () => {
+    const fp = `sha256:${'A'.repeat(64)}`;
+    const c = configFromObject(
+      {
+        'cascade-client': {
+          secret: 'client-secret-123',
+          cafile: 'ca.pem',
+          failback: 5_000,
+          servers: [
+            { server: 'hq-b.example:44944', priority: 2 },
+            { server: 'hq-a.example:44944', priority: 1, secret: 'hq-a-secret-1234', fingerprint: fp },
+          ],
+        },
+      },
+      'config',
+      '/etc/sc',
+    ).cascadeClient!;
+    assert.deepEqual(c.server, { host: 'hq-a.example', port: 44944 }, 'the preferred one');
+    assert.equal(c.failbackMs, 5_000);
+    assert.equal(c.probeIntervalMs, 2_000);
+    assert.deepEqual(c.servers[0], { server: { host: 'hq-b.example', port: 44944 }, priority: 2, secret: 'client-secret-123', fingerprint: null, caFile: '/etc/sc/ca.pem', trust: 'ca' });
+    assert.deepEqual(c.servers[1], { server: { host: 'hq-a.example', port: 44944 }, priority: 1, secret: 'hq-a-secret-1234', fingerprint: fp.toLowerCase(), caFile: null, trust: 'pin' });
+    const one = configFromObject({ 'cascade-client': { server: 'h:1' } }).cascadeClient!;
+    assert.deepEqual(one.servers, [{ server: { host: 'h', port: 1 }, priority: 1, secret: null, fingerprint: null, caFile: null, trust: 'tofu' }]);
+    assert.equal(one.failbackMs, 30_000);
+    const bad = (cc: object): string => errorOf(() => configFromObject({ 'cascade-client': cc }, 'p.yaml'));
+    assert.equal(bad({ server: 'h:1', servers: [{ server: 'h:2' }] }), 'p.yaml: cascade-client: set server or servers, not both');
+    assert.equal(bad({ servers: [] }), 'p.yaml: cascade-client.servers: must list at least one server');
+    assert.equal(bad({ servers: [{ server: 'h:1' }, { server: 'h:1', priority: 3 }] }), 'p.yaml: cascade-client.servers[1].server: listed twice');
+    assert.equal(bad({ servers: [{ server: 'h:1', fingerprint: fp, cafile: 'x' }] }), 'p.yaml: cascade-client.servers[0]: set fingerprint or cafile, not both');
+    assert.equal(bad({ servers: [{ server: 'h:1', weight: 3 }] }), 'p.yaml: cascade-client.servers[0].weight: unknown key');
+    assert.equal(bad({ servers: [{ server: 'h:1', priority: -1 }] }), 'p.yaml: cascade-client.servers[0].priority: Too small: expected number to be >=0');
+    assert.match(bad({ servers: [{ server: 'h:1', secret: 'short' }] }), /^p\.yaml: cascade-client\.servers\[0\]\.secret: must be at least 12 characters$/);
+    assert.match(bad({ server: 'h:1', failback: -1 }), /^p\.yaml: cascade-client\.failback: /);
+  });
+
   test('cascade-client.localaddr: an IP of the server\'s family', () => {
     assert.equal(configFromObject({ 'cascade-client': { server: '127.0.0.1:44944', localaddr: '127.0.0.2' } }).cascadeClient?.localAddress, '127.0.0.2');
     assert.equal(configFromObject({ 'cascade-client': { server: 'hq.example:44944' } }).cascadeClient?.localAddress, null);

@@ -4,7 +4,7 @@
  * announced, as deltas at most every 50 ms, a full list (`reset`) after each WELCOME.
  */
 import type { ForwardingHost } from './media-open.js';
-import type { UpperLink } from '../link/upper-link.js';
+import type { Upstream } from '../link/upstream-supervisor.js';
 
 /** Delay that gathers changes into one ANNOUNCE, ms. */
 const ANNOUNCE_DELAY_MS = 50;
@@ -18,7 +18,7 @@ export class Announcer {
 
   constructor(
     private readonly host: ForwardingHost,
-    private readonly upper: UpperLink,
+    private readonly upper: Upstream,
   ) {}
 
   /** Announce the changes soon; `reset`: the link is new, tell the whole list. */

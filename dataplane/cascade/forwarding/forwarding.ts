@@ -15,7 +15,7 @@
 import type { Logger } from 'pino';
 import { StreamKind } from '../../protocol/index.js';
 import type { StreamHub } from '../../media/stream-hub.js';
-import type { UpperLink } from '../link/upper-link.js';
+import type { Upstream } from '../link/upstream-supervisor.js';
 import type { CascadeServer } from '../link/cascade-server.js';
 import { acceptPush } from './media-push.js';
 import { servePull } from './media-pull.js';
@@ -36,7 +36,7 @@ export interface ForwardingOptions {
   /** This node's name; node names must be unique in a tree (loop detection). */
   nodeName: string;
   server: CascadeServer | null;
-  client: UpperLink | null;
+  client: Upstream | null;
   /** Peers to pull missing streams from (cluster replicas), or none. */
   peers?: PeerStreams | null;
   /** Push every local stream to the upper node (cascade-client.autopush). */
@@ -47,6 +47,12 @@ export interface ForwardingOptions {
   onDemand?: Partial<Omit<OnDemandLimits, 'graceMs'>>;
   /** Retry interval of pull rules and of dropped pushes, ms (default 1 000). */
   retryMs?: number;
+  /**
+   * How long a stream pulled from the upper node keeps its players when the link is
+   * lost, waiting for a link (to the same or another upper node) to pull it again, ms
+   * (default 0: the stream ends with the link).
+   */
+  holdMs?: number;
 }
 
 /** How a stream of this node is forwarded, for the APIs. */
@@ -75,9 +81,9 @@ export class Forwarding {
   constructor(private readonly o: ForwardingOptions) {
     const logger = o.logger.child({ component: 'forwarding' });
     this.registry = new StreamRegistry(logger, o.hub);
-    this.ctx = { hub: o.hub, registry: this.registry, nodeName: o.nodeName, logger, server: o.server, upper: o.client, peers: o.peers ?? null };
+    this.ctx = { hub: o.hub, registry: this.registry, nodeName: o.nodeName, logger, server: o.server, upper: o.client, holdMs: o.holdMs ?? 0, peers: o.peers ?? null };
     const retryMs = o.retryMs ?? 1_000;
-    const upper = o.client ? upperSide(o.client) : null;
+    const upper = o.client ? upperSide(o.client, this.ctx.holdMs) : null;
     this.autopush = upper && o.autopush ? new Autopush(this.ctx, upper, retryMs) : null;
     this.announcer = o.client ? new Announcer(this.ctx, o.client) : null;
     this.rules = new PullRules(this.ctx, upper, retryMs);

@@ -143,7 +143,7 @@ export class MediaStreamIo {
    * Write received tags into the publisher until END (resolves with its reason) or
    * FIN. Throws ProtocolError for a bad or unexpected frame, link errors as they come.
    */
-  async pumpInto(publisher: Publisher): Promise<string> {
+  async pumpInto(publisher: Pick<Publisher, 'write'>): Promise<string> {
     for (;;) {
       // Every frame decoded from the last chunk, without a wait between them.
       for (let f = this.reader.take(); f !== undefined; f = this.reader.take()) {

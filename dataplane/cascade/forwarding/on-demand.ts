@@ -149,11 +149,11 @@ export class OnDemand {
     const peer = peers?.find(path, exclude) ?? null;
     if (peer) return pullIn(this.ctx, { ...common, open: () => peer.open(StreamKind.MediaPull), peerName: peer.name, fromUpper: false });
     if (!upper) return null;
-    const side = upperSide(upper);
+    const side = upperSide(upper, this.ctx.holdMs);
     if (!side.online()) return null;
     const name = upper.status().serverName;
     if (name !== null && exclude.includes(name)) return null;
-    return pullIn(this.ctx, { ...common, open: () => side.open(StreamKind.MediaPull), peerName: side.name(), fromUpper: true });
+    return pullIn(this.ctx, { ...common, open: () => side.open(StreamKind.MediaPull), peerName: side.name(), fromUpper: true, resume: side.resume });
   }
 
   /** A linked lower node that announced `path` and is not in `chain`. */

@@ -78,6 +78,7 @@ export class PullRules {
         requestChain: [],
         fromUpper: true,
         onDemand: false,
+        resume: upper.resume,
       });
       this.handles.set(rule.streamPath, h);
       void h.done.then((reason) => {

@@ -414,7 +414,9 @@ export class CascadeServer extends Emitter<CascadeServerEvents> {
     } else if (s.replaced) {
       s.logger.info({ code: end.code, reason: end.reason }, 'replaced link closed');
     } else {
-      s.logger.info({ code: end.code, reason: end.reason, remote: end.remote }, 'link closed before authentication');
+      // A lower node with several upper nodes probes the ones it does not use: a handshake it closes before HELLO.
+      const level = end.remote && end.code === CloseCode.ClientShutdown ? 'debug' : 'info';
+      s.logger[level]({ code: end.code, reason: end.reason, remote: end.remote }, 'link closed before authentication');
     }
   }
 

@@ -109,7 +109,7 @@ export interface UpperLinkStatus {
 }
 
 /** Events of a {@link UpperLink}. */
-type UpperLinkEvents = {
+export type UpperLinkEvents = {
   stateChanged: [status: UpperLinkStatus];
   /** The server announced streams. */
   announce: [message: AnnounceMessage];
