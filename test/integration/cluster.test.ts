@@ -2,7 +2,8 @@
  * Three replica processes of one upper node (shared PostgreSQL and Redis): records and
  * secrets are shared, a subscription on one replica sees a lower node connect to
  * another, deletes close links wherever they are, and a replica killed with -9 is
- * noticed by the others (its lower nodes offline) within 10 s.
+ * noticed by the others within 10 s: its lower nodes offline, or online again at another
+ * replica when they list it (`servers:`).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -64,10 +65,12 @@ describe('cluster of three replicas', gate, () => {
   });
 
   let publishing: { stop(): void } | undefined;
-  const lower = async (name: string, on: Replica, secret: string): Promise<TestNode> => {
+  /** A lower node linked to `on`; with `failover`, the other replicas are its next servers. */
+  const lower = async (name: string, on: Replica, secret: string, failover: Replica[] = []): Promise<TestNode> => {
+    const servers = [{ server: `127.0.0.1:${on.quicPort}`, priority: 1 }, ...failover.map((r) => ({ server: `127.0.0.1:${r.quicPort}`, priority: 2 }))];
     const n = await startNode({
       name,
-      'cascade-client': { server: `127.0.0.1:${on.quicPort}`, secret, autopush: true, relayapi: { enable: true, whitelist: ['127.0.0.0/8'] } },
+      'cascade-client': { servers, secret, autopush: true, trust: 'tofu', relayapi: { enable: true, whitelist: ['127.0.0.0/8'] } },
     });
     lowers.push(n);
     return n;
@@ -97,7 +100,7 @@ describe('cluster of three replicas', gate, () => {
     const made = await gql({ url: b.httpUrl }, CreateClientDocument, { name: 'edge-1', secret });
     assert.ifError(made.errors);
     const id = made.data!.createClient.id;
-    const edge = await lower('edge-1', a, secret);
+    const edge = await lower('edge-1', a, secret, [b, c]);
     await waitFor(() => edge.app.services.cascade.upstream()?.state === 'online', 20_000, 'edge-1 online at A');
     const ev = await changes.next((e) => e.clientChanged.kind === 'ONLINE' && e.clientChanged.client.id === id, 10_000);
     assert.equal(ev.clientChanged.client.replica, 'hq-a');
@@ -201,21 +204,32 @@ describe('cluster of three replicas', gate, () => {
     await b.waitLog((l) => l.msg === 'closing client link on request' && l.clientId === id, 2_000);
   });
 
-  test('kill -9 of A: B and C drop it and show its lower node offline within 10 s', async () => {
-    const id = (await gql({ url: c.httpUrl }, ClusterClientsDocument)).data!.clients.find((x) => x.name === 'edge-1')!.id;
+  test('kill -9 of A: B and C drop it; its lower node that can only reach A is offline, the one listing B and C is online there, both within 10 s', async () => {
+    const secret = 'edge-three-secret-12345';
+    const made = await gql({ url: c.httpUrl }, CreateClientDocument, { name: 'edge-3', secret });
+    const only = made.data!.createClient.id;
+    const edge3 = await lower('edge-3', a, secret);
+    await waitFor(() => edge3.app.services.cascade.upstream()?.state === 'online', 20_000, 'edge-3 online at A');
+    const moving = (await gql({ url: c.httpUrl }, ClusterClientsDocument)).data!.clients.find((x) => x.name === 'edge-1')!.id;
     const t0 = Date.now();
     a.child.kill('SIGKILL');
     await a.exited;
-    const ev = await changes.next((e) => e.clientChanged.kind === 'OFFLINE' && e.clientChanged.client.id === id, 12_000);
-    const ms = Date.now() - t0;
-    assert.equal(ev.clientChanged.client.online, false);
-    assert.ok(ms < 10_000, `offline after ${ms} ms`);
-    process.stdout.write(`# replica killed: its lower node offline on the others after ${ms} ms\n`);
+    const off = await changes.next((e) => e.clientChanged.kind === 'OFFLINE' && e.clientChanged.client.id === only, 12_000);
+    const offMs = Date.now() - t0;
+    assert.equal(off.clientChanged.client.online, false);
+    assert.ok(offMs < 10_000, `offline after ${offMs} ms`);
+    const moved = await waitFor(async () => {
+      const rec = (await gql({ url: c.httpUrl }, ClusterClientsDocument)).data?.clients.find((x) => x.id === moving);
+      return rec?.online && (rec.replica === 'hq-b' || rec.replica === 'hq-c') ? rec : null;
+    }, 12_000, 'edge-1 online again at B or C');
+    const movedMs = Date.now() - t0;
+    assert.ok(movedMs < 10_000, `edge-1 online again at ${moved.replica} after ${movedMs} ms`);
+    process.stdout.write(`# replica killed: its lower node offline on the others after ${offMs} ms; the one listing the others online at ${moved.replica} after ${movedMs} ms\n`);
     for (const r of [b, c]) {
       const q = await gql({ url: r.httpUrl }, ClusterReplicasDocument);
       assert.deepEqual(q.data?.cluster?.replicas.map((x) => x.name), ['hq-b', 'hq-c']);
     }
     const q = await gql({ url: b.httpUrl }, ClusterClientsDocument);
-    assert.deepEqual(q.data?.clients.find((x) => x.id === id), { id, name: 'edge-1', online: false, replica: null });
+    assert.deepEqual(q.data?.clients.find((x) => x.id === only), { id: only, name: 'edge-3', online: false, replica: null });
   });
 });
