@@ -76,6 +76,16 @@ describe('cluster of three replicas', gate, () => {
     return n;
   };
 
+  /** A record made on `maker`, and its lower node linked to `on` (waited for). */
+  const linkedLower = async (name: string, maker: Replica, on: Replica): Promise<{ id: number; node: TestNode }> => {
+    const secret = `${name}-secret-0123456789`;
+    const made = await gql({ url: maker.httpUrl }, CreateClientDocument, { name, secret });
+    assert.ifError(made.errors);
+    const node = await lower(name, on, secret);
+    await waitFor(() => node.app.services.cascade.upstream()?.state === 'online', 20_000, `${name} online at ${on.name}`);
+    return { id: made.data!.createClient.id, node };
+  };
+
   test('every replica sees the others', async () => {
     for (const r of [a, b, c]) {
       const res = await waitFor(async () => {
@@ -190,11 +200,7 @@ describe('cluster of three replicas', gate, () => {
   });
 
   test('deleting on C the record of a lower node linked to B closes that link within 1 s', async () => {
-    const secret = 'edge-two-secret-1234567';
-    const made = await gql({ url: c.httpUrl }, CreateClientDocument, { name: 'edge-2', secret });
-    const id = made.data!.createClient.id;
-    const edge = await lower('edge-2', b, secret);
-    await waitFor(() => edge.app.services.cascade.upstream()?.state === 'online', 20_000, 'edge-2 online at B');
+    const { id, node: edge } = await linkedLower('edge-2', c, b);
     const t0 = Date.now();
     const del = await gql({ url: c.httpUrl }, DeleteClientDocument, { id });
     assert.ifError(del.errors);
@@ -205,11 +211,7 @@ describe('cluster of three replicas', gate, () => {
   });
 
   test('kill -9 of A: B and C drop it; its lower node that can only reach A is offline, the one listing B and C is online there, both within 10 s', async () => {
-    const secret = 'edge-three-secret-12345';
-    const made = await gql({ url: c.httpUrl }, CreateClientDocument, { name: 'edge-3', secret });
-    const only = made.data!.createClient.id;
-    const edge3 = await lower('edge-3', a, secret);
-    await waitFor(() => edge3.app.services.cascade.upstream()?.state === 'online', 20_000, 'edge-3 online at A');
+    const { id: only } = await linkedLower('edge-3', c, a);
     const moving = (await gql({ url: c.httpUrl }, ClusterClientsDocument)).data!.clients.find((x) => x.name === 'edge-1')!.id;
     const t0 = Date.now();
     a.child.kill('SIGKILL');
