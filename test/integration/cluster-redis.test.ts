@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { runProgram, writeConfig } from '../helpers/process-node.js';
+import { runProgram, writeConfig, writeNodeConfig } from '../helpers/process-node.js';
 import { gql, startNode, waitFor, type TestNode } from '../helpers/node.js';
 import { createPostgresDatabase, type TestDatabase } from '../helpers/db.js';
 import { requirePostgres, requireRedisServer } from '../helpers/requirements.js';
@@ -65,11 +65,7 @@ describe('cluster: Redis restarted under load', gate, () => {
 
   test('no Redis at start: the node exits with one line naming cluster.redis, without the password', async () => {
     const closed = await freeTcpPort();
-    const cfg = writeConfig(path.join(tmp, 'no-redis.yaml'), {
-      name: 'no-redis',
-      datadir: path.join(tmp, 'no-redis'),
-      http: { listenaddr: '127.0.0.1:0' },
-      rtmp: { listenaddr: '127.0.0.1:0' },
+    const cfg = writeNodeConfig(tmp, 'no-redis', {
       database: { url: 'pglite://memory' },
       cluster: { redis: `redis://:hunter2hunter2@127.0.0.1:${closed}/0` },
     });

@@ -9,7 +9,7 @@ import http from 'node:http';
 import path from 'node:path';
 import type { CascadeSessionInfo } from '../../dataplane/cascade/index.js';
 import { rest, waitFor } from '../helpers/node.js';
-import { startProcessNode, writeConfig, type ProcessNode } from '../helpers/process-node.js';
+import { startProcessNode, writeConfig, type ProcessNode, writeNodeConfig } from '../helpers/process-node.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 import { liveSynthetic, startHq, stopAfterAll } from './forwarding-helpers.js';
 
@@ -69,11 +69,7 @@ describe('forwarding: on-demand flood', () => {
     const src = liveSynthetic(hq, 'live/real');
     cleanups.push(() => src.stop());
     // The lower node runs in its own process, so it takes the players as fast as a real one.
-    const cfg = writeConfig(path.join(tmp, 'edge.yaml'), {
-      name: 'flood-edge',
-      datadir: path.join(tmp, 'edge'),
-      http: { listenaddr: '127.0.0.1:0' },
-      rtmp: { listenaddr: '127.0.0.1:0' },
+    const cfg = writeNodeConfig(tmp, 'flood-edge', {
       database: { url: 'pglite://memory' },
       log: { level: 'info' },
       'cascade-client': { server: `127.0.0.1:${hq.app.addresses.quic!.port}` },

@@ -9,7 +9,7 @@ import dgram from 'node:dgram';
 import path from 'node:path';
 import { probe, publishTestStream } from '../helpers/ffmpeg.js';
 import { startNode, waitFor, type TestNode } from '../helpers/node.js';
-import { startProcessNode, writeConfig, type ProcessNode } from '../helpers/process-node.js';
+import { startProcessNode, writeConfig, type ProcessNode, writeNodeConfig } from '../helpers/process-node.js';
 import { requireFfmpeg } from '../helpers/requirements.js';
 import { flvUrl, rtmpUrl, startHq, waitOnline } from './forwarding-helpers.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
@@ -36,12 +36,7 @@ describe('forwarding: region killed', requireFfmpeg(), () => {
     const hq = await startHq('kill-hq');
     nodes.push(hq);
     const quicPort = await freeUdpPort();
-    const cfg = writeConfig(path.join(tmp, 'region.yaml'), {
-      name: 'kill-region',
-      datadir: path.join(tmp, 'region'),
-      http: { listenaddr: '127.0.0.1:0' },
-      rtmp: { listenaddr: '127.0.0.1:0' },
-      log: { level: 'info' },
+    const cfg = writeNodeConfig(tmp, 'kill-region', {
       'cascade-server': { quic: { listenaddr: `127.0.0.1:${quicPort}` } },
       'cascade-client': { server: `127.0.0.1:${hq.app.addresses.quic!.port}`, autopush: true },
     });

@@ -123,6 +123,18 @@ describe('API relay through the cascade', () => {
     offId = (await online(hq, 'edge-off')).id;
     edgeId = (await online(region, 'edge')).id;
     edgeV4Id = (await online(region, 'edge-v4')).id;
+    // A node loads GraphQL at its first GraphQL request, which on a loaded machine can take
+    // longer than this HQ's 1.5 s relay timeout: load it on the lower nodes first (the
+    // relayed GraphQL calls below are about the relay, not about a node's first query).
+    for (const [url, auth] of [[regionUrl, { authorization: `Bearer ${REGION_TOKEN}` }], [edge.url, {}]] as const) {
+      const r = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...auth },
+        body: JSON.stringify({ query: '{ node { name } }' }),
+        signal: AbortSignal.timeout(60_000),
+      });
+      assert.equal(r.status, 200, `GraphQL answers at ${url}`);
+    }
   });
   after(async () => {
     for (const n of nodes.reverse()) await n.stop().catch(() => {});

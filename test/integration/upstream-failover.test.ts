@@ -15,7 +15,7 @@ import { publishTestStream, type Publisher } from '../helpers/ffmpeg.js';
 import { UpstreamServersDocument, UpstreamSwitchesDocument } from '../generated/graphql.js';
 import { gql, startNode, waitFor } from '../helpers/node.js';
 import { subscribe } from '../helpers/ws-client.js';
-import { startProcessNode, writeConfig, type ProcessNode } from '../helpers/process-node.js';
+import { startProcessNode, writeConfig, type ProcessNode, writeNodeConfig } from '../helpers/process-node.js';
 import { requireFfmpeg } from '../helpers/requirements.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 import { liveSynthetic, startHq, stopAfterAll } from './forwarding-helpers.js';
@@ -137,12 +137,7 @@ describe('several upper nodes: failover, players kept, failback without flapping
 
   test('kill -9 of the current upper node, its return, and a link toggled every 2 s', async (t) => {
     const quicA = await freeUdpPort();
-    const cfgA = writeConfig(path.join(tmp, 'hq-a.yaml'), {
-      name: 'fo-hq-a',
-      datadir: path.join(tmp, 'hq-a'),
-      http: { listenaddr: '127.0.0.1:0' },
-      rtmp: { listenaddr: '127.0.0.1:0' },
-      log: { level: 'info' },
+    const cfgA = writeNodeConfig(tmp, 'fo-hq-a', {
       'cascade-server': { quic: { listenaddr: `127.0.0.1:${quicA}` } },
     });
     const startA = async (): Promise<ProcessNode> => {

@@ -20,7 +20,7 @@ import { UpstreamSupervisor } from '../../dataplane/cascade/index.js';
 import { preferenceOrder } from '../../dataplane/cascade/link/upstream-selector.js';
 import { defaultTransport } from '../../dataplane/transport/index.js';
 import { startNode, waitFor } from '../helpers/node.js';
-import { startProcessNode, writeConfig, type ProcessNode } from '../helpers/process-node.js';
+import { startProcessNode, writeConfig, type ProcessNode, writeNodeConfig } from '../helpers/process-node.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 import { stopAfterAll } from './forwarding-helpers.js';
 
@@ -47,12 +47,7 @@ describe('several upper nodes of equal priority: spread by rendezvous hashing', 
 
   test('12 lower nodes over 3 upper nodes; kill -9 of one moves only its nodes; its return brings them back', async (t) => {
     const quic1 = await freeUdpPort();
-    const cfg1 = writeConfig(path.join(tmp, 'up-1.yaml'), {
-      name: 'sp-up-1',
-      datadir: path.join(tmp, 'up-1'),
-      http: { listenaddr: '127.0.0.1:0' },
-      rtmp: { listenaddr: '127.0.0.1:0' },
-      log: { level: 'info' },
+    const cfg1 = writeNodeConfig(tmp, 'sp-up-1', {
       'cascade-server': { quic: { listenaddr: `127.0.0.1:${quic1}` }, autoregisterlimit: REGISTRATIONS },
     });
     const starting = startProcessNode(cfg1);
