@@ -212,6 +212,11 @@ describe('cluster of three replicas', gate, () => {
 
   test('kill -9 of A: B and C drop it; its lower node that can only reach A is offline, the one listing B and C is online there, both within 10 s', async () => {
     const { id: only } = await linkedLower('edge-3', c, a);
+    // Its link is up on the lower node's side; the cluster must know A holds it before A dies.
+    await waitFor(async () => {
+      const rec = (await gql({ url: c.httpUrl }, ClusterClientsDocument)).data?.clients.find((x) => x.id === only);
+      return rec?.online && rec.replica === 'hq-a' ? rec : null;
+    }, 15_000, 'edge-3 shown online at hq-a on C');
     const moving = (await gql({ url: c.httpUrl }, ClusterClientsDocument)).data!.clients.find((x) => x.name === 'edge-1')!.id;
     const t0 = Date.now();
     a.child.kill('SIGKILL');
