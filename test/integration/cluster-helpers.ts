@@ -8,7 +8,7 @@ import net from 'node:net';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { startProcessNodes, writeConfig, type ProcessNode } from '../helpers/process-node.js';
+import { startProcessNodes, writeNodeConfig, type ProcessNode } from '../helpers/process-node.js';
 import { REDIS_URL } from '../helpers/requirements.js';
 import { spawnTracked, stopProcess } from '../helpers/processes.js';
 
@@ -41,12 +41,7 @@ export async function dropPrefix(prefix: string): Promise<void> {
 
 /** The config of a node process on loopback (port 0) with the cascade server on and the API relay open to loopback callers. */
 export function serverNodeConfig(tmp: string, name: string, dbUrl: string, extra: Record<string, unknown> = {}): string {
-  return writeConfig(path.join(tmp, `${name}.yaml`), {
-    name,
-    datadir: path.join(tmp, name),
-    http: { listenaddr: '127.0.0.1:0' },
-    rtmp: { listenaddr: '127.0.0.1:0' },
-    log: { level: 'info' },
+  return writeNodeConfig(tmp, name, {
     database: { url: dbUrl },
     'cascade-server': { quic: { listenaddr: '127.0.0.1:0' }, autoregister: false, relayapi: { enable: true, whitelist: ['127.0.0.0/8'] } },
     ...extra,

@@ -5,7 +5,6 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
 import path from 'node:path';
 import { probe, publishTestStream } from '../helpers/ffmpeg.js';
 import { startNode, waitFor, type TestNode } from '../helpers/node.js';
@@ -13,14 +12,7 @@ import { startProcessNode, writeConfig, type ProcessNode, writeNodeConfig } from
 import { requireFfmpeg } from '../helpers/requirements.js';
 import { flvUrl, rtmpUrl, startHq, waitOnline } from './forwarding-helpers.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
-
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+import { freePort } from '../helpers/stream-faults.js';
 
 describe('forwarding: region killed', requireFfmpeg(), () => {
   const tmp = tempDir('sc-fwd-proc-');
@@ -35,7 +27,7 @@ describe('forwarding: region killed', requireFfmpeg(), () => {
   test('kill -9 of the region mid-stream: after its restart the stream plays at HQ again', async () => {
     const hq = await startHq('kill-hq');
     nodes.push(hq);
-    const quicPort = await freeUdpPort();
+    const quicPort = await freePort('udp');
     const cfg = writeNodeConfig(tmp, 'kill-region', {
       'cascade-server': { quic: { listenaddr: `127.0.0.1:${quicPort}` } },
       'cascade-client': { server: `127.0.0.1:${hq.app.addresses.quic!.port}`, autopush: true },

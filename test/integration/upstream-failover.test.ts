@@ -8,7 +8,6 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
 import path from 'node:path';
 import { FlvDemuxer, FlvTagType } from '../../dataplane/media/index.js';
 import { publishTestStream, type Publisher } from '../helpers/ffmpeg.js';
@@ -19,49 +18,12 @@ import { startProcessNode, writeConfig, type ProcessNode, writeNodeConfig } from
 import { requireFfmpeg } from '../helpers/requirements.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 import { liveSynthetic, startHq, stopAfterAll } from './forwarding-helpers.js';
+import { freePort } from '../helpers/stream-faults.js';
+import { startUdpImpairment } from '../helpers/netns.js';
 
 const FAILBACK_MS = 3_000;
 /** Published at both HQs: live/src is kept pulled by a pull rule, live/od is pulled on demand for a player. */
 const SOURCES = ['live/src', 'live/od'];
-
-/** A UDP relay in front of one server: forwards both ways, or drops everything while `blocked`. */
-async function udpRelay(targetPort: number): Promise<{ port: number; blocked: boolean; close(): Promise<void> }> {
-  const front = dgram.createSocket('udp4');
-  const backs = new Map<string, dgram.Socket>();
-  const relay = { port: 0, blocked: false, close: async () => {} };
-  front.on('message', (msg, rinfo) => {
-    if (relay.blocked) return;
-    const key = `${rinfo.address}:${rinfo.port}`;
-    let back = backs.get(key);
-    if (!back) {
-      const b = dgram.createSocket('udp4');
-      b.on('message', (m) => {
-        if (!relay.blocked) front.send(m, rinfo.port, rinfo.address);
-      });
-      b.on('error', () => {});
-      b.bind(0, '127.0.0.1');
-      backs.set(key, b);
-      back = b;
-    }
-    back.send(msg, targetPort, '127.0.0.1');
-  });
-  front.on('error', () => {});
-  await new Promise<void>((r) => front.bind(0, '127.0.0.1', () => r()));
-  relay.port = front.address().port;
-  relay.close = async () => {
-    for (const b of backs.values()) await new Promise<void>((r) => b.close(() => r()));
-    await new Promise<void>((r) => front.close(() => r()));
-  };
-  return relay;
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 interface SeenTag {
   type: number;
@@ -136,7 +98,7 @@ describe('several upper nodes: failover, players kept, failback without flapping
   });
 
   test('kill -9 of the current upper node, its return, and a link toggled every 2 s', async (t) => {
-    const quicA = await freeUdpPort();
+    const quicA = await freePort('udp');
     const cfgA = writeNodeConfig(tmp, 'fo-hq-a', {
       'cascade-server': { quic: { listenaddr: `127.0.0.1:${quicA}` } },
     });
@@ -149,7 +111,7 @@ describe('several upper nodes: failover, players kept, failback without flapping
       return a;
     };
     let hqA = await startA();
-    const relay = await udpRelay(quicA);
+    const relay = await startUdpImpairment({ target: { host: '127.0.0.1', port: quicA }, delayMs: 0, lossRate: 0 });
     cleanups.push(() => relay.close());
     const hqB = keep(await startHq('fo-hq-b'));
     const pulledFrom = (): string | null => lower.app.services.forwarding.forwardingOf('live/src').peer;
@@ -271,10 +233,10 @@ describe('several upper nodes: failover, players kept, failback without flapping
     const from = switches.length;
     const toggleStart = performance.now();
     for (let i = 0; i < 5; i++) {
-      relay.blocked = i % 2 === 0;
+      relay.set({ blackhole: i % 2 === 0 });
       await new Promise((r) => setTimeout(r, 2_000));
     }
-    relay.blocked = false;
+    relay.set({ blackhole: false });
     const during = switches.slice(from).filter((s) => s.at <= performance.now());
     for (let i = 1; i < during.length; i++) {
       assert.ok(during[i]!.at - during[i - 1]!.at >= FAILBACK_MS, `two switches ${Math.round(during[i]!.at - during[i - 1]!.at)} ms apart: ${JSON.stringify(during)}`);

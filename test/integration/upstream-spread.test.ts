@@ -13,7 +13,6 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import dgram from 'node:dgram';
 import path from 'node:path';
 import pino from 'pino';
 import { UpstreamSupervisor } from '../../dataplane/cascade/index.js';
@@ -23,18 +22,11 @@ import { startNode, waitFor } from '../helpers/node.js';
 import { startProcessNode, writeConfig, type ProcessNode, writeNodeConfig } from '../helpers/process-node.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 import { stopAfterAll } from './forwarding-helpers.js';
+import { freePort } from '../helpers/stream-faults.js';
 
 const FAILBACK_MS = 2_000;
 /** All 12 lower nodes register from 127.0.0.1: more than the default 10 per address and hour. */
 const REGISTRATIONS = { peraddress: 100 };
-
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe('several upper nodes of equal priority: spread by rendezvous hashing', () => {
   const { keep, cleanups } = stopAfterAll();
@@ -46,7 +38,7 @@ describe('several upper nodes of equal priority: spread by rendezvous hashing', 
   });
 
   test('12 lower nodes over 3 upper nodes; kill -9 of one moves only its nodes; its return brings them back', async (t) => {
-    const quic1 = await freeUdpPort();
+    const quic1 = await freePort('udp');
     const cfg1 = writeNodeConfig(tmp, 'sp-up-1', {
       'cascade-server': { quic: { listenaddr: `127.0.0.1:${quic1}` }, autoregisterlimit: REGISTRATIONS },
     });
